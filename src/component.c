@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: MIT */
+/* component.c: the XEP-0114 connection: connect, handshake, keepalive, reconnect. */
+#include "config.h"
+
+#include "component.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+
+#include "conf.h"
+#include "iq.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "stanza.h"
+#include "xmalloc.h"
+
+/* Reconnect delays: long after the server spoke to us (a refused handshake
+ * or a conflict should not be hammered), short while nothing listens (a
+ * refused TCP connect costs the server nothing, and the common cause is a
+ * server restart that we want to notice within seconds). */
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define BACKOFF_MAX_REFUSED_MS 4000
+#define TICK_MS 1000
+#define BACKSTOP_MS 20
+#define STOP_GRACE_MS 3000
+
+struct component {
+    struct loop *loop;
+    const struct conf *conf;
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;      /* current connection attempt, or NULL */
+    xmpp_conn_t *dead_conn; /* released from the loop, not from a handler */
+    int fd;
+    enum component_state state;
+    time_t since;
+    char last_error[512];
+    char server[300];
+    unsigned failures;
+    bool stream_seen;       /* the server answered on this attempt */
+    bool was_connected;     /* this attempt reached the handshake */
+    bool ping_outstanding;
+    bool stopping;
+    uint64_t reconnects;
+    unsigned sent_since_run;
+    struct loop_timer *retry_timer, *tick_timer, *ping_timer,
+        *release_timer, *stop_timer;
+    struct iq_table *iqs;
+    component_stanza_cb stanza_cb;
+    void *stanza_arg;
+    component_state_cb state_cb;
+    void *state_arg;
+    component_stopped_cb stopped_cb;
+    void *stopped_arg;
+};
+
+/* libstrophe's sockopt callback has no user data; there is one component
+ * per process. */
+static struct component *current;
+
+static void schedule_connect(struct component *c);
+static void on_tick(void *arg);
+static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
+
+static void *mem_alloc(size_t size, void *ud)
+{
+    return xmalloc(size);
+}
+
+static void mem_free(void *p, void *ud)
+{
+    free(p);
+}
+
+static void *mem_realloc(void *p, size_t size, void *ud)
+{
+    return xrealloc(p, size);
+}
+
+static const xmpp_mem_t memory = {mem_alloc, mem_free, mem_realloc, NULL};
+
+/* libstrophe's own messages are details of ours: debug only. */
+static void strophe_log(void *ud, xmpp_log_level_t level, const char *area,
+                        const char *msg)
+{
+    log_debug("libstrophe", "area=%s text=\"%s\"", area, msg);
+}
+
+static const xmpp_log_t logger = {strophe_log, NULL};
+
+static void set_state(struct component *c, enum component_state state)
+{
+    if (c->state == state)
+        return;
+    c->state = state;
+    c->since = time(NULL);
+    if (c->state_cb != NULL)
+        c->state_cb(state, c->state_arg);
+}
+
+static void release_dead(void *arg)
+{
+    struct component *c = arg;
+
+    c->release_timer = NULL;
+    if (c->dead_conn != NULL) {
+        xmpp_conn_release(c->dead_conn);
+        c->dead_conn = NULL;
+    }
+}
+
+/*
+ * One pass of libstrophe: flush its queue, read what is there, run its
+ * handlers and timers.
+ *
+ * xmpp_conn_send_queue_len() counts only our stanzas, and not one that is
+ * half written: the stream header and handshake that libstrophe queues
+ * itself stay invisible, so before the handshake completes a second pass
+ * flushes them at once. A half-written stanza is flushed by the tick, which
+ * runs every BACKSTOP_MS after any output instead of every TICK_MS.
+ */
+static void run_strophe(struct component *c)
+{
+    bool sent = c->sent_since_run > 0;
+    uint64_t next;
+
+    c->sent_since_run = 0;
+    xmpp_run_once(c->ctx, 0);
+    if (c->conn != NULL && c->state == COMPONENT_CONNECTING)
+        xmpp_run_once(c->ctx, 0);
+    release_dead(c);
+    if (c->conn == NULL)
+        return;
+    next = sent || c->sent_since_run > 0 ? BACKSTOP_MS : TICK_MS;
+    if (c->tick_timer == NULL || next < TICK_MS) {
+        loop_timer_cancel(c->loop, c->tick_timer);
+        c->tick_timer = loop_timer_add(c->loop, next, on_tick, c);
+    }
+}
+
+static void on_fd(int fd, unsigned events, void *arg)
+{
+    run_strophe(arg);
+}
+
+/* libstrophe runs its own timers (handshake timeout...) inside run_once. */
+static void on_tick(void *arg)
+{
+    struct component *c = arg;
+
+    c->tick_timer = NULL;
+    if (c->conn != NULL)
+        run_strophe(c);
+}
+
+/* Before each wait: ask for POLLOUT only when there is something to write. */
+static int64_t prepare(void *arg)
+{
+    struct component *c = arg;
+    unsigned want = LOOP_IN;
+
+    if (c->conn == NULL || c->fd < 0)
+        return -1;
+    if (xmpp_conn_is_connecting(c->conn) ||
+        xmpp_conn_send_queue_len(c->conn) > 0)
+        want |= LOOP_OUT;
+    loop_fd_mod(c->loop, c->fd, want);
+    return TICK_MS;
+}
+
+static int refuse_socket(xmpp_conn_t *conn, void *sock)
+{
+    return -1;
+}
+
+static void ignore_event(xmpp_conn_t *conn, xmpp_conn_event_t event,
+                         int error, xmpp_stream_error_t *se, void *ud)
+{
+}
+
+/* TCP keepalive notices a dead peer even when no ping is due. */
+static int set_keepalive(int fd, unsigned idle)
+{
+    int on = 1, idle_s = (int)idle, intvl = (int)(idle / 4 + 1), count = 4;
+
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) <
+            0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) <
+            0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count)) < 0)
+        return -1;
+    return 0;
+}
+
+static int on_socket(xmpp_conn_t *conn, void *sock)
+{
+    struct component *c = current;
+    int fd = *(int *)sock;
+
+    /* libstrophe select()s on this fd: a number past FD_SETSIZE would
+     * corrupt its stack, so refuse the socket instead. */
+    if (fd >= FD_SETSIZE) {
+        log_error("xmpp socket number too high for select()",
+                  "fd=%d limit=%d", fd, FD_SETSIZE);
+        return -1;
+    }
+    if (set_keepalive(fd, c->conf->component.keepalive) < 0)
+        log_warn("cannot enable TCP keepalive", "fd=%d error=\"%s\"", fd,
+                 strerror(errno));
+    if (c->fd >= 0) /* an earlier candidate address that failed */
+        loop_fd_del(c->loop, c->fd);
+    c->fd = fd;
+    if (loop_fd_add(c->loop, fd, LOOP_IN | LOOP_OUT, on_fd, c) < 0)
+        return -1;
+    return 0;
+}
+
+static const char *stream_condition(xmpp_stream_error_t *se)
+{
+    xmpp_stanza_t *cond;
+
+    if (se == NULL || se->stanza == NULL)
+        return "undefined-condition";
+    for (cond = xmpp_stanza_get_children(se->stanza); cond != NULL;
+         cond = xmpp_stanza_get_next(cond)) {
+        const char *name = xmpp_stanza_get_name(cond);
+        if (xmpp_stanza_is_tag(cond) && name != NULL &&
+            strcmp(name, "text") != 0)
+            return name;
+    }
+    return "undefined-condition";
+}
+
+static void on_ping_reply(enum iq_outcome outcome, xmpp_stanza_t *reply,
+                          void *arg)
+{
+    struct component *c = arg;
+
+    c->ping_outstanding = false;
+    if (outcome == IQ_TIMEOUT && c->conn != NULL &&
+        c->state == COMPONENT_CONNECTED) {
+        log_warn("xmpp keepalive unanswered, reconnecting", "server=%s "
+                 "seconds=%u", c->server, 2 * c->conf->component.keepalive);
+        snprintf(c->last_error, sizeof(c->last_error),
+                 "keepalive ping unanswered");
+        xmpp_disconnect(c->conn);
+    }
+}
+
+static void on_ping_timer(void *arg)
+{
+    struct component *c = arg;
+    unsigned ka = c->conf->component.keepalive;
+
+    c->ping_timer = NULL;
+    if (c->state != COMPONENT_CONNECTED)
+        return;
+    if (!c->ping_outstanding) {
+        xmpp_stanza_t *iq = stanza_iq(c->ctx, "get", NULL, c->conf->component.jid,
+                                      c->conf->server.domain);
+        stanza_add_element(iq, EL_PING, NS_PING);
+        /* Any answer proves the stream alive; none in two intervals
+         * means it is dead even if TCP has not noticed yet. */
+        if (component_send_iq(c, iq, 2000ull * ka, on_ping_reply, c) == 0)
+            c->ping_outstanding = true;
+        xmpp_stanza_release(iq);
+    }
+    c->ping_timer = loop_timer_add(c->loop, 1000ull * ka, on_ping_timer, c);
+}
+
+static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event,
+                          int error, xmpp_stream_error_t *se, void *ud)
+{
+    struct component *c = ud;
+
+    if (conn != c->conn)
+        return;
+    if (event == XMPP_CONN_CONNECT) {
+        c->failures = 0;
+        c->was_connected = true;
+        c->last_error[0] = '\0';
+        log_info("xmpp connected", "server=%s component=%s", c->server,
+                 c->conf->component.jid);
+        set_state(c, COMPONENT_CONNECTED);
+        loop_timer_cancel(c->loop, c->ping_timer);
+        c->ping_timer = loop_timer_add(
+            c->loop, 1000ull * c->conf->component.keepalive, on_ping_timer,
+            c);
+        return;
+    }
+    if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
+        return;
+
+    if (se != NULL) {
+        snprintf(c->last_error, sizeof(c->last_error), "%s%s%s",
+                 stream_condition(se), se->text ? ": " : "",
+                 se->text ? se->text : "");
+        c->stream_seen = true;
+    } else if (error != 0) {
+        snprintf(c->last_error, sizeof(c->last_error), "%s",
+                 strerror(error));
+    } else if (c->last_error[0] == '\0' || c->was_connected) {
+        snprintf(c->last_error, sizeof(c->last_error), "%s",
+                 c->was_connected ? "stream closed"
+                                  : "connection failed or closed");
+    }
+    if (c->was_connected && c->last_error[0] != '\0' &&
+        strcmp(c->last_error, "stream closed") == 0)
+        c->stream_seen = true;
+
+    if (c->stopping) {
+        log_info("xmpp stream closed", "server=%s", c->server);
+    } else if (c->was_connected) {
+        log_warn("xmpp disconnected", "server=%s reason=\"%s\"", c->server,
+                 c->last_error);
+    } else if (se != NULL && strcmp(stream_condition(se),
+                                    "not-authorized") == 0) {
+        log_error("xmpp handshake refused: check component.secret and the "
+                  "server's component configuration",
+                  "server=%s component=%s reason=\"%s\"", c->server,
+                  c->conf->component.jid, c->last_error);
+    } else {
+        log_warn("xmpp connect failed", "server=%s reason=\"%s\"", c->server,
+                 c->last_error);
+    }
+    if (c->fd >= 0)
+        loop_fd_del(c->loop, c->fd);
+    c->fd = -1;
+    loop_timer_cancel(c->loop, c->ping_timer);
+    c->ping_timer = NULL;
+    c->ping_outstanding = false;
+    /* We are inside libstrophe: release the conn from the loop. */
+    c->dead_conn = c->conn;
+    c->conn = NULL;
+    if (c->release_timer == NULL)
+        c->release_timer = loop_timer_add(c->loop, 0, release_dead, c);
+    if (c->was_connected)
+        c->reconnects++;
+    metrics_inc(METRIC_XMPP_DISCONNECTS);
+    set_state(c, COMPONENT_DISCONNECTED);
+    iq_fail_all(c->iqs, IQ_DISCONNECTED);
+    if (c->stopping) {
+        loop_timer_cancel(c->loop, c->stop_timer);
+        c->stop_timer = NULL;
+        if (c->stopped_cb != NULL) {
+            component_stopped_cb cb = c->stopped_cb;
+            c->stopped_cb = NULL;
+            cb(c->stopped_arg);
+        }
+        return;
+    }
+    schedule_connect(c);
+}
+
+/*
+ * Open the component stream on a fresh conn.
+ *
+ * libstrophe 0.12.2 allocates its stream-management state only in
+ * xmpp_connect_client(); xmpp_connect_component() leaves it NULL and the
+ * first stanza after the handshake dereferences it (SIGSEGV), as does
+ * disconnecting. So first start a client connection whose socket our
+ * sockopt callback refuses: that allocates the state and fails before any
+ * network traffic. Then connect the component on the same conn.
+ * Guarded by the integration test that receives stanzas across a server
+ * restart (tests/integration/test_foundation.py).
+ */
+static int connect_component(struct component *c)
+{
+    xmpp_conn_t *conn = xmpp_conn_new(c->ctx);
+    const struct conf *conf = c->conf;
+
+    xmpp_conn_set_jid(conn, conf->component.jid);
+    xmpp_conn_set_pass(conn, conf->component.secret);
+    xmpp_conn_set_sockopt_callback(conn, refuse_socket);
+    (void)xmpp_connect_client(conn, "127.0.0.1", 1, ignore_event, NULL);
+    xmpp_conn_set_sockopt_callback(conn, on_socket);
+    xmpp_handler_add(conn, on_stanza, NULL, NULL, NULL, c);
+    c->conn = conn;
+    c->stream_seen = false;
+    c->was_connected = false;
+    set_state(c, COMPONENT_CONNECTING);
+    if (xmpp_connect_component(conn, conf->server.host,
+                               (unsigned short)conf->server.port,
+                               on_conn_event, c) != XMPP_EOK) {
+        snprintf(c->last_error, sizeof(c->last_error),
+                 "cannot start connection to %s", c->server);
+        log_warn("xmpp connect failed", "server=%s reason=\"%s\"", c->server,
+                 c->last_error);
+        if (c->fd >= 0)
+            loop_fd_del(c->loop, c->fd);
+        c->fd = -1;
+        c->conn = NULL;
+        xmpp_conn_release(conn);
+        set_state(c, COMPONENT_DISCONNECTED);
+        return -1;
+    }
+    if (c->tick_timer == NULL)
+        c->tick_timer = loop_timer_add(c->loop, TICK_MS, on_tick, c);
+    return 0;
+}
+
+static void on_retry(void *arg)
+{
+    struct component *c = arg;
+
+    c->retry_timer = NULL;
+    if (c->stopping || c->conn != NULL)
+        return;
+    log_debug("xmpp connecting", "server=%s attempt=%u", c->server,
+              c->failures + 1);
+    if (connect_component(c) < 0)
+        schedule_connect(c);
+}
+
+static void schedule_connect(struct component *c)
+{
+    uint64_t cap = c->stream_seen ? BACKOFF_MAX_MS : BACKOFF_MAX_REFUSED_MS;
+    unsigned shift = c->failures < 6 ? c->failures : 6;
+    uint64_t base = (uint64_t)BACKOFF_FIRST_MS << shift;
+    uint64_t delay;
+
+    if (base > cap)
+        base = cap;
+    /* Half fixed, half random: spreads a fleet restarting together. */
+    delay = base / 2 + (uint64_t)random() % (base / 2 + 1);
+    c->failures++;
+    loop_timer_cancel(c->loop, c->retry_timer);
+    c->retry_timer = loop_timer_add(c->loop, delay, on_retry, c);
+    log_info("xmpp reconnect scheduled", "server=%s delay_ms=%llu attempt=%u",
+             c->server, (unsigned long long)delay, c->failures);
+}
+
+static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct component *c = ud;
+    const char *name = xmpp_stanza_get_name(st);
+
+    if (name == NULL)
+        return 1;
+    if (strcmp(name, EL_MESSAGE) == 0)
+        metrics_inc(METRIC_STANZAS_IN_MESSAGE);
+    else if (strcmp(name, EL_PRESENCE) == 0)
+        metrics_inc(METRIC_STANZAS_IN_PRESENCE);
+    else if (strcmp(name, EL_IQ) == 0)
+        metrics_inc(METRIC_STANZAS_IN_IQ);
+    else
+        return 1;
+    if (c->stanza_cb != NULL)
+        c->stanza_cb(st, c->stanza_arg);
+    return 1; /* keep the handler */
+}
+
+struct component *component_new(struct loop *loop, const struct conf *conf)
+{
+    struct component *c = xcalloc(1, sizeof(*c));
+
+    xmpp_initialize();
+    c->loop = loop;
+    c->conf = conf;
+    c->fd = -1;
+    c->since = time(NULL);
+    c->ctx = xmpp_ctx_new(&memory, &logger);
+    c->iqs = iq_table_new(loop);
+    snprintf(c->server, sizeof(c->server), "%s:%u", conf->server.host,
+             conf->server.port);
+    srandom((unsigned)loop_clock_ms());
+    loop_prepare_add(loop, prepare, c);
+    current = c;
+    return c;
+}
+
+void component_free(struct component *c)
+{
+    if (c == NULL)
+        return;
+    iq_table_free(c->iqs);
+    loop_prepare_del(c->loop, prepare, c);
+    loop_timer_cancel(c->loop, c->retry_timer);
+    loop_timer_cancel(c->loop, c->tick_timer);
+    loop_timer_cancel(c->loop, c->ping_timer);
+    loop_timer_cancel(c->loop, c->release_timer);
+    loop_timer_cancel(c->loop, c->stop_timer);
+    if (c->fd >= 0)
+        loop_fd_del(c->loop, c->fd);
+    if (c->conn != NULL)
+        xmpp_conn_release(c->conn);
+    if (c->dead_conn != NULL)
+        xmpp_conn_release(c->dead_conn);
+    xmpp_ctx_free(c->ctx);
+    xmpp_shutdown();
+    if (current == c)
+        current = NULL;
+    free(c);
+}
+
+void component_on_stanza(struct component *c, component_stanza_cb cb,
+                         void *arg)
+{
+    c->stanza_cb = cb;
+    c->stanza_arg = arg;
+}
+
+void component_on_state(struct component *c, component_state_cb cb,
+                        void *arg)
+{
+    c->state_cb = cb;
+    c->state_arg = arg;
+}
+
+void component_start(struct component *c)
+{
+    log_info("xmpp connecting", "server=%s component=%s", c->server,
+             c->conf->component.jid);
+    if (connect_component(c) < 0)
+        schedule_connect(c);
+}
+
+/* The server did not close the stream in time: drop the socket. */
+static void on_stop_timeout(void *arg)
+{
+    struct component *c = arg;
+    component_stopped_cb cb = c->stopped_cb;
+
+    c->stop_timer = NULL;
+    c->stopped_cb = NULL;
+    log_warn("xmpp stream did not close in time", "server=%s", c->server);
+    if (cb != NULL)
+        cb(c->stopped_arg);
+}
+
+void component_stop(struct component *c, component_stopped_cb cb, void *arg)
+{
+    c->stopping = true;
+    loop_timer_cancel(c->loop, c->retry_timer);
+    c->retry_timer = NULL;
+    loop_timer_cancel(c->loop, c->ping_timer);
+    c->ping_timer = NULL;
+    if (c->conn == NULL) {
+        cb(arg);
+        return;
+    }
+    c->stopped_cb = cb;
+    c->stopped_arg = arg;
+    c->stop_timer = loop_timer_add(c->loop, STOP_GRACE_MS, on_stop_timeout, c);
+    xmpp_disconnect(c->conn);
+}
+
+int component_send(struct component *c, xmpp_stanza_t *st)
+{
+    const char *name;
+
+    if (c->state != COMPONENT_CONNECTED || c->conn == NULL)
+        return -1;
+    if (xmpp_conn_send_queue_len(c->conn) >= COMPONENT_SEND_QUEUE_MAX) {
+        log_warn("xmpp send queue full", "server=%s limit=%d", c->server,
+                 COMPONENT_SEND_QUEUE_MAX);
+        return -1;
+    }
+    xmpp_send(c->conn, st);
+    c->sent_since_run++;
+    name = xmpp_stanza_get_name(st);
+    if (name != NULL && strcmp(name, EL_MESSAGE) == 0)
+        metrics_inc(METRIC_STANZAS_OUT_MESSAGE);
+    else if (name != NULL && strcmp(name, EL_PRESENCE) == 0)
+        metrics_inc(METRIC_STANZAS_OUT_PRESENCE);
+    else
+        metrics_inc(METRIC_STANZAS_OUT_IQ);
+    return 0;
+}
+
+int component_send_iq(struct component *c, xmpp_stanza_t *iq,
+                      uint64_t timeout_ms, iq_cb cb, void *arg)
+{
+    char id[32];
+    const char *to = stanza_attr(iq, ATTR_TO);
+
+    if (c->state != COMPONENT_CONNECTED || to == NULL)
+        return -1;
+    if (stanza_attr(iq, ATTR_ID) == NULL) {
+        iq_new_id(c->iqs, id, sizeof(id));
+        xmpp_stanza_set_id(iq, id);
+    }
+    if (iq_track(c->iqs, stanza_attr(iq, ATTR_ID), to, timeout_ms, cb,
+                 arg) < 0)
+        return -1;
+    if (component_send(c, iq) < 0) {
+        iq_untrack(c->iqs, stanza_attr(iq, ATTR_ID));
+        return -1;
+    }
+    return 0;
+}
+
+xmpp_ctx_t *component_ctx(struct component *c)
+{
+    return c->ctx;
+}
+
+struct iq_table *component_iqs(struct component *c)
+{
+    return c->iqs;
+}
+
+const char *component_jid(const struct component *c)
+{
+    return c->conf->component.jid;
+}
+
+enum component_state component_state(const struct component *c)
+{
+    return c->state;
+}
+
+const char *component_state_name(enum component_state state)
+{
+    switch (state) {
+    case COMPONENT_CONNECTED:
+        return "connected";
+    case COMPONENT_CONNECTING:
+        return "connecting";
+    default:
+        return "disconnected";
+    }
+}
+
+const char *component_last_error(const struct component *c)
+{
+    return c->last_error[0] != '\0' ? c->last_error : NULL;
+}
+
+time_t component_since(const struct component *c)
+{
+    return c->since;
+}
+
+const char *component_server(const struct component *c)
+{
+    return c->server;
+}
+
+uint64_t component_reconnects(const struct component *c)
+{
+    return c->reconnects;
+}

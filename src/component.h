@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* component.h: the XEP-0114 connection: connect, handshake, keepalive, reconnect. */
+#ifndef RESTANZA_COMPONENT_H
+#define RESTANZA_COMPONENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <strophe.h>
+
+#include "iq.h"
+
+struct loop;
+struct conf;
+struct component;
+struct iq_table;
+
+enum component_state {
+    COMPONENT_DISCONNECTED,
+    COMPONENT_CONNECTING,
+    COMPONENT_CONNECTED,
+};
+
+/* Every stanza (message, presence, iq) received after the handshake. */
+typedef void (*component_stanza_cb)(xmpp_stanza_t *st, void *arg);
+/* The state changed (after the component's own bookkeeping). */
+typedef void (*component_state_cb)(enum component_state state, void *arg);
+typedef void (*component_stopped_cb)(void *arg);
+
+/* Most stanzas queued to the server before component_send() refuses. */
+#define COMPONENT_SEND_QUEUE_MAX 20000
+
+struct component *component_new(struct loop *loop, const struct conf *conf);
+void component_free(struct component *c);
+
+void component_on_stanza(struct component *c, component_stanza_cb cb,
+                         void *arg);
+void component_on_state(struct component *c, component_state_cb cb,
+                        void *arg);
+
+/* Start connecting (and reconnecting until component_stop). */
+void component_start(struct component *c);
+/* Close the stream cleanly; cb runs once the stream is closed. */
+void component_stop(struct component *c, component_stopped_cb cb, void *arg);
+
+/*
+ * Queue a stanza to the server; the caller keeps its reference. -1 when
+ * not connected or when the send queue is full (nothing was queued).
+ */
+int component_send(struct component *c, xmpp_stanza_t *st);
+
+/*
+ * Send an IQ (its id is set here when absent) and call cb once with the
+ * reply, a timeout or a disconnect. The caller keeps its reference to iq;
+ * on -1 cb is not called and arg stays the caller's.
+ */
+int component_send_iq(struct component *c, xmpp_stanza_t *iq,
+                       uint64_t timeout_ms, iq_cb cb, void *arg);
+
+xmpp_ctx_t *component_ctx(struct component *c);
+struct iq_table *component_iqs(struct component *c);
+const char *component_jid(const struct component *c);
+enum component_state component_state(const struct component *c);
+const char *component_state_name(enum component_state state);
+/* Human text of the last failure ("not-authorized: ..."), or NULL. */
+const char *component_last_error(const struct component *c);
+/* Unix time of the last state change. */
+time_t component_since(const struct component *c);
+/* "host:port" of the server. */
+const char *component_server(const struct component *c);
+uint64_t component_reconnects(const struct component *c);
+
+#endif

@@ -1,0 +1,900 @@
+/* SPDX-License-Identifier: MIT */
+/* conf.c: the strict INI configuration parser behind struct conf. */
+#include "config.h"
+
+#include "conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jid.h"
+#include "xmalloc.h"
+
+/*
+ * The format, in full:
+ * - `[section]` headers and `key = value` lines; names are case-sensitive.
+ * - A line whose first non-blank character is '#' or ';' is a comment.
+ *   There are no trailing comments: a '#' or ';' after a value is part of
+ *   the value, because secrets and tokens may contain them and silently
+ *   cutting a secret short is worse than a loud `port = 80 # x` error.
+ * - Blanks around names and values are trimmed; a value wrapped in double
+ *   quotes keeps its blanks (the outer quotes are removed, nothing else is
+ *   unescaped, so `"a"b"` is `a"b`).
+ * - A repeated key or a repeated section header is an error: one place per
+ *   setting is the simpler model, and merging sections hides typos.
+ * - CRLF line ends and a leading UTF-8 byte order mark are accepted; NUL
+ *   bytes, other control characters (except tab) and invalid UTF-8 are not.
+ * - Problems are collected and printed sorted by line (line 0, for what is
+ *   missing, first), so one run shows everything to fix.
+ * - Paths (`*_file`, tls_cert, tls_key) are used as written: a relative one
+ *   is relative to the working directory, not to the configuration file.
+ */
+
+#define CONF_MAX_FILE (1024 * 1024)
+#define CONF_MAX_LINE 4096
+/* Secret files hold one secret (or later a token list), never megabytes. */
+#define CONF_MAX_SECRET_FILE (64 * 1024)
+
+enum key_type {
+    CONF_TYPE_STRING,    /* char *, validated by key->check when set */
+    CONF_TYPE_FILE_TEXT, /* char *, the content of the file the value names */
+    CONF_TYPE_PATH,      /* char *, the path of a readable file */
+    CONF_TYPE_UINT,      /* unsigned, key->min..key->max */
+    CONF_TYPE_SIZE,      /* size_t, key->min..key->max */
+    CONF_TYPE_LEVEL,     /* enum log_level */
+    CONF_TYPE_LISTEN,    /* addr:port into http.listen_{host,port,loopback} */
+};
+
+/*
+ * One row per key. Rows that share an offset are alternative spellings of
+ * the same setting (`secret` / `secret_file`): at most one of them may be
+ * set, and the first row of the group carries the default.
+ */
+struct key {
+    const char *section;
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    const char *def; /* default, as written in a file; NULL for none */
+    bool required;   /* on any row of a group: one of the group is needed */
+    unsigned long long min, max;
+    /* For strings: NULL when valid, else why not ("is not a ..."). */
+    const char *(*check)(const char *value);
+    const char *why; /* appended to range errors to explain the limit */
+};
+
+static const char *check_domain(const char *value);
+static const char *check_host(const char *value);
+
+#define OFF(field) offsetof(struct conf, field)
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+/* Two lines a row read better than the one field a line clang-format wants. */
+/* clang-format off */
+static const struct key keys[] = {
+    {.section = "server", .name = "domain", .type = CONF_TYPE_STRING,
+     .offset = OFF(server.domain), .required = true, .check = check_domain},
+    {.section = "server", .name = "host", .type = CONF_TYPE_STRING,
+     .offset = OFF(server.host), .def = "127.0.0.1", .check = check_host},
+    {.section = "server", .name = "port", .type = CONF_TYPE_UINT,
+     .offset = OFF(server.port), .def = "5347", .min = 1, .max = 65535},
+    {.section = "component", .name = "jid", .type = CONF_TYPE_STRING,
+     .offset = OFF(component.jid), .required = true, .check = check_domain},
+    {.section = "component", .name = "secret", .type = CONF_TYPE_STRING,
+     .offset = OFF(component.secret), .required = true},
+    {.section = "component", .name = "secret_file",
+     .type = CONF_TYPE_FILE_TEXT, .offset = OFF(component.secret)},
+    {.section = "component", .name = "keepalive", .type = CONF_TYPE_UINT,
+     .offset = OFF(component.keepalive), .def = "60", .min = 1, .max = 3600},
+    {.section = "http", .name = "listen", .type = CONF_TYPE_LISTEN,
+     .offset = OFF(http.listen_host), .def = "127.0.0.1:5380"},
+    {.section = "http", .name = "tls_cert", .type = CONF_TYPE_PATH,
+     .offset = OFF(http.tls_cert)},
+    {.section = "http", .name = "tls_key", .type = CONF_TYPE_PATH,
+     .offset = OFF(http.tls_key)},
+    {.section = "http", .name = "admin_token", .type = CONF_TYPE_STRING,
+     .offset = OFF(http.admin_token)},
+    {.section = "http", .name = "admin_token_file",
+     .type = CONF_TYPE_FILE_TEXT, .offset = OFF(http.admin_token)},
+    {.section = "http", .name = "max_body", .type = CONF_TYPE_SIZE,
+     .offset = OFF(http.max_body), .def = "196608", .min = 1,
+     .max = 67108864},
+    {.section = "http", .name = "max_connections", .type = CONF_TYPE_UINT,
+     .offset = OFF(http.max_connections), .def = "512", .min = 1,
+     .max = CONF_FD_LIMIT - CONF_FD_RESERVED,
+     .why = "libstrophe uses select(), so the process must stay under "
+            XSTR(CONF_FD_LIMIT) " file descriptors, and "
+            XSTR(CONF_FD_RESERVED) " are kept for everything else"},
+    {.section = "http", .name = "timeout", .type = CONF_TYPE_UINT,
+     .offset = OFF(http.timeout), .def = "30", .min = 1, .max = 3600},
+    {.section = "log", .name = "level", .type = CONF_TYPE_LEVEL,
+     .offset = OFF(log.level), .def = "info"},
+};
+/* clang-format on */
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+_Static_assert(CONF_FD_LIMIT > CONF_FD_RESERVED, "no fds left for HTTP");
+
+/* What the file said about one key. */
+struct seen {
+    unsigned line; /* 0: not in the file */
+    char *value;   /* NULL: the line was wrong and has been reported */
+};
+
+struct problem {
+    unsigned line;
+    size_t seq; /* keeps problems on one line in the order found */
+    char *msg;
+};
+
+struct parser {
+    struct conf *conf;
+    struct seen seen[NKEYS];
+    /* Header line of each section, indexed by the section's first row. */
+    unsigned section_line[NKEYS];
+    int section; /* first row of the current section, or -1 */
+    bool skip;   /* inside a section already reported as wrong */
+    /*
+     * A line with bad bytes is still parsed, so that its key does not also
+     * show up as missing, but it gets no second complaint.
+     */
+    unsigned broken_line;
+    struct problem *problems;
+    size_t nproblems;
+};
+
+/* Record a problem; they are printed sorted by line once all are known. */
+static void __attribute__((format(printf, 3, 4)))
+fail(struct parser *p, unsigned line, const char *fmt, ...)
+{
+    va_list ap, copy;
+    struct problem *pr;
+    int n;
+
+    if (line != 0 && line == p->broken_line)
+        return;
+    va_start(ap, fmt);
+    va_copy(copy, ap);
+    n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    p->problems =
+        xreallocarray(p->problems, p->nproblems + 1, sizeof(*p->problems));
+    pr = &p->problems[p->nproblems];
+    pr->line = line;
+    pr->seq = p->nproblems++;
+    pr->msg = xmalloc(n > 0 ? (size_t)n + 1 : 1);
+    if (n < 0 || vsnprintf(pr->msg, (size_t)n + 1, fmt, ap) < 0)
+        pr->msg[0] = '\0';
+    va_end(ap);
+}
+
+static int problem_cmp(const void *a, const void *b)
+{
+    const struct problem *x = a, *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void report(const char *name, FILE *errs, unsigned line, const char *msg)
+{
+    if (errs != NULL)
+        fprintf(errs, "%s:%u: %s\n", name, line, msg);
+}
+
+static void report_too_large(const char *name, FILE *errs)
+{
+    if (errs != NULL)
+        fprintf(errs, "%s:0: file is larger than %d bytes\n", name,
+                CONF_MAX_FILE);
+}
+
+static const char *check_domain(const char *value)
+{
+    return jid_domain_valid(value) ? NULL : "is not a valid domain name";
+}
+
+/* A hostname, or an IPv4 or IPv6 literal (no brackets: it is not a URL). */
+static const char *check_host(const char *value)
+{
+    static const char *const bad = "is not a hostname or IP address";
+    unsigned char addr[sizeof(struct in6_addr)];
+    const char *last;
+
+    if (inet_pton(AF_INET, value, addr) == 1 ||
+        inet_pton(AF_INET6, value, addr) == 1)
+        return NULL;
+    if (value[0] == '[' || !jid_domain_valid(value))
+        return bad;
+    /* No top-level domain is all digits: `999.1.1.1` is a broken IPv4. */
+    last = strrchr(value, '.');
+    last = last != NULL && last[1] != '\0' ? last + 1 : value;
+    if (strspn(last, "0123456789") == strcspn(last, "."))
+        return bad;
+    return NULL;
+}
+
+/* Strictly decimal digits: no sign, blanks, base prefix or overflow. */
+static bool parse_number(const char *s, unsigned long long min,
+                         unsigned long long max, unsigned long long *out)
+{
+    unsigned long long v = 0;
+
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (*s < '0' || *s > '9' || v > (ULLONG_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/*
+ * Read at most max bytes of the file at path into a new buffer (with a NUL
+ * after the data). 0 on success; -1 with errno set otherwise, EFBIG when
+ * the file holds more than max bytes.
+ */
+static int read_file(const char *path, size_t max, char **out, size_t *lenp)
+{
+    size_t len = 0, cap = 4096;
+    char *buf;
+    int fd, saved;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -1;
+    buf = xmalloc(cap);
+    for (;;) {
+        ssize_t n;
+
+        if (len == cap - 1) {
+            /* Only ever allocate max + 2: one byte to see EOF, one NUL. */
+            if (cap >= max + 2) {
+                saved = EFBIG;
+                goto fail;
+            }
+            cap = cap * 2 < max + 2 ? cap * 2 : max + 2;
+            buf = xrealloc(buf, cap);
+        }
+        n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            saved = errno;
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (len > max) {
+        free(buf);
+        errno = EFBIG;
+        return -1;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *lenp = len;
+    return 0;
+fail:
+    free(buf);
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (n > 0 bytes), 0 if none. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp, min;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2, cp = s[0] & 0x1fu, min = 0x80;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3, cp = s[0] & 0x0fu, min = 0x800;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4, cp = s[0] & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    /* Overlong forms, UTF-16 surrogates and code points past Unicode. */
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* Report the first encoding problem of a line; 0 if it has none. */
+static int check_bytes(struct parser *p, const char *s, size_t n, unsigned line)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    if (n > CONF_MAX_LINE) {
+        fail(p, line, "line is longer than %d bytes", CONF_MAX_LINE);
+        return -1;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t len;
+
+        if (u[i] == '\0') {
+            fail(p, line, "NUL byte in line");
+            return -1;
+        }
+        if ((u[i] < 0x20 && u[i] != '\t') || u[i] == 0x7f) {
+            fail(p, line, "control character 0x%02x in line", u[i]);
+            return -1;
+        }
+        len = utf8_sequence(u + i, n - i);
+        if (len == 0) {
+            fail(p, line, "invalid UTF-8");
+            return -1;
+        }
+        i += len;
+    }
+    return 0;
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n > 0 && (**s == ' ' || **s == '\t'))
+        (*s)++, (*n)--;
+    while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+static bool name_is(const char *name, const char *s, size_t n)
+{
+    return strlen(name) == n && memcmp(name, s, n) == 0;
+}
+
+/* First row of the named section, or -1. */
+static int find_section(const char *s, size_t n)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (name_is(keys[i].section, s, n))
+            return (int)i;
+    return -1;
+}
+
+/* Row of a key in the section whose first row is section, or -1. */
+static int find_key(int section, const char *s, size_t n)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, keys[section].section) == 0 &&
+            name_is(keys[i].name, s, n))
+            return (int)i;
+    return -1;
+}
+
+/* The row set in the file that shares row i's setting, or -1. */
+static int set_alternative(const struct parser *p, size_t i)
+{
+    for (size_t j = 0; j < NKEYS; j++)
+        if (j != i && keys[j].offset == keys[i].offset && p->seen[j].line != 0)
+            return (int)j;
+    return -1;
+}
+
+static void parse_header(struct parser *p, const char *s, size_t n,
+                         unsigned line)
+{
+    const char *close = memchr(s, ']', n);
+    const char *name = s + 1;
+    size_t len;
+    int sec;
+
+    /* Keys under a broken header would only repeat the same complaint. */
+    p->section = -1;
+    p->skip = true;
+    if (close == NULL) {
+        fail(p, line, "unterminated section header");
+        return;
+    }
+    if (close != s + n - 1) {
+        fail(p, line, "unexpected text after section header");
+        return;
+    }
+    len = (size_t)(close - name);
+    trim(&name, &len);
+    if (len == 0) {
+        fail(p, line, "empty section name");
+        return;
+    }
+    sec = find_section(name, len);
+    if (sec < 0) {
+        fail(p, line, "unknown section [%.*s]", (int)len, name);
+        return;
+    }
+    /*
+     * Keys under a repeated header still count for the same section, so
+     * that every other problem in them is reported too.
+     */
+    if (p->section_line[sec] != 0)
+        fail(p, line, "duplicate section [%.*s] (first at line %u)", (int)len,
+             name, p->section_line[sec]);
+    else
+        p->section_line[sec] = line;
+    p->section = sec;
+    p->skip = false;
+}
+
+static void parse_pair(struct parser *p, const char *s, size_t n, unsigned line)
+{
+    const char *eq = memchr(s, '=', n);
+    const char *name = s, *value;
+    size_t nlen, vlen;
+    int i, alt;
+
+    if (eq == NULL) {
+        fail(p, line, "expected 'key = value', '[section]' or a comment");
+        return;
+    }
+    nlen = (size_t)(eq - s);
+    value = eq + 1;
+    vlen = n - nlen - 1;
+    trim(&name, &nlen);
+    trim(&value, &vlen);
+    if (nlen == 0) {
+        fail(p, line, "missing key name before '='");
+        return;
+    }
+    if (p->skip)
+        return;
+    if (p->section < 0) {
+        fail(p, line, "key '%.*s' outside of any section", (int)nlen, name);
+        return;
+    }
+    i = find_key(p->section, name, nlen);
+    if (i < 0) {
+        fail(p, line, "unknown key '%.*s' in [%s]", (int)nlen, name,
+             keys[p->section].section);
+        return;
+    }
+    if (p->seen[i].line != 0) {
+        fail(p, line, "duplicate key '%s' (first at line %u)", keys[i].name,
+             p->seen[i].line);
+        return;
+    }
+    alt = set_alternative(p, (size_t)i);
+    if (alt >= 0) {
+        fail(p, line, "%s.%s conflicts with %s.%s (line %u): set only one",
+             keys[i].section, keys[i].name, keys[alt].section, keys[alt].name,
+             p->seen[alt].line);
+        return;
+    }
+    p->seen[i].line = line;
+    if (vlen > 0 && value[0] == '"') {
+        if (vlen < 2 || value[vlen - 1] != '"') {
+            fail(p, line, "%s.%s: unterminated quoted value", keys[i].section,
+                 keys[i].name);
+            return;
+        }
+        value++;
+        vlen -= 2;
+    }
+    if (vlen == 0) {
+        fail(p, line, "%s.%s: empty value", keys[i].section, keys[i].name);
+        return;
+    }
+    if (line != p->broken_line)
+        p->seen[i].value = xstrndup(value, vlen);
+}
+
+static void parse_line(struct parser *p, const char *s, size_t n, unsigned line)
+{
+    trim(&s, &n);
+    if (n == 0 || s[0] == '#' || s[0] == ';')
+        return;
+    if (s[0] == '[')
+        parse_header(p, s, n, line);
+    else
+        parse_pair(p, s, n, line);
+}
+
+static void parse_text(struct parser *p, const char *text, size_t len)
+{
+    const char *s = text, *end = text + len;
+    unsigned line = 0;
+
+    /* Some Windows editors start UTF-8 files with a byte order mark. */
+    if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        s += 3;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *eol = nl != NULL ? nl : end;
+        size_t n = (size_t)(eol - s);
+
+        line++;
+        if (n > 0 && s[n - 1] == '\r')
+            n--;
+        if (check_bytes(p, s, n, line) < 0)
+            p->broken_line = line;
+        parse_line(p, s, n, line);
+        s = nl != NULL ? nl + 1 : end;
+    }
+    p->broken_line = 0;
+}
+
+/* The field a row describes; the row's type says which C type it has. */
+static void *field_of(struct conf *conf, const struct key *k)
+{
+    return (char *)conf + k->offset;
+}
+
+static enum log_level *level_field(struct conf *conf, const struct key *k)
+{
+    return field_of(conf, k);
+}
+
+static bool is_string(enum key_type type)
+{
+    return type == CONF_TYPE_STRING || type == CONF_TYPE_FILE_TEXT ||
+           type == CONF_TYPE_PATH || type == CONF_TYPE_LISTEN;
+}
+
+static void set_string(struct parser *p, size_t i, char *value)
+{
+    char **field = field_of(p->conf, &keys[i]);
+
+    free(*field);
+    *field = value;
+}
+
+/* The secret is the file's content minus trailing line ends. */
+static void set_file_text(struct parser *p, size_t i, const char *path,
+                          unsigned line)
+{
+    const struct key *k = &keys[i];
+    char *text;
+    size_t len;
+
+    if (read_file(path, CONF_MAX_SECRET_FILE, &text, &len) < 0) {
+        if (errno == EFBIG)
+            fail(p, line, "%s.%s: '%s' is larger than %d bytes", k->section,
+                 k->name, path, CONF_MAX_SECRET_FILE);
+        else
+            fail(p, line, "%s.%s: cannot read '%s': %s", k->section, k->name,
+                 path, strerror(errno));
+        return;
+    }
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        text[--len] = '\0';
+    if (memchr(text, '\0', len) != NULL) {
+        fail(p, line, "%s.%s: '%s' contains a NUL byte", k->section, k->name,
+             path);
+        free(text);
+        return;
+    }
+    if (len == 0) {
+        fail(p, line, "%s.%s: '%s' is empty", k->section, k->name, path);
+        free(text);
+        return;
+    }
+    set_string(p, i, text);
+}
+
+/* Only the path is kept; opening it now turns a typo into a load error. */
+static void set_path(struct parser *p, size_t i, const char *path,
+                     unsigned line)
+{
+    const struct key *k = &keys[i];
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0) {
+        fail(p, line, "%s.%s: cannot read '%s': %s", k->section, k->name, path,
+             strerror(errno));
+        return;
+    }
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fail(p, line, "%s.%s: '%s' is a directory", k->section, k->name, path);
+        close(fd);
+        return;
+    }
+    close(fd);
+    set_string(p, i, xstrdup(path));
+}
+
+static void set_number(struct parser *p, size_t i, const char *value,
+                       unsigned line)
+{
+    const struct key *k = &keys[i];
+    void *field = field_of(p->conf, k);
+    unsigned long long v;
+
+    if (!parse_number(value, k->min, k->max, &v)) {
+        fail(p, line, "%s.%s: '%s' is not an integer from %llu to %llu%s%s%s",
+             k->section, k->name, value, k->min, k->max,
+             k->why != NULL ? " (" : "", k->why != NULL ? k->why : "",
+             k->why != NULL ? ")" : "");
+        return;
+    }
+    /* The table keeps max within the field's type. */
+    if (k->type == CONF_TYPE_SIZE)
+        *(size_t *)field = (size_t)v;
+    else
+        *(unsigned *)field = (unsigned)v;
+}
+
+/*
+ * `IPv4:port` or `[IPv6]:port`, numeric only: the daemon binds exactly what
+ * it is told, and whether the API is reachable from outside (which decides
+ * whether an admin token is needed) must be known without a resolver.
+ */
+static void set_listen(struct parser *p, size_t i, const char *value,
+                       unsigned line)
+{
+    const struct key *k = &keys[i];
+    unsigned char addr[sizeof(struct in6_addr)];
+    const char *port;
+    unsigned long long v;
+    char *host;
+    int family;
+
+    if (value[0] == '[') {
+        const char *close = strchr(value, ']');
+
+        if (close == NULL || close[1] != ':')
+            goto bad;
+        host = xstrndup(value + 1, (size_t)(close - value - 1));
+        port = close + 2;
+        family = AF_INET6;
+    } else {
+        const char *colon = strrchr(value, ':');
+
+        if (colon == NULL)
+            goto bad;
+        host = xstrndup(value, (size_t)(colon - value));
+        port = colon + 1;
+        family = AF_INET;
+    }
+    if (inet_pton(family, host, addr) != 1) {
+        free(host);
+        goto bad;
+    }
+    if (!parse_number(port, 1, 65535, &v)) {
+        free(host);
+        fail(p, line, "%s.%s: '%s' has no valid port (1 to 65535)", k->section,
+             k->name, value);
+        return;
+    }
+    set_string(p, i, host);
+    p->conf->http.listen_port = (unsigned)v;
+    if (family == AF_INET) {
+        p->conf->http.listen_loopback = addr[0] == 127;
+    } else {
+        struct in6_addr a6;
+
+        memcpy(&a6, addr, sizeof(a6));
+        /* ::ffff:127.x.y.z only ever reaches IPv4 loopback too. */
+        p->conf->http.listen_loopback =
+            IN6_IS_ADDR_LOOPBACK(&a6) ||
+            (IN6_IS_ADDR_V4MAPPED(&a6) && addr[12] == 127);
+    }
+    return;
+bad:
+    fail(p, line, "%s.%s: '%s' is not a numeric IPv4:port or [IPv6]:port",
+         k->section, k->name, value);
+}
+
+/* Convert and store one value; line 0 for a default. */
+static void set_value(struct parser *p, size_t i, const char *value,
+                      unsigned line)
+{
+    const struct key *k = &keys[i];
+    const char *why;
+
+    switch (k->type) {
+    case CONF_TYPE_STRING:
+        why = k->check != NULL ? k->check(value) : NULL;
+        if (why != NULL)
+            fail(p, line, "%s.%s: '%s' %s", k->section, k->name, value, why);
+        else
+            set_string(p, i, xstrdup(value));
+        break;
+    case CONF_TYPE_FILE_TEXT:
+        set_file_text(p, i, value, line);
+        break;
+    case CONF_TYPE_PATH:
+        set_path(p, i, value, line);
+        break;
+    case CONF_TYPE_UINT:
+    case CONF_TYPE_SIZE:
+        set_number(p, i, value, line);
+        break;
+    case CONF_TYPE_LEVEL:
+        if (log_parse_level(value, level_field(p->conf, k)) < 0)
+            fail(p, line, "%s.%s: '%s' is not one of error, warn, info, debug",
+                 k->section, k->name, value);
+        break;
+    case CONF_TYPE_LISTEN:
+        set_listen(p, i, value, line);
+        break;
+    }
+}
+
+/* "a.b", or "a.b or a.c" when the setting has alternative spellings. */
+static char *group_names(size_t first)
+{
+    char *names = xasprintf("%s.%s", keys[first].section, keys[first].name);
+
+    for (size_t j = first + 1; j < NKEYS; j++) {
+        if (keys[j].offset == keys[first].offset) {
+            char *more =
+                xasprintf("%s or %s.%s", names, keys[j].section, keys[j].name);
+            free(names);
+            names = more;
+        }
+    }
+    return names;
+}
+
+/* Apply what the file said, defaults for the rest, and note what is missing. */
+static void apply(struct parser *p)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        bool first = true, required = false;
+
+        if (p->seen[i].value != NULL)
+            set_value(p, i, p->seen[i].value, p->seen[i].line);
+        for (size_t j = 0; j < NKEYS; j++) {
+            if (keys[j].offset != keys[i].offset)
+                continue;
+            first = first && j >= i;
+            required = required || keys[j].required;
+        }
+        /* Each setting is decided once, by the first row of its group. */
+        if (!first || p->seen[i].line != 0 || set_alternative(p, i) >= 0)
+            continue;
+        if (keys[i].def != NULL) {
+            set_value(p, i, keys[i].def, 0);
+        } else if (required) {
+            char *names = group_names(i);
+            fail(p, 0, "missing required key %s", names);
+            free(names);
+        }
+    }
+}
+
+/* Line of section.name in the file, 0 if absent. */
+static unsigned line_of(const struct parser *p, const char *section,
+                        const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 &&
+            strcmp(keys[i].name, name) == 0)
+            return p->seen[i].line;
+    return 0;
+}
+
+/* Domains compare without case and without a final root dot. */
+static bool same_domain(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la > 1 && a[la - 1] == '.')
+        la--;
+    if (lb > 1 && b[lb - 1] == '.')
+        lb--;
+    return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* Rules that involve more than one key. */
+static void cross_check(struct parser *p)
+{
+    const struct conf *c = p->conf;
+    unsigned cert = line_of(p, "http", "tls_cert");
+    unsigned key = line_of(p, "http", "tls_key");
+
+    /* Same domain would route the server's own traffic to us. */
+    if (c->server.domain != NULL && c->component.jid != NULL &&
+        same_domain(c->server.domain, c->component.jid))
+        fail(p, line_of(p, "component", "jid"),
+             "component.jid must differ from server.domain (line %u)",
+             line_of(p, "server", "domain"));
+    if (cert != 0 && key == 0)
+        fail(p, cert, "http.tls_cert is set but http.tls_key is not");
+    if (key != 0 && cert == 0)
+        fail(p, key, "http.tls_key is set but http.tls_cert is not");
+    /* /status and /metrics must not be open to the network. */
+    if (c->http.listen_host != NULL && !c->http.listen_loopback &&
+        line_of(p, "http", "admin_token") == 0 &&
+        line_of(p, "http", "admin_token_file") == 0)
+        fail(p, line_of(p, "http", "listen"),
+             "http.listen is not a loopback address: set http.admin_token");
+}
+
+struct conf *conf_parse(const char *text, size_t len, const char *name,
+                        FILE *errs)
+{
+    struct parser p = {.section = -1};
+    struct conf *conf;
+
+    if (len > CONF_MAX_FILE) {
+        report_too_large(name, errs);
+        return NULL;
+    }
+    p.conf = conf = xcalloc(1, sizeof(*conf));
+    conf->path = xstrdup(name);
+    parse_text(&p, text, len);
+    apply(&p);
+    cross_check(&p);
+
+    if (p.nproblems > 1)
+        qsort(p.problems, p.nproblems, sizeof(*p.problems), problem_cmp);
+    for (size_t i = 0; i < p.nproblems; i++) {
+        report(name, errs, p.problems[i].line, p.problems[i].msg);
+        free(p.problems[i].msg);
+    }
+    for (size_t i = 0; i < NKEYS; i++)
+        free(p.seen[i].value);
+    free(p.problems);
+    if (p.nproblems > 0) {
+        conf_free(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+struct conf *conf_load(const char *path, FILE *errs)
+{
+    struct conf *conf;
+    char *text;
+    size_t len;
+
+    if (read_file(path, CONF_MAX_FILE, &text, &len) < 0) {
+        if (errno == EFBIG) {
+            report_too_large(path, errs);
+        } else if (errs != NULL) {
+            fprintf(errs, "%s:0: cannot read: %s\n", path, strerror(errno));
+        }
+        return NULL;
+    }
+    conf = conf_parse(text, len, path, errs);
+    free(text);
+    return conf;
+}
+
+void conf_free(struct conf *conf)
+{
+    if (conf == NULL)
+        return;
+    /* Every string but the path is some row's field (rows may share one). */
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (is_string(keys[i].type)) {
+            char **field = field_of(conf, &keys[i]);
+            free(*field);
+            *field = NULL;
+        }
+    }
+    free(conf->path);
+    free(conf);
+}

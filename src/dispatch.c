@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/* dispatch.c: routes incoming stanzas; answers every IQ get/set. */
+#include "config.h"
+
+#include "dispatch.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "component.h"
+#include "conf.h"
+#include "delegation.h"
+#include "iq.h"
+#include "log.h"
+#include "stanza.h"
+#include "strmap.h"
+#include "version.h"
+#include "xmalloc.h"
+
+struct delegate {
+    dispatch_delegated_cb cb;
+    void *arg;
+};
+
+struct dispatch {
+    struct component *c;
+    struct delegation *d;
+    const struct conf *conf;
+    xmpp_ctx_t *ctx;
+    struct strmap *delegates; /* ns -> struct delegate */
+};
+
+static const char *const features[] = {
+    NS_DISCO_INFO,
+    NS_DISCO_ITEMS,
+    NS_PING,
+    NS_VERSION,
+};
+
+static void send_release(struct dispatch *dp, xmpp_stanza_t *st)
+{
+    if (component_send(dp->c, st) < 0)
+        log_warn("reply not sent: stream unavailable", "to=%s",
+                 stanza_attr(st, ATTR_TO) ? stanza_attr(st, ATTR_TO) : "-");
+    xmpp_stanza_release(st);
+}
+
+static void reply_error(struct dispatch *dp, xmpp_stanza_t *req,
+                        const char *type, const char *cond, const char *text)
+{
+    send_release(dp, stanza_error(dp->ctx, req, dp->conf->component.jid,
+                                  type, cond, text));
+}
+
+static xmpp_stanza_t *query_result(struct dispatch *dp, xmpp_stanza_t *req,
+                                   const char *ns, xmpp_stanza_t **query)
+{
+    xmpp_stanza_t *r = stanza_result(dp->ctx, req, dp->conf->component.jid);
+    *query = stanza_add_element(r, EL_QUERY, ns);
+    return r;
+}
+
+static void add_feature(xmpp_stanza_t *query, const char *var)
+{
+    xmpp_stanza_t *f = stanza_add_element(query, EL_FEATURE, NULL);
+    xmpp_stanza_set_attribute(f, ATTR_VAR, var);
+}
+
+static void disco_info(struct dispatch *dp, xmpp_stanza_t *iq,
+                       xmpp_stanza_t *payload)
+{
+    const char *node = stanza_attr(payload, ATTR_NODE);
+    xmpp_stanza_t *query, *r;
+    bool bare;
+
+    if (node != NULL) {
+        /* Delegation nesting (XEP-0355 §5): the features we list here
+         * become the server's own for that namespace. ejabberd only
+         * activates a delegation after a result that echoes the node. */
+        const char *ns = delegation_parse_node(node, &bare);
+        if (ns == NULL) {
+            reply_error(dp, iq, ERR_CANCEL, COND_ITEM_NOT_FOUND,
+                        "No such node");
+            return;
+        }
+        r = query_result(dp, iq, NS_DISCO_INFO, &query);
+        xmpp_stanza_set_attribute(query, ATTR_NODE, node);
+        add_feature(query, ns);
+        log_debug("disco nesting answered", "node=%s", node);
+        send_release(dp, r);
+        return;
+    }
+    r = query_result(dp, iq, NS_DISCO_INFO, &query);
+    xmpp_stanza_t *id = stanza_add_element(query, EL_IDENTITY, NULL);
+    xmpp_stanza_set_attribute(id, ATTR_CATEGORY, "component");
+    xmpp_stanza_set_attribute(id, ATTR_TYPE, "generic");
+    xmpp_stanza_set_attribute(id, EL_NAME, RESTANZA_NAME);
+    for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+        add_feature(query, features[i]);
+    send_release(dp, r);
+}
+
+static void disco_items(struct dispatch *dp, xmpp_stanza_t *iq,
+                        xmpp_stanza_t *payload)
+{
+    const char *node = stanza_attr(payload, ATTR_NODE);
+    xmpp_stanza_t *query, *r;
+
+    if (node != NULL) {
+        reply_error(dp, iq, ERR_CANCEL, COND_ITEM_NOT_FOUND, "No such node");
+        return;
+    }
+    r = query_result(dp, iq, NS_DISCO_ITEMS, &query);
+    send_release(dp, r);
+}
+
+static void version(struct dispatch *dp, xmpp_stanza_t *iq)
+{
+    xmpp_stanza_t *query, *r = query_result(dp, iq, NS_VERSION, &query);
+    struct utsname u;
+
+    stanza_add_text(stanza_add_element(query, EL_NAME, NULL), RESTANZA_NAME);
+    stanza_add_text(stanza_add_element(query, EL_VERSION, NULL),
+                    RESTANZA_VERSION);
+    if (uname(&u) == 0)
+        stanza_add_text(stanza_add_element(query, "os", NULL), u.sysname);
+    send_release(dp, r);
+}
+
+int dispatch_delegated_reply(struct dispatch *dp, xmpp_stanza_t *outer,
+                             const char *dlg_ns, xmpp_stanza_t *inner_reply)
+{
+    xmpp_stanza_t *r = delegation_wrap_reply(
+        dp->ctx, outer, dp->conf->component.jid, dlg_ns, inner_reply);
+    int rc = component_send(dp->c, r);
+
+    xmpp_stanza_release(r);
+    return rc;
+}
+
+/* A forwarded IQ nobody serves: answer inside the wrapper (an outer error
+ * would reach the user as service-unavailable or not at all). */
+static void delegated_unserved(struct dispatch *dp, xmpp_stanza_t *outer,
+                               xmpp_stanza_t *inner, const char *dlg_ns,
+                               const char *ns)
+{
+    xmpp_stanza_t *r = delegation_inner_reply(dp->ctx, inner, "error");
+
+    stanza_adopt(r, stanza_error_element(dp->ctx, ERR_CANCEL,
+                                         COND_FEATURE_NOT_IMPLEMENTED,
+                                         "Not served by restanza"));
+    log_info("delegated iq not served", "ns=%s from=%s", ns ? ns : "-",
+             stanza_attr(inner, ATTR_FROM));
+    dispatch_delegated_reply(dp, outer, dlg_ns, r);
+}
+
+static void delegated(struct dispatch *dp, xmpp_stanza_t *outer,
+                      xmpp_stanza_t *inner, const char *dlg_ns)
+{
+    xmpp_stanza_t *payload = stanza_first_element(inner);
+    const char *ns = payload != NULL ? xmpp_stanza_get_ns(payload) : NULL;
+    const char *type = stanza_attr(inner, ATTR_TYPE);
+    struct delegate *dl = ns != NULL ? strmap_get(dp->delegates, ns) : NULL;
+
+    if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) {
+        log_debug("forwarded iq reply ignored", "type=%s", type);
+        send_release(dp, stanza_result(dp->ctx, outer,
+                                       dp->conf->component.jid));
+        return;
+    }
+    if (dl == NULL) {
+        delegated_unserved(dp, outer, inner, dlg_ns, ns);
+        return;
+    }
+    dl->cb(outer, inner, dlg_ns, dl->arg);
+}
+
+static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
+{
+    const char *type = stanza_attr(iq, ATTR_TYPE);
+    const char *from = stanza_attr(iq, ATTR_FROM);
+    xmpp_stanza_t *payload, *inner;
+    const char *ns, *dlg_ns;
+    bool get;
+
+    if (type == NULL || from == NULL)
+        return; /* nothing to answer to */
+    if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
+        if (!iq_handle(component_iqs(dp->c), iq))
+            log_debug("unexpected iq reply", "id=%s from=%s",
+                      stanza_attr(iq, ATTR_ID) ? stanza_attr(iq, ATTR_ID)
+                                               : "-",
+                      from);
+        return;
+    }
+    get = strcmp(type, "get") == 0;
+    if (!get && strcmp(type, "set") != 0) {
+        reply_error(dp, iq, ERR_MODIFY, COND_BAD_REQUEST, "Bad IQ type");
+        return;
+    }
+    payload = stanza_first_element(iq);
+    ns = payload != NULL ? xmpp_stanza_get_ns(payload) : NULL;
+    if (payload == NULL || stanza_element_count(iq) != 1) {
+        reply_error(dp, iq, ERR_MODIFY, COND_BAD_REQUEST,
+                    "An IQ needs exactly one child element");
+        return;
+    }
+    if (!get && (inner = delegation_unwrap(iq, &dlg_ns)) != NULL) {
+        /* Only our server forwards; a user could forge the wrapper. */
+        if (strcmp(from, dp->conf->server.domain) != 0) {
+            reply_error(dp, iq, ERR_AUTH, COND_FORBIDDEN,
+                        "Only the server may forward delegated IQs");
+            return;
+        }
+        delegated(dp, iq, inner, dlg_ns);
+        return;
+    }
+    if (ns == NULL) {
+        reply_error(dp, iq, ERR_CANCEL, COND_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+    if (get && strcmp(ns, NS_DISCO_INFO) == 0 && stanza_is(payload, EL_QUERY))
+        disco_info(dp, iq, payload);
+    else if (get && strcmp(ns, NS_DISCO_ITEMS) == 0 &&
+             stanza_is(payload, EL_QUERY))
+        disco_items(dp, iq, payload);
+    else if (get && strcmp(ns, NS_PING) == 0 && stanza_is(payload, EL_PING))
+        send_release(dp, stanza_result(dp->ctx, iq, dp->conf->component.jid));
+    else if (get && strcmp(ns, NS_VERSION) == 0 &&
+             stanza_is(payload, EL_QUERY))
+        version(dp, iq);
+    else {
+        log_debug("iq not served", "ns=%s from=%s type=%s", ns, from, type);
+        reply_error(dp, iq, ERR_CANCEL, COND_SERVICE_UNAVAILABLE, NULL);
+    }
+}
+
+static void on_message(struct dispatch *dp, xmpp_stanza_t *msg)
+{
+    const char *from = stanza_attr(msg, ATTR_FROM);
+    const char *type = stanza_attr(msg, ATTR_TYPE);
+
+    if (from == NULL)
+        return;
+    if (strcmp(from, dp->conf->server.domain) == 0 &&
+        delegation_handle_advert(dp->d, msg))
+        return;
+    if (type != NULL && (strcmp(type, "error") == 0 ||
+                         strcmp(type, "headline") == 0 ||
+                         strcmp(type, "groupchat") == 0))
+        return; /* RFC 6120 §8.3.1: never answer errors; headlines and
+                   groupchat are not answered with errors either */
+    log_debug("message not served", "from=%s", from);
+    reply_error(dp, msg, ERR_CANCEL, COND_SERVICE_UNAVAILABLE,
+                "No message handler is configured");
+}
+
+static void on_stanza(xmpp_stanza_t *st, void *arg)
+{
+    struct dispatch *dp = arg;
+
+    if (stanza_is(st, EL_IQ))
+        on_iq(dp, st);
+    else if (stanza_is(st, EL_MESSAGE))
+        on_message(dp, st);
+    else
+        log_debug("presence ignored", "from=%s",
+                  stanza_attr(st, ATTR_FROM) ? stanza_attr(st, ATTR_FROM)
+                                             : "-");
+}
+
+static void on_state(enum component_state state, void *arg)
+{
+    struct dispatch *dp = arg;
+
+    /* Advertisements are per stream: the server sends them again. */
+    if (state != COMPONENT_CONNECTED)
+        delegation_clear(dp->d);
+}
+
+struct dispatch *dispatch_new(struct component *c, struct delegation *d,
+                              const struct conf *conf)
+{
+    struct dispatch *dp = xcalloc(1, sizeof(*dp));
+
+    dp->c = c;
+    dp->d = d;
+    dp->conf = conf;
+    dp->ctx = component_ctx(c);
+    dp->delegates = strmap_new(free);
+    component_on_stanza(c, on_stanza, dp);
+    component_on_state(c, on_state, dp);
+    return dp;
+}
+
+void dispatch_free(struct dispatch *dp)
+{
+    if (dp == NULL)
+        return;
+    component_on_stanza(dp->c, NULL, NULL);
+    component_on_state(dp->c, NULL, NULL);
+    strmap_free(dp->delegates);
+    free(dp);
+}
+
+void dispatch_delegate(struct dispatch *dp, const char *ns,
+                       dispatch_delegated_cb cb, void *arg)
+{
+    struct delegate *dl = xmalloc(sizeof(*dl));
+
+    dl->cb = cb;
+    dl->arg = arg;
+    strmap_set(dp->delegates, ns, dl);
+}

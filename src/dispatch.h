@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* dispatch.h: routes incoming stanzas; answers every IQ get/set. */
+#ifndef RESTANZA_DISPATCH_H
+#define RESTANZA_DISPATCH_H
+
+#include <strophe.h>
+
+struct component;
+struct delegation;
+struct conf;
+struct dispatch;
+
+/*
+ * A forwarded IQ in a delegated namespace. The handler must answer, now or
+ * later, with dispatch_delegated_reply(), within 25 s.
+ */
+typedef void (*dispatch_delegated_cb)(xmpp_stanza_t *outer,
+                                      xmpp_stanza_t *inner,
+                                      const char *dlg_ns, void *arg);
+
+struct dispatch *dispatch_new(struct component *c, struct delegation *d,
+                              const struct conf *conf);
+void dispatch_free(struct dispatch *dp);
+
+/* Serve forwarded IQs whose payload is in namespace ns. */
+void dispatch_delegate(struct dispatch *dp, const char *ns,
+                       dispatch_delegated_cb cb, void *arg);
+
+/*
+ * Answer a forwarded IQ: inner_reply (ownership taken) is wrapped for the
+ * wrapper IQ outer in dlg_ns and sent. 0 or -1 (not connected).
+ */
+int dispatch_delegated_reply(struct dispatch *dp, xmpp_stanza_t *outer,
+                             const char *dlg_ns, xmpp_stanza_t *inner_reply);
+
+#endif

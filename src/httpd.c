@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: MIT */
+/* httpd.c: the HTTP server (libmicrohttpd adapter): routes, limits, parking. */
+#include "config.h"
+
+#include "httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "xmalloc.h"
+
+#define MAX_ROUTES 32
+#define MAX_HEADERS 8
+#define TLS_FILE_MAX (1 << 20)
+
+struct route {
+    const char *method;
+    const char *path;
+    size_t pathlen;
+    bool prefix;
+    const char *name;
+    httpd_handler handler;
+    void *arg;
+};
+
+enum req_state {
+    REQ_READING,  /* headers in, body arriving */
+    REQ_HANDLING, /* inside the handler */
+    REQ_PARKED,   /* suspended, waiting for httpd_respond */
+    REQ_ANSWERED, /* response stored, not yet queued */
+    REQ_QUEUED,   /* handed to MHD */
+};
+
+struct httpd_request {
+    struct httpd *h;
+    struct MHD_Connection *conn;
+    char *method;
+    char *path;
+    const char *rest;
+    const char *route_name;
+    char *body;
+    size_t body_len;
+    bool too_large;
+    enum req_state state;
+    unsigned status;
+    char *resp_type;
+    char *resp_body;
+    size_t resp_len;
+    char *headers[MAX_HEADERS][2];
+    size_t nheaders;
+    httpd_abort_cb abort_cb;
+    void *abort_arg;
+    struct httpd_request *prev, *next; /* list of parked requests */
+};
+
+struct httpd {
+    struct loop *loop;
+    const struct conf *conf;
+    struct MHD_Daemon *daemon;
+    int epfd;
+    struct route routes[MAX_ROUTES];
+    size_t nroutes;
+    struct httpd_request *parked;
+    size_t nparked;
+    bool shutting_down;
+    char *tls_cert, *tls_key;
+};
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char buf[512];
+    size_t n;
+
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    log_debug("libmicrohttpd", "text=\"%s\"", buf);
+}
+
+static void on_epoll(int fd, unsigned events, void *arg)
+{
+    struct httpd *h = arg;
+    MHD_run(h->daemon);
+}
+
+static int64_t prepare(void *arg)
+{
+    struct httpd *h = arg;
+    MHD_UNSIGNED_LONG_LONG t;
+
+    if (h->daemon == NULL || MHD_get_timeout(h->daemon, &t) != MHD_YES)
+        return -1;
+    return t > INT64_MAX ? -1 : (int64_t)t;
+}
+
+static void unlink_parked(struct httpd_request *req)
+{
+    struct httpd *h = req->h;
+
+    if (req->prev != NULL)
+        req->prev->next = req->next;
+    else if (h->parked == req)
+        h->parked = req->next;
+    if (req->next != NULL)
+        req->next->prev = req->prev;
+    req->prev = req->next = NULL;
+    h->nparked--;
+}
+
+static void request_free(struct httpd_request *req)
+{
+    free(req->method);
+    free(req->path);
+    free(req->body);
+    free(req->resp_type);
+    free(req->resp_body);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        free(req->headers[i][0]);
+        free(req->headers[i][1]);
+    }
+    free(req);
+}
+
+/* Hand the stored answer to MHD. */
+static enum MHD_Result queue(struct httpd_request *req)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        req->resp_len, req->resp_body, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result ret;
+
+    if (r == NULL)
+        return MHD_NO;
+    if (req->resp_type != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                req->resp_type);
+    for (size_t i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(r, req->headers[i][0], req->headers[i][1]);
+    ret = MHD_queue_response(req->conn, req->status, r);
+    MHD_destroy_response(r);
+    req->state = REQ_QUEUED;
+    return ret;
+}
+
+static const struct route *find_route(struct httpd *h, const char *method,
+                                      const char *path, bool *path_known)
+{
+    const struct route *best = NULL;
+
+    *path_known = false;
+    for (size_t i = 0; i < h->nroutes; i++) {
+        const struct route *r = &h->routes[i];
+        bool match = r->prefix ? strncmp(path, r->path, r->pathlen) == 0 &&
+                                     (path[r->pathlen] == '\0' ||
+                                      path[r->pathlen] == '/')
+                               : strcmp(path, r->path) == 0;
+        if (!match)
+            continue;
+        *path_known = true;
+        if (strcmp(method, r->method) != 0)
+            continue;
+        if (best == NULL || r->pathlen > best->pathlen ||
+            (!r->prefix && best->prefix))
+            best = r;
+    }
+    return best;
+}
+
+/* The body is in: find the route and run its handler. */
+static void dispatch(struct httpd_request *req)
+{
+    struct httpd *h = req->h;
+    bool known;
+    const struct route *r = find_route(h, req->method, req->path, &known);
+
+    if (req->too_large) {
+        req->route_name = "too_large";
+        httpd_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "modify",
+                    "resource-constraint", "Payload too large");
+        return;
+    }
+    if (r == NULL) {
+        req->route_name = "unknown";
+        if (known) {
+            char allow[128] = "";
+            for (size_t i = 0; i < h->nroutes; i++) {
+                bool k;
+                if (find_route(h, h->routes[i].method, req->path, &k) ==
+                        &h->routes[i] &&
+                    strlen(allow) + 16 < sizeof(allow)) {
+                    if (allow[0] != '\0')
+                        strcat(allow, ", ");
+                    strcat(allow, h->routes[i].method);
+                }
+            }
+            httpd_add_header(req, "Allow", allow);
+            httpd_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "cancel",
+                        "not-allowed", "Method not allowed on this path");
+        } else {
+            httpd_error(req, MHD_HTTP_NOT_FOUND, "cancel", "item-not-found",
+                        "No such route");
+        }
+        return;
+    }
+    req->route_name = r->name;
+    req->rest = req->path + r->pathlen;
+    if (*req->rest == '/')
+        req->rest++;
+    req->state = REQ_HANDLING;
+    r->handler(req, r->arg);
+    if (req->state == REQ_HANDLING) {
+        log_error("handler returned without an answer", "route=%s",
+                  r->name);
+        httpd_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "wait",
+                    "internal-server-error", "No answer");
+    }
+}
+
+static size_t content_length(struct MHD_Connection *conn, bool *present)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *end;
+    unsigned long long v;
+
+    *present = cl != NULL;
+    if (cl == NULL)
+        return 0;
+    errno = 0;
+    v = strtoull(cl, &end, 10);
+    if (errno != 0 || end == cl || *end != '\0')
+        return SIZE_MAX;
+    return v > SIZE_MAX ? SIZE_MAX : (size_t)v;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload,
+                                 size_t *upload_size, void **req_cls)
+{
+    struct httpd *h = cls;
+    struct httpd_request *req = *req_cls;
+
+    if (req == NULL) {
+        bool has_cl;
+        size_t cl = content_length(conn, &has_cl);
+        req = xcalloc(1, sizeof(*req));
+        req->h = h;
+        req->conn = conn;
+        req->method = xstrdup(method);
+        req->path = xstrdup(url);
+        req->rest = "";
+        *req_cls = req;
+        if (has_cl && cl > h->conf->http.max_body) {
+            /* Refuse before reading: MHD closes after the answer. */
+            req->too_large = true;
+            dispatch(req);
+            return queue(req);
+        }
+        return MHD_YES;
+    }
+    if (req->state == REQ_ANSWERED)
+        return queue(req);
+    if (req->state != REQ_READING)
+        return MHD_YES; /* parked or already queued: nothing to do */
+    if (*upload_size > 0) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (req->too_large || req->body_len + n > h->conf->http.max_body) {
+            req->too_large = true;
+            free(req->body);
+            req->body = NULL;
+            req->body_len = 0;
+            return MHD_YES; /* drain; answer 413 at the end */
+        }
+        req->body = xrealloc(req->body, req->body_len + n + 1);
+        memcpy(req->body + req->body_len, upload, n);
+        req->body_len += n;
+        req->body[req->body_len] = '\0';
+        return MHD_YES;
+    }
+    dispatch(req);
+    if (req->state == REQ_ANSWERED)
+        return queue(req);
+    if (req->state == REQ_PARKED)
+        MHD_suspend_connection(conn);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+                         void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct httpd_request *req = *req_cls;
+
+    if (req == NULL)
+        return;
+    if (req->state == REQ_PARKED) {
+        /* Cannot happen while suspended, but stay safe. */
+        unlink_parked(req);
+        if (req->abort_cb != NULL)
+            req->abort_cb(req, req->abort_arg);
+    }
+    metrics_http(req->route_name != NULL ? req->route_name : "unknown",
+                 req->status != 0 ? req->status : 0);
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_debug("http request ended early", "method=%s path=%s code=%d",
+                  req->method, req->path, (int)toe);
+    request_free(req);
+    *req_cls = NULL;
+}
+
+static char *read_small_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    if (f == NULL)
+        return NULL;
+    buf = xmalloc(TLS_FILE_MAX + 1);
+    n = fread(buf, 1, TLS_FILE_MAX, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
+{
+    struct httpd *h = xcalloc(1, sizeof(*h));
+    struct sockaddr_in sin = {0};
+    struct sockaddr_in6 sin6 = {0};
+    struct sockaddr *sa;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    const union MHD_DaemonInfo *info;
+
+    h->loop = loop;
+    h->conf = conf;
+    h->epfd = -1;
+    if (inet_pton(AF_INET, conf->http.listen_host, &sin.sin_addr) == 1) {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons((uint16_t)conf->http.listen_port);
+        sa = (struct sockaddr *)&sin;
+    } else if (inet_pton(AF_INET6, conf->http.listen_host, &sin6.sin6_addr) ==
+               1) {
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons((uint16_t)conf->http.listen_port);
+        sa = (struct sockaddr *)&sin6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        log_error("http.listen is not a numeric address", "host=%s",
+                  conf->http.listen_host);
+        free(h);
+        return NULL;
+    }
+    if (conf->http.tls_cert != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            log_error("libmicrohttpd was built without TLS", "");
+            free(h);
+            return NULL;
+        }
+        h->tls_cert = read_small_file(conf->http.tls_cert);
+        h->tls_key = read_small_file(conf->http.tls_key);
+        if (h->tls_cert == NULL || h->tls_key == NULL) {
+            log_error("cannot read TLS certificate or key", "cert=%s key=%s",
+                      conf->http.tls_cert, conf->http.tls_key);
+            free(h->tls_cert);
+            free(h->tls_key);
+            free(h);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    errno = 0;
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, h, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->http.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->http.timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024u, h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+        h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+    if (h->daemon == NULL) {
+        log_error("cannot listen for HTTP", "listen=%s:%u error=\"%s\"",
+                  conf->http.listen_host, conf->http.listen_port,
+                  errno ? strerror(errno) : "see debug log");
+        free(h->tls_cert);
+        free(h->tls_key);
+        free(h);
+        return NULL;
+    }
+    info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    h->epfd = info != NULL ? info->epoll_fd : -1;
+    if (h->epfd < 0 ||
+        loop_fd_add(loop, h->epfd, LOOP_IN, on_epoll, h) < 0) {
+        log_error("cannot watch libmicrohttpd's epoll fd", "");
+        MHD_stop_daemon(h->daemon);
+        free(h->tls_cert);
+        free(h->tls_key);
+        free(h);
+        return NULL;
+    }
+    loop_prepare_add(loop, prepare, h);
+    log_info("http listening", "listen=%s:%u tls=%s",
+             conf->http.listen_host, conf->http.listen_port,
+             h->tls_cert ? "yes" : "no");
+    return h;
+}
+
+void httpd_shutdown(struct httpd *h)
+{
+    if (h->shutting_down)
+        return;
+    h->shutting_down = true;
+    /* Stop accepting; MHD hands the listening socket back to us. */
+    int fd = MHD_quiesce_daemon(h->daemon);
+    if (fd >= 0)
+        close(fd);
+    while (h->parked != NULL) {
+        struct httpd_request *req = h->parked;
+        httpd_abort_cb cb = req->abort_cb;
+        unlink_parked(req);
+        req->state = REQ_HANDLING;
+        if (cb != NULL)
+            cb(req, req->abort_arg);
+        httpd_add_header(req, "Retry-After", "5");
+        httpd_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "wait",
+                    "service-unavailable", "restanza is shutting down");
+        MHD_resume_connection(req->conn);
+    }
+}
+
+size_t httpd_parked(const struct httpd *h)
+{
+    return h->nparked;
+}
+
+void httpd_free(struct httpd *h)
+{
+    if (h == NULL)
+        return;
+    httpd_shutdown(h);
+    /* Let MHD hand the 503s to their clients before it stops. */
+    MHD_run(h->daemon);
+    loop_prepare_del(h->loop, prepare, h);
+    loop_fd_del(h->loop, h->epfd);
+    MHD_stop_daemon(h->daemon);
+    free(h->tls_cert);
+    free(h->tls_key);
+    free(h);
+}
+
+void httpd_route(struct httpd *h, const char *method, const char *path,
+                 bool prefix, const char *name, httpd_handler handler,
+                 void *arg)
+{
+    if (h->nroutes == MAX_ROUTES) {
+        log_error("too many routes", "path=%s", path);
+        abort();
+    }
+    h->routes[h->nroutes++] = (struct route){
+        .method = method,
+        .path = path,
+        .pathlen = strlen(path),
+        .prefix = prefix,
+        .name = name,
+        .handler = handler,
+        .arg = arg,
+    };
+}
+
+const char *httpd_request_method(const struct httpd_request *req)
+{
+    return req->method;
+}
+
+const char *httpd_request_path(const struct httpd_request *req)
+{
+    return req->path;
+}
+
+const char *httpd_request_rest(const struct httpd_request *req)
+{
+    return req->rest;
+}
+
+const char *httpd_request_header(const struct httpd_request *req,
+                                 const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *httpd_request_query(const struct httpd_request *req,
+                                const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+const char *httpd_request_body(const struct httpd_request *req, size_t *len)
+{
+    if (len != NULL)
+        *len = req->body_len;
+    return req->body != NULL ? req->body : "";
+}
+
+bool httpd_request_loopback(const struct httpd_request *req)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+    if (sa == NULL)
+        return false;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+        return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+        return IN6_IS_ADDR_LOOPBACK(&s->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr) &&
+                s->sin6_addr.s6_addr[12] == 127);
+    }
+    return false;
+}
+
+void httpd_add_header(struct httpd_request *req, const char *name,
+                      const char *value)
+{
+    if (req->nheaders == MAX_HEADERS) {
+        log_error("too many response headers", "name=%s", name);
+        return;
+    }
+    req->headers[req->nheaders][0] = xstrdup(name);
+    req->headers[req->nheaders][1] = xstrdup(value);
+    req->nheaders++;
+}
+
+void httpd_respond(struct httpd_request *req, unsigned status,
+                   const char *content_type, const char *body, size_t len)
+{
+    bool was_parked = req->state == REQ_PARKED;
+
+    if (req->state != REQ_HANDLING && req->state != REQ_PARKED &&
+        req->state != REQ_READING) {
+        log_error("second answer to one HTTP request", "path=%s",
+                  req->path);
+        return;
+    }
+    req->status = status;
+    req->resp_type = content_type != NULL ? xstrdup(content_type) : NULL;
+    req->resp_body = xmalloc(len + 1);
+    memcpy(req->resp_body, body, len);
+    req->resp_len = len;
+    req->state = REQ_ANSWERED;
+    if (was_parked) {
+        unlink_parked(req);
+        MHD_resume_connection(req->conn);
+    }
+}
+
+/* Append s to the buffer as JSON string content. */
+static size_t json_escape(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0' && n + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+void httpd_error(struct httpd_request *req, unsigned status, const char *type,
+                 const char *condition, const char *text)
+{
+    char esc[1024], body[1400];
+    int n;
+
+    json_escape(esc, sizeof(esc), text != NULL ? text : "");
+    n = snprintf(body, sizeof(body),
+                 "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
+                 "\"condition\":\"%s\",\"text\":\"%s\"},\"code\":%u}\n",
+                 type, condition, esc, status);
+    httpd_respond(req, status, "application/json", body,
+                  n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0);
+}
+
+void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb,
+                void *arg)
+{
+    struct httpd *h = req->h;
+
+    if (h->shutting_down) {
+        /* The owner forgets req first, as for any parked request. */
+        if (abort_cb != NULL)
+            abort_cb(req, arg);
+        httpd_add_header(req, "Retry-After", "5");
+        httpd_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "wait",
+                    "service-unavailable", "restanza is shutting down");
+        return;
+    }
+    req->state = REQ_PARKED;
+    req->abort_cb = abort_cb;
+    req->abort_arg = arg;
+    req->next = h->parked;
+    if (h->parked != NULL)
+        h->parked->prev = req;
+    h->parked = req;
+    h->nparked++;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* httpd.h: the HTTP server (libmicrohttpd adapter): routes, limits, parking. */
+#ifndef RESTANZA_HTTPD_H
+#define RESTANZA_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct loop;
+struct conf;
+struct httpd;
+struct httpd_request;
+
+/* Handles a request whose body has been read in full. It answers with
+ * httpd_respond() now, or parks the request with httpd_park(). */
+typedef void (*httpd_handler)(struct httpd_request *req, void *arg);
+/* A parked request goes away without our answer (client gone, shutdown):
+ * the owner forgets req; it must not be used after this returns. */
+typedef void (*httpd_abort_cb)(struct httpd_request *req, void *arg);
+
+/* Listen as configured; NULL (logged) when the socket cannot be opened. */
+struct httpd *httpd_new(struct loop *loop, const struct conf *conf);
+/* Parked requests get 503 first. */
+void httpd_free(struct httpd *h);
+
+/*
+ * Route METHOD PATH to handler. With prefix, PATH matches itself and
+ * everything below PATH/ (httpd_request_rest() gives the remainder).
+ * name labels the route in metrics; it must live forever.
+ */
+void httpd_route(struct httpd *h, const char *method, const char *path,
+                 bool prefix, const char *name, httpd_handler handler,
+                 void *arg);
+
+/* Stop accepting connections and answer every parked request with 503. */
+void httpd_shutdown(struct httpd *h);
+size_t httpd_parked(const struct httpd *h);
+
+/* Borrowed views, valid until the request is answered. */
+const char *httpd_request_method(const struct httpd_request *req);
+const char *httpd_request_path(const struct httpd_request *req);
+/* The part of the path after a prefix route's PATH/, or "" */
+const char *httpd_request_rest(const struct httpd_request *req);
+const char *httpd_request_header(const struct httpd_request *req,
+                                 const char *name);
+const char *httpd_request_query(const struct httpd_request *req,
+                                const char *name);
+const char *httpd_request_body(const struct httpd_request *req, size_t *len);
+/* True when the peer is on a loopback address. */
+bool httpd_request_loopback(const struct httpd_request *req);
+
+/* Add a header to the coming response (copied). */
+void httpd_add_header(struct httpd_request *req, const char *name,
+                      const char *value);
+/* Answer (body copied). Exactly one answer per request. */
+void httpd_respond(struct httpd_request *req, unsigned status,
+                   const char *content_type, const char *body, size_t len);
+/* Answer with the JSON error shape of the REST API:
+ * {"type":"error","error":{"type":T,"condition":C,"text":X},"code":N} */
+void httpd_error(struct httpd_request *req, unsigned status, const char *type,
+                 const char *condition, const char *text);
+
+/* Park the request until httpd_respond(); abort runs if it goes away. */
+void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb,
+                void *arg);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c: command line, start-up in order, the loop, teardown in reverse. */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "component.h"
+#include "conf.h"
+#include "delegation.h"
+#include "dispatch.h"
+#include "httpd.h"
+#include "log.h"
+#include "loop.h"
+#include "status.h"
+#include "version.h"
+
+#define EXIT_CONFIG 1
+#define EXIT_FATAL 2
+#define STOP_DEADLINE_MS 4500
+
+struct daemon {
+    const char *conf_path;
+    int verbosity;
+    struct conf *conf;
+    struct loop *loop;
+    struct httpd *httpd;
+    struct component *component;
+    struct delegation *delegation;
+    struct dispatch *dispatch;
+    struct status *status;
+    bool stopping;
+    struct loop_timer *deadline;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: restanza [-c FILE] [-d]... [-f] [--check-config] "
+            "[--version] [--help]\n"
+            "  -c, --config FILE   configuration file (default %s)\n"
+            "  -d, --debug         more verbose logging (repeatable)\n"
+            "  -f, --foreground    stay in the foreground\n"
+            "      --check-config  validate the configuration and exit\n"
+            "      --version       print the version and exit\n"
+            "      --help          print this help and exit\n",
+            CONF_DEFAULT_PATH);
+}
+
+static enum log_level effective_level(enum log_level level, int verbosity)
+{
+    int l = (int)level + verbosity;
+    return l > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : (enum log_level)l;
+}
+
+static void on_stopped(void *arg)
+{
+    struct daemon *d = arg;
+    loop_quit(d->loop);
+}
+
+static void on_deadline(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->deadline = NULL;
+    log_warn("stop deadline reached", "ms=%d", STOP_DEADLINE_MS);
+    loop_quit(d->loop);
+}
+
+static void on_terminate(int signo, void *arg)
+{
+    struct daemon *d = arg;
+
+    if (d->stopping) {
+        log_warn("second stop signal, exiting now", "signal=%d", signo);
+        loop_quit(d->loop);
+        return;
+    }
+    d->stopping = true;
+    log_info("stopping", "signal=%s", signo == SIGTERM ? "TERM" : "INT");
+    d->deadline = loop_timer_add(d->loop, STOP_DEADLINE_MS, on_deadline, d);
+    httpd_shutdown(d->httpd);
+    component_stop(d->component, on_stopped, d);
+}
+
+/* SIGHUP: re-read the file; only the log level can change at run time. */
+static void on_reload(int signo, void *arg)
+{
+    struct daemon *d = arg;
+    struct conf *fresh = conf_load(d->conf_path, stderr);
+
+    if (fresh == NULL) {
+        log_error("reload failed: configuration invalid, keeping the old one",
+                  "file=%s", d->conf_path);
+        return;
+    }
+    log_set_level(effective_level(fresh->log.level, d->verbosity));
+    log_info("reloaded", "file=%s level=%s", d->conf_path,
+             log_level_name(log_get_level()));
+    conf_free(fresh);
+}
+
+static int run(struct daemon *d)
+{
+    int rc = EXIT_FATAL;
+
+    d->loop = loop_new();
+    if (d->loop == NULL)
+        return EXIT_FATAL;
+    if (loop_signal_add(d->loop, SIGTERM, on_terminate, d) < 0 ||
+        loop_signal_add(d->loop, SIGINT, on_terminate, d) < 0 ||
+        loop_signal_add(d->loop, SIGHUP, on_reload, d) < 0) {
+        log_error("cannot set up signal handling", "");
+        goto out;
+    }
+    d->httpd = httpd_new(d->loop, d->conf);
+    if (d->httpd == NULL)
+        goto out;
+    d->component = component_new(d->loop, d->conf);
+    d->delegation = delegation_new();
+    d->dispatch = dispatch_new(d->component, d->delegation, d->conf);
+    d->status = status_new(d->httpd, d->component, d->delegation, d->conf);
+    log_info("started", "version=%s component=%s pid=%d", RESTANZA_VERSION,
+             d->conf->component.jid, (int)getpid());
+    component_start(d->component);
+    if (loop_run(d->loop) == 0)
+        rc = 0;
+    log_info("stopped", "status=%d", rc);
+out:
+    loop_timer_cancel(d->loop, d->deadline);
+    status_free(d->status);
+    dispatch_free(d->dispatch);
+    httpd_free(d->httpd);
+    component_free(d->component);
+    delegation_free(d->delegation);
+    loop_free(d->loop);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"debug", no_argument, NULL, 'd'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct daemon d = {.conf_path = CONF_DEFAULT_PATH};
+    bool check = false, foreground = false;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "c:dfh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            d.conf_path = optarg;
+            break;
+        case 'd':
+            d.verbosity++;
+            break;
+        case 'f':
+            foreground = true;
+            break;
+        case 'C':
+            check = true;
+            break;
+        case 'V':
+            printf("%s %s\n", RESTANZA_NAME, RESTANZA_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_CONFIG;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "restanza: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return EXIT_CONFIG;
+    }
+    d.conf = conf_load(d.conf_path, stderr);
+    if (d.conf == NULL)
+        return EXIT_CONFIG;
+    if (check) {
+        printf("%s: configuration OK\n", d.conf_path);
+        conf_free(d.conf);
+        return 0;
+    }
+    log_set_level(effective_level(d.conf->log.level, d.verbosity));
+    /* Writes to a closed peer must fail with EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (!foreground && isatty(STDERR_FILENO)) {
+        /* Started by hand without -f: detach, logging to syslog. */
+        if (daemon(0, 0) < 0) {
+            perror("restanza: daemon");
+            conf_free(d.conf);
+            return EXIT_FATAL;
+        }
+        log_use_syslog();
+    }
+    rc = run(&d);
+    conf_free(d.conf);
+    return rc;
+}

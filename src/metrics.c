@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* metrics.c: process-wide counters and their Prometheus text rendering. */
+#include "config.h"
+
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+#define HTTP_SLOTS 256
+
+struct http_count {
+    const char *route;
+    unsigned status;
+    uint64_t count;
+};
+
+static uint64_t counters[METRIC_COUNT];
+static struct http_count http[HTTP_SLOTS];
+static size_t nhttp;
+
+void metrics_inc(enum metric m)
+{
+    counters[m]++;
+}
+
+void metrics_add(enum metric m, uint64_t n)
+{
+    counters[m] += n;
+}
+
+uint64_t metrics_get(enum metric m)
+{
+    return counters[m];
+}
+
+void metrics_http(const char *route, unsigned status)
+{
+    for (size_t i = 0; i < nhttp; i++) {
+        if (http[i].route == route && http[i].status == status) {
+            http[i].count++;
+            return;
+        }
+    }
+    /* Routes and statuses are finite; a full table only loses detail. */
+    if (nhttp < HTTP_SLOTS)
+        http[nhttp++] = (struct http_count){route, status, 1};
+}
+
+void metrics_reset(void)
+{
+    memset(counters, 0, sizeof(counters));
+    nhttp = 0;
+}
+
+void metrics_appendf(char **buf, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    *buf = xrealloc(*buf, *len + (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(*buf + *len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *len += (size_t)n;
+}
+
+void metrics_render(char **buf, size_t *len)
+{
+    static const char *const kinds[] = {"message", "presence", "iq"};
+
+    metrics_appendf(buf, len,
+                    "# HELP restanza_stanzas_in_total Stanzas received from "
+                    "the XMPP server.\n"
+                    "# TYPE restanza_stanzas_in_total counter\n");
+    for (int i = 0; i < 3; i++)
+        metrics_appendf(buf, len, "restanza_stanzas_in_total{kind=\"%s\"} %llu\n",
+                        kinds[i],
+                        (unsigned long long)counters[METRIC_STANZAS_IN_MESSAGE + i]);
+    metrics_appendf(buf, len,
+                    "# HELP restanza_stanzas_out_total Stanzas sent to the "
+                    "XMPP server.\n"
+                    "# TYPE restanza_stanzas_out_total counter\n");
+    for (int i = 0; i < 3; i++)
+        metrics_appendf(buf, len,
+                        "restanza_stanzas_out_total{kind=\"%s\"} %llu\n",
+                        kinds[i],
+                        (unsigned long long)counters[METRIC_STANZAS_OUT_MESSAGE + i]);
+    metrics_appendf(buf, len,
+                    "# HELP restanza_xmpp_disconnects_total Connection "
+                    "attempts and streams that ended.\n"
+                    "# TYPE restanza_xmpp_disconnects_total counter\n"
+                    "restanza_xmpp_disconnects_total %llu\n",
+                    (unsigned long long)counters[METRIC_XMPP_DISCONNECTS]);
+    metrics_appendf(buf, len,
+                    "# HELP restanza_http_requests_total HTTP requests by "
+                    "route and status.\n"
+                    "# TYPE restanza_http_requests_total counter\n");
+    for (size_t i = 0; i < nhttp; i++)
+        metrics_appendf(buf, len,
+                        "restanza_http_requests_total{route=\"%s\",status=\"%u\"} "
+                        "%llu\n",
+                        http[i].route, http[i].status,
+                        (unsigned long long)http[i].count);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* metrics.h: process-wide counters and their Prometheus text rendering. */
+#ifndef RESTANZA_METRICS_H
+#define RESTANZA_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum metric {
+    METRIC_STANZAS_IN_MESSAGE,
+    METRIC_STANZAS_IN_PRESENCE,
+    METRIC_STANZAS_IN_IQ,
+    METRIC_STANZAS_OUT_MESSAGE,
+    METRIC_STANZAS_OUT_PRESENCE,
+    METRIC_STANZAS_OUT_IQ,
+    METRIC_XMPP_DISCONNECTS,
+    METRIC_COUNT
+};
+
+void metrics_inc(enum metric m);
+void metrics_add(enum metric m, uint64_t n);
+uint64_t metrics_get(enum metric m);
+
+/* Count one HTTP request; route must be a string that lives forever. */
+void metrics_http(const char *route, unsigned status);
+
+/* Reset everything (tests). */
+void metrics_reset(void);
+
+/*
+ * Append the counters in Prometheus text format to *buf (a malloc'd
+ * string of *len bytes, may start NULL/0).
+ */
+void metrics_render(char **buf, size_t *len);
+
+/* Append printf-formatted text to a malloc'd buffer. */
+void metrics_appendf(char **buf, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* status.c: the operations routes GET /status (JSON) and GET /metrics. */
+#include "config.h"
+
+#include "status.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "component.h"
+#include "conf.h"
+#include "delegation.h"
+#include "httpd.h"
+#include "iq.h"
+#include "log.h"
+#include "metrics.h"
+#include "strmap.h"
+#include "version.h"
+#include "xmalloc.h"
+
+struct status {
+    struct httpd *h;
+    struct component *c;
+    struct delegation *d;
+    const struct conf *conf;
+};
+
+bool status_token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+
+    /* Walk the expected secret's full length whatever the input. */
+    for (size_t i = 0; i < lb; i++)
+        diff |= (unsigned char)(b[i] ^ (i < la ? a[i] : 0));
+    return diff == 0;
+}
+
+/* True when the request may see operations data; answers it otherwise. */
+static bool authorized(struct status *s, struct httpd_request *req)
+{
+    const char *auth = httpd_request_header(req, "Authorization");
+    const char *token = s->conf->http.admin_token;
+
+    if (token == NULL)
+        return true; /* only allowed by conf on a loopback listener */
+    if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+        httpd_add_header(req, "WWW-Authenticate",
+                         "Bearer realm=\"restanza\"");
+        httpd_error(req, 401, "auth", "not-authorized",
+                    "No credentials provided");
+        return false;
+    }
+    if (!status_token_equal(auth + 7, token)) {
+        log_warn("wrong admin token", "path=%s", httpd_request_path(req));
+        httpd_error(req, 403, "auth", "not-authorized",
+                    "Credentials not accepted");
+        return false;
+    }
+    return true;
+}
+
+static json_object *privileges_json(const struct strmap *perms)
+{
+    json_object *o = json_object_new_object();
+    const char **keys = strmap_sorted_keys(perms);
+
+    for (const char **k = keys; *k != NULL; k++)
+        json_object_object_add(o, *k,
+                               json_object_new_string(strmap_get(perms, *k)));
+    free(keys);
+    return o;
+}
+
+char *status_json(struct status *s, size_t *len)
+{
+    json_object *root = json_object_new_object();
+    json_object *xmpp = json_object_new_object();
+    json_object *dlg = json_object_new_object();
+    json_object *priv = json_object_new_object();
+    json_object *hook = json_object_new_object();
+    json_object *http = json_object_new_object();
+    const char **servers = delegation_servers(s->d);
+    const char *err = component_last_error(s->c);
+    char *out;
+
+    json_object_object_add(root, "version",
+                           json_object_new_string(RESTANZA_VERSION));
+    json_object_object_add(
+        xmpp, "state",
+        json_object_new_string(component_state_name(component_state(s->c))));
+    json_object_object_add(xmpp, "component",
+                           json_object_new_string(component_jid(s->c)));
+    json_object_object_add(xmpp, "server",
+                           json_object_new_string(component_server(s->c)));
+    json_object_object_add(xmpp, "domain",
+                           json_object_new_string(s->conf->server.domain));
+    json_object_object_add(xmpp, "since",
+                           json_object_new_int64(component_since(s->c)));
+    json_object_object_add(xmpp, "last_error",
+                           err ? json_object_new_string(err) : NULL);
+    json_object_object_add(
+        xmpp, "reconnects",
+        json_object_new_int64((int64_t)component_reconnects(s->c)));
+    json_object_object_add(
+        xmpp, "pending_iqs",
+        json_object_new_int64((int64_t)iq_pending(component_iqs(s->c))));
+    json_object_object_add(root, "xmpp", xmpp);
+
+    for (const char **sv = servers; *sv != NULL; sv++) {
+        const struct strmap *ns = delegation_namespaces(s->d, *sv);
+        const struct strmap *perms = delegation_privileges(s->d, *sv);
+        json_object *arr = json_object_new_array();
+        const char **names = strmap_sorted_keys(ns);
+        for (const char **n = names; *n != NULL; n++)
+            json_object_array_add(arr, json_object_new_string(*n));
+        free(names);
+        json_object_object_add(dlg, *sv, arr);
+        json_object_object_add(priv, *sv, privileges_json(perms));
+    }
+    free(servers);
+    json_object_object_add(root, "delegations", dlg);
+    json_object_object_add(root, "privileges", priv);
+    json_object_object_add(hook, "queued", json_object_new_int(0));
+    json_object_object_add(hook, "in_flight", json_object_new_int(0));
+    json_object_object_add(root, "webhook", hook);
+    json_object_object_add(
+        http, "parked", json_object_new_int64((int64_t)httpd_parked(s->h)));
+    json_object_object_add(root, "http", http);
+
+    out = xstrdup(json_object_to_json_string_ext(
+        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(root);
+    if (len != NULL)
+        *len = strlen(out);
+    return out;
+}
+
+static void on_status(struct httpd_request *req, void *arg)
+{
+    struct status *s = arg;
+    size_t len;
+    char *body;
+
+    if (!authorized(s, req))
+        return;
+    body = status_json(s, &len);
+    httpd_respond(req, 200, "application/json", body, len);
+    free(body);
+}
+
+static void on_metrics(struct httpd_request *req, void *arg)
+{
+    struct status *s = arg;
+    char *buf = NULL;
+    size_t len = 0;
+
+    if (!authorized(s, req))
+        return;
+    metrics_render(&buf, &len);
+    metrics_appendf(&buf, &len,
+                    "# HELP restanza_xmpp_connected 1 while the component "
+                    "stream is up.\n"
+                    "# TYPE restanza_xmpp_connected gauge\n"
+                    "restanza_xmpp_connected %d\n"
+                    "# HELP restanza_iq_pending IQs waiting for a reply.\n"
+                    "# TYPE restanza_iq_pending gauge\n"
+                    "restanza_iq_pending %zu\n"
+                    "# HELP restanza_http_parked HTTP requests waiting for "
+                    "XMPP.\n"
+                    "# TYPE restanza_http_parked gauge\n"
+                    "restanza_http_parked %zu\n",
+                    component_state(s->c) == COMPONENT_CONNECTED,
+                    iq_pending(component_iqs(s->c)), httpd_parked(s->h));
+    httpd_respond(req, 200, "text/plain; version=0.0.4", buf, len);
+    free(buf);
+}
+
+struct status *status_new(struct httpd *h, struct component *c,
+                          struct delegation *d, const struct conf *conf)
+{
+    struct status *s = xcalloc(1, sizeof(*s));
+
+    s->h = h;
+    s->c = c;
+    s->d = d;
+    s->conf = conf;
+    httpd_route(h, "GET", "/status", false, "status", on_status, s);
+    httpd_route(h, "GET", "/metrics", false, "metrics", on_metrics, s);
+    return s;
+}
+
+void status_free(struct status *s)
+{
+    free(s);
+}

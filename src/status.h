@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* status.h: the operations routes GET /status (JSON) and GET /metrics. */
+#ifndef RESTANZA_STATUS_H
+#define RESTANZA_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct httpd;
+struct component;
+struct delegation;
+struct conf;
+struct status;
+
+struct status *status_new(struct httpd *h, struct component *c,
+                          struct delegation *d, const struct conf *conf);
+void status_free(struct status *s);
+
+/* Compare secrets in time independent of where they differ. */
+bool status_token_equal(const char *a, const char *b);
+
+/* The /status document as a JSON string; caller frees. */
+char *status_json(struct status *s, size_t *len);
+
+#endif
