@@ -27,7 +27,7 @@
  * server restart that we want to notice within seconds). */
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 60000
-#define BACKOFF_MAX_REFUSED_MS 4000
+#define BACKOFF_MAX_REFUSED_MS 2000
 #define TICK_MS 1000
 #define BACKSTOP_MS 20
 #define STOP_GRACE_MS 3000

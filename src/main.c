@@ -191,7 +191,7 @@ int main(int argc, char **argv)
     if (d.conf == NULL)
         return EXIT_CONFIG;
     if (check) {
-        printf("%s: configuration OK\n", d.conf_path);
+        printf("configuration OK: %s\n", d.conf_path);
         conf_free(d.conf);
         return 0;
     }

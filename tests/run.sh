@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# tests/run.sh: install what is missing, build from scratch, run the unit and
+# integration suites, and end with one line "N passed, N failed".
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+build="$top/build/test"
+build_vg="$top/build/valgrind"
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'tests/run.sh: %s\n' "$*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+packages=(build-essential autoconf automake libtool pkg-config
+    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev check
+    prosody prosody-modules ejabberd erlang-base python3-slixmpp python3-pytest
+    curl valgrind procps)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}): run as root or install them"
+    say "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || die "apt-get update failed"
+    # Debian starts the servers it installs; the tests start their own.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$results/apt.log" 2>&1 ||
+        { tail -20 "$results/apt.log"; rm -f /usr/sbin/policy-rc.d; die "apt-get install failed"; }
+    rm -f /usr/sbin/policy-rc.d
+fi
+
+say "building (sanitizers, warnings as errors)"
+if [ -f "$top/config.status" ]; then
+    say "the source tree is configured in place: cleaning it for an out-of-tree build"
+    make -C "$top" distclean >/dev/null 2>&1 || true
+fi
+rm -rf "$build" "$build_vg"
+mkdir -p "$build" "$build_vg"
+autoreconf -fi >"$results/autoreconf.log" 2>&1 || { cat "$results/autoreconf.log"; die "autoreconf failed"; }
+(cd "$build" && "$top/configure" -q --enable-sanitizers --enable-werror &&
+    make -j"$(nproc)" >/dev/null) || die "build failed"
+say "building (plain, for valgrind)"
+(cd "$build_vg" && "$top/configure" -q --enable-werror &&
+    make -j"$(nproc)" src/restanza >/dev/null) || die "plain build failed"
+
+unit_pass=0
+unit_fail=0
+say "unit tests"
+(cd "$build" && make -j"$(nproc)" check >"$results/check.log" 2>&1)
+for log in "$build"/tests/unit/test_*.log; do
+    [ -f "$log" ] || continue
+    line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
+    name=$(basename "$log" .log)
+    if [ -z "$line" ]; then
+        echo "  $name: no result (crashed?)"
+        sed -n '1,40p' "$log"
+        unit_fail=$((unit_fail + 1))
+        continue
+    fi
+    checks=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+    fails=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+    errors=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+    unit_pass=$((unit_pass + checks - fails - errors))
+    unit_fail=$((unit_fail + fails + errors))
+    echo "  $name: $line"
+    [ $((fails + errors)) -eq 0 ] || grep -E ':[EF]:' "$log" | head -20
+done
+[ -n "$(ls "$build"/tests/unit/test_*.log 2>/dev/null)" ] ||
+    { tail -30 "$results/check.log"; unit_fail=$((unit_fail + 1)); }
+
+say "integration tests (Prosody and ejabberd)"
+export RESTANZA_BIN="$build/src/restanza"
+export RESTANZA_VALGRIND_BIN="$build_vg/src/restanza"
+# ASan: report leaks at exit and make them fail the daemon's exit status.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$results/it.xml" \
+    "$top/tests/integration" 2>&1 | tail -n 60
+int_counts=$(/usr/bin/python3 - "$results/it.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("0 1 0"); sys.exit()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = f = s = 0
+for su in suites:
+    t += int(su.get("tests", 0)); s += int(su.get("skipped", 0))
+    f += int(su.get("failures", 0)) + int(su.get("errors", 0))
+print(t - f - s, f if t else 1, s)
+PY
+)
+read -r int_pass int_fail int_skip <<<"$int_counts"
+
+passed=$((unit_pass + int_pass))
+failed=$((unit_fail + int_fail))
+echo "unit: $unit_pass passed, $unit_fail failed; integration: $int_pass passed, $int_fail failed, $int_skip skipped"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
