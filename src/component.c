@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* component.c: the XEP-0114 connection: connect, handshake, keepalive, reconnect. */
+/* component.c: the XEP-0114 connection: connect, handshake, keepalive,
+ * reconnect. */
 #include "config.h"
 
 #include "component.h"
@@ -44,14 +45,14 @@ struct component {
     char last_error[512];
     char server[300];
     unsigned failures;
-    bool stream_seen;       /* the server answered on this attempt */
-    bool was_connected;     /* this attempt reached the handshake */
+    bool stream_seen;   /* the server answered on this attempt */
+    bool was_connected; /* this attempt reached the handshake */
     bool ping_outstanding;
     bool stopping;
     uint64_t reconnects;
     unsigned sent_since_run;
-    struct loop_timer *retry_timer, *tick_timer, *ping_timer,
-        *release_timer, *stop_timer;
+    struct loop_timer *retry_timer, *tick_timer, *ping_timer, *release_timer,
+        *stop_timer;
     struct iq_table *iqs;
     component_stanza_cb stanza_cb;
     void *stanza_arg;
@@ -180,8 +181,8 @@ static int refuse_socket(xmpp_conn_t *conn, void *sock)
     return -1;
 }
 
-static void ignore_event(xmpp_conn_t *conn, xmpp_conn_event_t event,
-                         int error, xmpp_stream_error_t *se, void *ud)
+static void ignore_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                         xmpp_stream_error_t *se, void *ud)
 {
 }
 
@@ -193,8 +194,7 @@ static int set_keepalive(int fd, unsigned idle)
     if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) <
             0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) <
-            0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count)) < 0)
         return -1;
     return 0;
@@ -208,8 +208,8 @@ static int on_socket(xmpp_conn_t *conn, void *sock)
     /* libstrophe select()s on this fd: a number past FD_SETSIZE would
      * corrupt its stack, so refuse the socket instead. */
     if (fd >= FD_SETSIZE) {
-        log_error("xmpp socket number too high for select()",
-                  "fd=%d limit=%d", fd, FD_SETSIZE);
+        log_error("xmpp socket number too high for select()", "fd=%d limit=%d",
+                  fd, FD_SETSIZE);
         return -1;
     }
     if (set_keepalive(fd, c->conf->component.keepalive) < 0)
@@ -247,8 +247,10 @@ static void on_ping_reply(enum iq_outcome outcome, xmpp_stanza_t *reply,
     c->ping_outstanding = false;
     if (outcome == IQ_TIMEOUT && c->conn != NULL &&
         c->state == COMPONENT_CONNECTED) {
-        log_warn("xmpp keepalive unanswered, reconnecting", "server=%s "
-                 "seconds=%u", c->server, 2 * c->conf->component.keepalive);
+        log_warn("xmpp keepalive unanswered, reconnecting",
+                 "server=%s "
+                 "seconds=%u",
+                 c->server, 2 * c->conf->component.keepalive);
         snprintf(c->last_error, sizeof(c->last_error),
                  "keepalive ping unanswered");
         xmpp_disconnect(c->conn);
@@ -264,8 +266,9 @@ static void on_ping_timer(void *arg)
     if (c->state != COMPONENT_CONNECTED)
         return;
     if (!c->ping_outstanding) {
-        xmpp_stanza_t *iq = stanza_iq(c->ctx, "get", NULL, c->conf->component.jid,
-                                      c->conf->server.domain);
+        xmpp_stanza_t *iq =
+            stanza_iq(c->ctx, "get", NULL, c->conf->component.jid,
+                      c->conf->server.domain);
         stanza_add_element(iq, EL_PING, NS_PING);
         /* Any answer proves the stream alive; none in two intervals
          * means it is dead even if TCP has not noticed yet. */
@@ -276,8 +279,8 @@ static void on_ping_timer(void *arg)
     c->ping_timer = loop_timer_add(c->loop, 1000ull * ka, on_ping_timer, c);
 }
 
-static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event,
-                          int error, xmpp_stream_error_t *se, void *ud)
+static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                          xmpp_stream_error_t *se, void *ud)
 {
     struct component *c = ud;
 
@@ -292,8 +295,7 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event,
         set_state(c, COMPONENT_CONNECTED);
         loop_timer_cancel(c->loop, c->ping_timer);
         c->ping_timer = loop_timer_add(
-            c->loop, 1000ull * c->conf->component.keepalive, on_ping_timer,
-            c);
+            c->loop, 1000ull * c->conf->component.keepalive, on_ping_timer, c);
         return;
     }
     if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
@@ -305,8 +307,7 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event,
                  se->text ? se->text : "");
         c->stream_seen = true;
     } else if (error != 0) {
-        snprintf(c->last_error, sizeof(c->last_error), "%s",
-                 strerror(error));
+        snprintf(c->last_error, sizeof(c->last_error), "%s", strerror(error));
     } else if (c->last_error[0] == '\0' || c->was_connected) {
         snprintf(c->last_error, sizeof(c->last_error), "%s",
                  c->was_connected ? "stream closed"
@@ -321,8 +322,8 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event,
     } else if (c->was_connected) {
         log_warn("xmpp disconnected", "server=%s reason=\"%s\"", c->server,
                  c->last_error);
-    } else if (se != NULL && strcmp(stream_condition(se),
-                                    "not-authorized") == 0) {
+    } else if (se != NULL &&
+               strcmp(stream_condition(se), "not-authorized") == 0) {
         log_error("xmpp handshake refused: check component.secret and the "
                   "server's component configuration",
                   "server=%s component=%s reason=\"%s\"", c->server,
@@ -388,8 +389,8 @@ static int connect_component(struct component *c)
     c->was_connected = false;
     set_state(c, COMPONENT_CONNECTING);
     if (xmpp_connect_component(conn, conf->server.host,
-                               (unsigned short)conf->server.port,
-                               on_conn_event, c) != XMPP_EOK) {
+                               (unsigned short)conf->server.port, on_conn_event,
+                               c) != XMPP_EOK) {
         snprintf(c->last_error, sizeof(c->last_error),
                  "cannot start connection to %s", c->server);
         log_warn("xmpp connect failed", "server=%s reason=\"%s\"", c->server,
@@ -501,15 +502,13 @@ void component_free(struct component *c)
     free(c);
 }
 
-void component_on_stanza(struct component *c, component_stanza_cb cb,
-                         void *arg)
+void component_on_stanza(struct component *c, component_stanza_cb cb, void *arg)
 {
     c->stanza_cb = cb;
     c->stanza_arg = arg;
 }
 
-void component_on_state(struct component *c, component_state_cb cb,
-                        void *arg)
+void component_on_state(struct component *c, component_state_cb cb, void *arg)
 {
     c->state_cb = cb;
     c->state_arg = arg;
@@ -588,8 +587,7 @@ int component_send_iq(struct component *c, xmpp_stanza_t *iq,
         iq_new_id(c->iqs, id, sizeof(id));
         xmpp_stanza_set_id(iq, id);
     }
-    if (iq_track(c->iqs, stanza_attr(iq, ATTR_ID), to, timeout_ms, cb,
-                 arg) < 0)
+    if (iq_track(c->iqs, stanza_attr(iq, ATTR_ID), to, timeout_ms, cb, arg) < 0)
         return -1;
     if (component_send(c, iq) < 0) {
         iq_untrack(c->iqs, stanza_attr(iq, ATTR_ID));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* component.h: the XEP-0114 connection: connect, handshake, keepalive, reconnect. */
+/* component.h: the XEP-0114 connection: connect, handshake, keepalive,
+ * reconnect. */
 #ifndef RESTANZA_COMPONENT_H
 #define RESTANZA_COMPONENT_H
 
@@ -35,8 +36,7 @@ void component_free(struct component *c);
 
 void component_on_stanza(struct component *c, component_stanza_cb cb,
                          void *arg);
-void component_on_state(struct component *c, component_state_cb cb,
-                        void *arg);
+void component_on_state(struct component *c, component_state_cb cb, void *arg);
 
 /* Start connecting (and reconnecting until component_stop). */
 void component_start(struct component *c);
@@ -55,7 +55,7 @@ int component_send(struct component *c, xmpp_stanza_t *st);
  * on -1 cb is not called and arg stays the caller's.
  */
 int component_send_iq(struct component *c, xmpp_stanza_t *iq,
-                       uint64_t timeout_ms, iq_cb cb, void *arg);
+                      uint64_t timeout_ms, iq_cb cb, void *arg);
 
 xmpp_ctx_t *component_ctx(struct component *c);
 struct iq_table *component_iqs(struct component *c);

@@ -28,20 +28,20 @@ struct conf {
         unsigned port;
     } server;
     struct {
-        char *jid;    /* the component's domain */
-        char *secret; /* inline or read from secret_file */
+        char *jid;          /* the component's domain */
+        char *secret;       /* inline or read from secret_file */
         unsigned keepalive; /* seconds between pings */
     } component;
     struct {
-        char *listen_host;  /* numeric IPv4 or IPv6 address, no brackets */
+        char *listen_host; /* numeric IPv4 or IPv6 address, no brackets */
         unsigned listen_port;
         bool listen_loopback; /* listen_host is 127.0.0.0/8 or ::1 */
-        char *tls_cert;     /* PEM file paths, both or neither */
+        char *tls_cert;       /* PEM file paths, both or neither */
         char *tls_key;
-        char *admin_token;  /* bearer for /status and /metrics, or NULL */
+        char *admin_token; /* bearer for /status and /metrics, or NULL */
         size_t max_body;
         unsigned max_connections;
-        unsigned timeout;   /* idle connection timeout, seconds */
+        unsigned timeout; /* idle connection timeout, seconds */
     } http;
     struct {
         enum log_level level;

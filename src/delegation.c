@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* delegation.c: XEP-0355 delegations and XEP-0356 privileges, both generations. */
+/* delegation.c: XEP-0355 delegations and XEP-0356 privileges, both generations.
+ */
 #include "config.h"
 
 #include "delegation.h"
@@ -90,8 +91,8 @@ static void take_delegations(struct server *s, xmpp_stanza_t *el,
         if (!stanza_is(c, EL_DELEGATED) || dns == NULL || dns[0] == '\0')
             continue;
         if (strmap_get(s->namespaces, dns) == NULL)
-            log_info("namespace delegated", "server=%s ns=%s via=%s", from,
-                     dns, ns);
+            log_info("namespace delegated", "server=%s ns=%s via=%s", from, dns,
+                     ns);
         strmap_set(s->namespaces, dns, &marker);
     }
 }
@@ -114,8 +115,8 @@ static void take_iq_perms(struct server *s, xmpp_stanza_t *el)
     }
 }
 
-static void take_privileges(struct server *s, xmpp_stanza_t *el,
-                            const char *ns, const char *from)
+static void take_privileges(struct server *s, xmpp_stanza_t *el, const char *ns,
+                            const char *from)
 {
     strmap_clear(s->perms); /* both servers send the full list each time */
     free(s->priv_ns);
@@ -150,8 +151,7 @@ bool delegation_handle_advert(struct delegation *d, xmpp_stanza_t *msg)
         return false;
     for (el = xmpp_stanza_get_children(msg); el != NULL;
          el = xmpp_stanza_get_next(el)) {
-        const char *ns = xmpp_stanza_is_tag(el) ? xmpp_stanza_get_ns(el)
-                                                : NULL;
+        const char *ns = xmpp_stanza_is_tag(el) ? xmpp_stanza_get_ns(el) : NULL;
         if (stanza_is(el, EL_DELEGATION) &&
             ns_is(ns, NS_DELEGATION_1, NS_DELEGATION_2)) {
             take_delegations(server_get(d, from), el, ns, from);
@@ -260,8 +260,8 @@ bool delegation_is_delegated(const struct delegation *d, const char *ns)
     return false;
 }
 
-const char *delegation_privilege(const struct delegation *d,
-                                 const char *server, const char *access)
+const char *delegation_privilege(const struct delegation *d, const char *server,
+                                 const char *access)
 {
     struct server *s = strmap_get(d->servers, server);
     return s != NULL ? strmap_get(s->perms, access) : NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* delegation.h: XEP-0355 delegations and XEP-0356 privileges, both generations. */
+/* delegation.h: XEP-0355 delegations and XEP-0356 privileges, both generations.
+ */
 #ifndef RESTANZA_DELEGATION_H
 #define RESTANZA_DELEGATION_H
 
@@ -58,8 +59,8 @@ const struct strmap *delegation_namespaces(const struct delegation *d,
 bool delegation_is_delegated(const struct delegation *d, const char *ns);
 /* Privilege type granted for access ("roster", "message", "presence")
  * by server, or NULL when not granted (type "none" counts as not). */
-const char *delegation_privilege(const struct delegation *d,
-                                 const char *server, const char *access);
+const char *delegation_privilege(const struct delegation *d, const char *server,
+                                 const char *access);
 /* Namespace of the privilege generation the server used, or NULL. */
 const char *delegation_privilege_ns(const struct delegation *d,
                                     const char *server);

@@ -49,8 +49,8 @@ static void send_release(struct dispatch *dp, xmpp_stanza_t *st)
 static void reply_error(struct dispatch *dp, xmpp_stanza_t *req,
                         const char *type, const char *cond, const char *text)
 {
-    send_release(dp, stanza_error(dp->ctx, req, dp->conf->component.jid,
-                                  type, cond, text));
+    send_release(dp, stanza_error(dp->ctx, req, dp->conf->component.jid, type,
+                                  cond, text));
 }
 
 static xmpp_stanza_t *query_result(struct dispatch *dp, xmpp_stanza_t *req,
@@ -165,8 +165,8 @@ static void delegated(struct dispatch *dp, xmpp_stanza_t *outer,
 
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) {
         log_debug("forwarded iq reply ignored", "type=%s", type);
-        send_release(dp, stanza_result(dp->ctx, outer,
-                                       dp->conf->component.jid));
+        send_release(dp,
+                     stanza_result(dp->ctx, outer, dp->conf->component.jid));
         return;
     }
     if (dl == NULL) {
@@ -189,8 +189,7 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         if (!iq_handle(component_iqs(dp->c), iq))
             log_debug("unexpected iq reply", "id=%s from=%s",
-                      stanza_attr(iq, ATTR_ID) ? stanza_attr(iq, ATTR_ID)
-                                               : "-",
+                      stanza_attr(iq, ATTR_ID) ? stanza_attr(iq, ATTR_ID) : "-",
                       from);
         return;
     }
@@ -227,8 +226,7 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
         disco_items(dp, iq, payload);
     else if (get && strcmp(ns, NS_PING) == 0 && stanza_is(payload, EL_PING))
         send_release(dp, stanza_result(dp->ctx, iq, dp->conf->component.jid));
-    else if (get && strcmp(ns, NS_VERSION) == 0 &&
-             stanza_is(payload, EL_QUERY))
+    else if (get && strcmp(ns, NS_VERSION) == 0 && stanza_is(payload, EL_QUERY))
         version(dp, iq);
     else {
         log_debug("iq not served", "ns=%s from=%s type=%s", ns, from, type);
@@ -246,9 +244,9 @@ static void on_message(struct dispatch *dp, xmpp_stanza_t *msg)
     if (strcmp(from, dp->conf->server.domain) == 0 &&
         delegation_handle_advert(dp->d, msg))
         return;
-    if (type != NULL && (strcmp(type, "error") == 0 ||
-                         strcmp(type, "headline") == 0 ||
-                         strcmp(type, "groupchat") == 0))
+    if (type != NULL &&
+        (strcmp(type, "error") == 0 || strcmp(type, "headline") == 0 ||
+         strcmp(type, "groupchat") == 0))
         return; /* RFC 6120 §8.3.1: never answer errors; headlines and
                    groupchat are not answered with errors either */
     log_debug("message not served", "from=%s", from);

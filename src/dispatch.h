@@ -15,8 +15,8 @@ struct dispatch;
  * later, with dispatch_delegated_reply(), within 25 s.
  */
 typedef void (*dispatch_delegated_cb)(xmpp_stanza_t *outer,
-                                      xmpp_stanza_t *inner,
-                                      const char *dlg_ns, void *arg);
+                                      xmpp_stanza_t *inner, const char *dlg_ns,
+                                      void *arg);
 
 struct dispatch *dispatch_new(struct component *c, struct delegation *d,
                               const struct conf *conf);

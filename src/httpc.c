@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* httpc.c: the HTTP client (libcurl multi adapter): async requests in our loop. */
+/* httpc.c: the HTTP client (libcurl multi adapter): async requests in our loop.
+ */
 #include "config.h"
 
 #include "httpc.h"
@@ -233,8 +234,8 @@ void httpc_free(struct httpc *c)
 }
 
 struct httpc_transfer *httpc_start(struct httpc *c,
-                                   const struct httpc_request *req,
-                                   httpc_cb cb, void *arg)
+                                   const struct httpc_request *req, httpc_cb cb,
+                                   void *arg)
 {
     struct httpc_transfer *t = xcalloc(1, sizeof(*t));
     unsigned connect_ms = req->connect_timeout_ms;
@@ -245,8 +246,7 @@ struct httpc_transfer *httpc_start(struct httpc *c,
     t->c = c;
     t->cb = cb;
     t->arg = arg;
-    t->resp_max = req->max_response ? req->max_response
-                                    : DEFAULT_MAX_RESPONSE;
+    t->resp_max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
     t->easy = curl_easy_init();
     if (t->easy == NULL || req->timeout_ms == 0) {
         log_error("cannot start HTTP request", "url=%s", req->url);
@@ -318,8 +318,8 @@ char *httpc_escape(const char *s)
     for (; *s != '\0'; s++) {
         unsigned char ch = (unsigned char)*s;
         if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-            ch == '_' || ch == '~') {
+            (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+            ch == '~') {
             *p++ = (char)ch;
         } else {
             *p++ = '%';

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* httpc.h: the HTTP client (libcurl multi adapter): async requests in our loop. */
+/* httpc.h: the HTTP client (libcurl multi adapter): async requests in our loop.
+ */
 #ifndef RESTANZA_HTTPC_H
 #define RESTANZA_HTTPC_H
 
@@ -10,12 +11,12 @@ struct httpc;
 struct httpc_transfer;
 
 enum httpc_error {
-    HTTPC_OK,         /* a response arrived (any status) */
-    HTTPC_E_CONNECT,  /* name resolution or connection failed */
-    HTTPC_E_TIMEOUT,  /* connect or total timeout */
+    HTTPC_OK,          /* a response arrived (any status) */
+    HTTPC_E_CONNECT,   /* name resolution or connection failed */
+    HTTPC_E_TIMEOUT,   /* connect or total timeout */
     HTTPC_E_TOO_LARGE, /* response body over max_response */
-    HTTPC_E_OTHER,    /* protocol or local failure */
-    HTTPC_E_SHUTDOWN, /* the client is being freed */
+    HTTPC_E_OTHER,     /* protocol or local failure */
+    HTTPC_E_SHUTDOWN,  /* the client is being freed */
 };
 
 struct httpc_request {
@@ -31,12 +32,12 @@ struct httpc_request {
 
 struct httpc_response {
     enum httpc_error error;
-    const char *error_text; /* for logs */
-    long status;            /* 0 when no response */
+    const char *error_text;   /* for logs */
+    long status;              /* 0 when no response */
     const char *content_type; /* or NULL */
-    const char *body;       /* NUL-terminated, len bytes */
+    const char *body;         /* NUL-terminated, len bytes */
     size_t len;
-    double seconds;         /* total time */
+    double seconds; /* total time */
 };
 
 /* Called once per request; everything in resp is borrowed for the call. */
@@ -49,8 +50,8 @@ void httpc_free(struct httpc *c);
 
 /* Start a request; NULL (logged, cb not called) when it cannot start. */
 struct httpc_transfer *httpc_start(struct httpc *c,
-                                   const struct httpc_request *req,
-                                   httpc_cb cb, void *arg);
+                                   const struct httpc_request *req, httpc_cb cb,
+                                   void *arg);
 /* Abort a request; its callback is not called. */
 void httpc_cancel(struct httpc *c, struct httpc_transfer *t);
 size_t httpc_active(const struct httpc *c);

@@ -220,8 +220,7 @@ static void dispatch(struct httpd_request *req)
     req->state = REQ_HANDLING;
     r->handler(req, r->arg);
     if (req->state == REQ_HANDLING) {
-        log_error("handler returned without an answer", "route=%s",
-                  r->name);
+        log_error("handler returned without an answer", "route=%s", r->name);
         httpd_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "wait",
                     "internal-server-error", "No answer");
     }
@@ -229,8 +228,8 @@ static void dispatch(struct httpd_request *req)
 
 static size_t content_length(struct MHD_Connection *conn, bool *present)
 {
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     char *end;
     unsigned long long v;
 
@@ -298,8 +297,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-                         void **req_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     struct httpd_request *req = *req_cls;
 
@@ -384,14 +383,14 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
     }
     errno = 0;
     h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, h, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->http.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->http.timeout,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-        h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)conf->http.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)conf->http.timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
     if (h->daemon == NULL) {
         log_error("cannot listen for HTTP", "listen=%s:%u error=\"%s\"",
                   conf->http.listen_host, conf->http.listen_port,
@@ -403,8 +402,7 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
     }
     info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     h->epfd = info != NULL ? info->epoll_fd : -1;
-    if (h->epfd < 0 ||
-        loop_fd_add(loop, h->epfd, LOOP_IN, on_epoll, h) < 0) {
+    if (h->epfd < 0 || loop_fd_add(loop, h->epfd, LOOP_IN, on_epoll, h) < 0) {
         log_error("cannot watch libmicrohttpd's epoll fd", "");
         MHD_stop_daemon(h->daemon);
         free(h->tls_cert);
@@ -413,9 +411,8 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
         return NULL;
     }
     loop_prepare_add(loop, prepare, h);
-    log_info("http listening", "listen=%s:%u tls=%s",
-             conf->http.listen_host, conf->http.listen_port,
-             h->tls_cert ? "yes" : "no");
+    log_info("http listening", "listen=%s:%u tls=%s", conf->http.listen_host,
+             conf->http.listen_port, h->tls_cert ? "yes" : "no");
     return h;
 }
 
@@ -505,8 +502,7 @@ const char *httpd_request_header(const struct httpd_request *req,
 const char *httpd_request_query(const struct httpd_request *req,
                                 const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-                                       name);
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *httpd_request_body(const struct httpd_request *req, size_t *len)
@@ -518,8 +514,8 @@ const char *httpd_request_body(const struct httpd_request *req, size_t *len)
 
 bool httpd_request_loopback(const struct httpd_request *req)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-        req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
 
     if (sa == NULL)
@@ -556,8 +552,7 @@ void httpd_respond(struct httpd_request *req, unsigned status,
 
     if (req->state != REQ_HANDLING && req->state != REQ_PARKED &&
         req->state != REQ_READING) {
-        log_error("second answer to one HTTP request", "path=%s",
-                  req->path);
+        log_error("second answer to one HTTP request", "path=%s", req->path);
         return;
     }
     req->status = status;
@@ -607,8 +602,7 @@ void httpd_error(struct httpd_request *req, unsigned status, const char *type,
                   n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0);
 }
 
-void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb,
-                void *arg)
+void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb, void *arg)
 {
     struct httpd *h = req->h;
 

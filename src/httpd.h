@@ -61,7 +61,6 @@ void httpd_error(struct httpd_request *req, unsigned status, const char *type,
                  const char *condition, const char *text);
 
 /* Park the request until httpd_respond(); abort runs if it goes away. */
-void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb,
-                void *arg);
+void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb, void *arg);
 
 #endif

@@ -21,8 +21,7 @@ enum iq_outcome {
  * Called exactly once per tracked IQ. reply is borrowed and only set for
  * IQ_REPLY. The callback owns arg and frees it.
  */
-typedef void (*iq_cb)(enum iq_outcome outcome, xmpp_stanza_t *reply,
-                      void *arg);
+typedef void (*iq_cb)(enum iq_outcome outcome, xmpp_stanza_t *reply, void *arg);
 
 struct iq_table *iq_table_new(struct loop *loop);
 /* Calls every pending callback with IQ_SHUTDOWN, then frees. */

@@ -16,8 +16,8 @@ bool jid_domain_valid(const char *s)
     if (len == 0 || len > JID_PART_MAX)
         return false;
     if (s[0] == '[') /* IPv6 literal */
-        return s[len - 1] == ']' && strspn(s + 1, "0123456789abcdefABCDEF:.") ==
-                                        len - 2 && len > 2;
+        return s[len - 1] == ']' &&
+               strspn(s + 1, "0123456789abcdefABCDEF:.") == len - 2 && len > 2;
     for (const char *p = s; *p != '\0'; p++) {
         char c = *p;
         if (c == '.') {

@@ -8,7 +8,8 @@
 
 #define JID_PART_MAX 1023
 
-/* A JID split in three; parts are owned by the struct, local/resource may be NULL. */
+/* A JID split in three; parts are owned by the struct, local/resource may be
+ * NULL. */
 struct jid {
     char *local;
     char *domain;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* log.c: one-line-per-event leveled logger on stderr, safe for untrusted text. */
+/* log.c: one-line-per-event leveled logger on stderr, safe for untrusted text.
+ */
 #include "config.h"
 
 #include "log.h"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* log.h: one-line-per-event leveled logger on stderr, safe for untrusted text. */
+/* log.h: one-line-per-event leveled logger on stderr, safe for untrusted text.
+ */
 #ifndef RESTANZA_LOG_H
 #define RESTANZA_LOG_H
 

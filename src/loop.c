@@ -226,10 +226,8 @@ struct loop_timer *loop_timer_add(struct loop *loop, uint64_t ms,
 {
     struct loop_timer *t = xmalloc(sizeof(*t));
 
-    *t = (struct loop_timer){.due = loop_clock_ms() + ms,
-                             .seq = loop->seq++,
-                             .cb = cb,
-                             .arg = arg};
+    *t = (struct loop_timer){
+        .due = loop_clock_ms() + ms, .seq = loop->seq++, .cb = cb, .arg = arg};
     if (loop->nheap == loop->capheap) {
         loop->capheap = loop->capheap ? loop->capheap * 2 : 64;
         loop->heap =
@@ -339,9 +337,8 @@ int loop_run_once(struct loop *loop, int64_t max_ms)
     }
     if (loop->nheap > 0) {
         uint64_t now = loop_clock_ms();
-        int64_t w = loop->heap[0]->due > now
-                        ? (int64_t)(loop->heap[0]->due - now)
-                        : 0;
+        int64_t w =
+            loop->heap[0]->due > now ? (int64_t)(loop->heap[0]->due - now) : 0;
         if (wait < 0 || w < wait)
             wait = w;
     }

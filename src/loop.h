@@ -17,7 +17,8 @@ struct loop_timer;
 typedef void (*loop_fd_cb)(int fd, unsigned events, void *arg);
 typedef void (*loop_timer_cb)(void *arg);
 typedef void (*loop_signal_cb)(int signo, void *arg);
-/* Runs before each wait; returns the longest wait it allows, in ms (-1: any). */
+/* Runs before each wait; returns the longest wait it allows, in ms (-1: any).
+ */
 typedef int64_t (*loop_prepare_cb)(void *arg);
 
 struct loop *loop_new(void);
@@ -41,8 +42,7 @@ void loop_timer_cancel(struct loop *loop, struct loop_timer *timer);
 size_t loop_timer_count(const struct loop *loop);
 
 /* Deliver signo through the loop (blocked and read via signalfd). */
-int loop_signal_add(struct loop *loop, int signo, loop_signal_cb cb,
-                    void *arg);
+int loop_signal_add(struct loop *loop, int signo, loop_signal_cb cb, void *arg);
 
 /* Call cb before every wait. At most LOOP_MAX_HOOKS. */
 #define LOOP_MAX_HOOKS 8

@@ -83,18 +83,18 @@ void metrics_render(char **buf, size_t *len)
                     "the XMPP server.\n"
                     "# TYPE restanza_stanzas_in_total counter\n");
     for (int i = 0; i < 3; i++)
-        metrics_appendf(buf, len, "restanza_stanzas_in_total{kind=\"%s\"} %llu\n",
-                        kinds[i],
-                        (unsigned long long)counters[METRIC_STANZAS_IN_MESSAGE + i]);
+        metrics_appendf(
+            buf, len, "restanza_stanzas_in_total{kind=\"%s\"} %llu\n", kinds[i],
+            (unsigned long long)counters[METRIC_STANZAS_IN_MESSAGE + i]);
     metrics_appendf(buf, len,
                     "# HELP restanza_stanzas_out_total Stanzas sent to the "
                     "XMPP server.\n"
                     "# TYPE restanza_stanzas_out_total counter\n");
     for (int i = 0; i < 3; i++)
-        metrics_appendf(buf, len,
-                        "restanza_stanzas_out_total{kind=\"%s\"} %llu\n",
-                        kinds[i],
-                        (unsigned long long)counters[METRIC_STANZAS_OUT_MESSAGE + i]);
+        metrics_appendf(
+            buf, len, "restanza_stanzas_out_total{kind=\"%s\"} %llu\n",
+            kinds[i],
+            (unsigned long long)counters[METRIC_STANZAS_OUT_MESSAGE + i]);
     metrics_appendf(buf, len,
                     "# HELP restanza_xmpp_disconnects_total Connection "
                     "attempts and streams that ended.\n"
@@ -106,9 +106,9 @@ void metrics_render(char **buf, size_t *len)
                     "route and status.\n"
                     "# TYPE restanza_http_requests_total counter\n");
     for (size_t i = 0; i < nhttp; i++)
-        metrics_appendf(buf, len,
-                        "restanza_http_requests_total{route=\"%s\",status=\"%u\"} "
-                        "%llu\n",
-                        http[i].route, http[i].status,
-                        (unsigned long long)http[i].count);
+        metrics_appendf(
+            buf, len,
+            "restanza_http_requests_total{route=\"%s\",status=\"%u\"} "
+            "%llu\n",
+            http[i].route, http[i].status, (unsigned long long)http[i].count);
 }

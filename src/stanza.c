@@ -36,8 +36,7 @@ int stanza_element_count(xmpp_stanza_t *st)
     return n;
 }
 
-xmpp_stanza_t *stanza_child(xmpp_stanza_t *st, const char *name,
-                            const char *ns)
+xmpp_stanza_t *stanza_child(xmpp_stanza_t *st, const char *name, const char *ns)
 {
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
          c = xmpp_stanza_get_next(c)) {
@@ -54,8 +53,7 @@ xmpp_stanza_t *stanza_child(xmpp_stanza_t *st, const char *name,
     return NULL;
 }
 
-xmpp_stanza_t *stanza_element(xmpp_ctx_t *ctx, const char *name,
-                              const char *ns)
+xmpp_stanza_t *stanza_element(xmpp_ctx_t *ctx, const char *name, const char *ns)
 {
     xmpp_stanza_t *st = xmpp_stanza_new(ctx);
     xmpp_stanza_set_name(st, name);

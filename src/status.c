@@ -46,8 +46,7 @@ static bool authorized(struct status *s, struct httpd_request *req)
     if (token == NULL)
         return true; /* only allowed by conf on a loopback listener */
     if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
-        httpd_add_header(req, "WWW-Authenticate",
-                         "Bearer realm=\"restanza\"");
+        httpd_add_header(req, "WWW-Authenticate", "Bearer realm=\"restanza\"");
         httpd_error(req, 401, "auth", "not-authorized",
                     "No credentials provided");
         return false;
@@ -125,8 +124,8 @@ char *status_json(struct status *s, size_t *len)
     json_object_object_add(hook, "queued", json_object_new_int(0));
     json_object_object_add(hook, "in_flight", json_object_new_int(0));
     json_object_object_add(root, "webhook", hook);
-    json_object_object_add(
-        http, "parked", json_object_new_int64((int64_t)httpd_parked(s->h)));
+    json_object_object_add(http, "parked",
+                           json_object_new_int64((int64_t)httpd_parked(s->h)));
     json_object_object_add(root, "http", http);
 
     out = xstrdup(json_object_to_json_string_ext(

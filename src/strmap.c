@@ -68,8 +68,7 @@ void strmap_free(struct strmap *map)
     free(map);
 }
 
-static struct slot *find(const struct strmap *map, const char *key,
-                         uint32_t h)
+static struct slot *find(const struct strmap *map, const char *key, uint32_t h)
 {
     if (map->cap == 0)
         return NULL;
@@ -87,8 +86,8 @@ static void grow(struct strmap *map)
     struct slot *old = map->slots;
     size_t oldcap = map->cap;
 
-    map->cap = oldcap == 0 ? 16 : (map->count * 2 >= oldcap ? oldcap * 2
-                                                            : oldcap);
+    map->cap =
+        oldcap == 0 ? 16 : (map->count * 2 >= oldcap ? oldcap * 2 : oldcap);
     map->slots = xcalloc(map->cap, sizeof(*map->slots));
     map->used = map->count;
     for (size_t i = 0; i < oldcap; i++) {

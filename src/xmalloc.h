@@ -5,8 +5,10 @@
 
 #include <stddef.h>
 
-/* Each returns memory the caller owns and frees with free(); none returns NULL. */
-void *xmalloc(size_t size) __attribute__((malloc, alloc_size(1), returns_nonnull));
+/* Each returns memory the caller owns and frees with free(); none returns NULL.
+ */
+void *xmalloc(size_t size)
+    __attribute__((malloc, alloc_size(1), returns_nonnull));
 void *xcalloc(size_t nmemb, size_t size)
     __attribute__((malloc, alloc_size(1, 2), returns_nonnull));
 void *xrealloc(void *ptr, size_t size) __attribute__((returns_nonnull));
