@@ -23,6 +23,8 @@
 #define MAX_ROUTES 32
 #define MAX_HEADERS 8
 #define TLS_FILE_MAX (1 << 20)
+/* Bytes of an oversized body we read and drop before closing instead. */
+#define DISCARD_MAX (1u << 20)
 
 struct route {
     const char *method;
@@ -52,6 +54,7 @@ struct httpd_request {
     char *body;
     size_t body_len;
     bool too_large;
+    size_t discarded; /* bytes dropped after too_large */
     enum req_state state;
     unsigned status;
     char *resp_type;
@@ -74,6 +77,7 @@ struct httpd {
     struct httpd_request *parked;
     size_t nparked;
     bool shutting_down;
+    bool resumed; /* MHD_resume_connection() since the last MHD_run() */
     char *tls_cert, *tls_key;
 };
 
@@ -100,8 +104,23 @@ static int64_t prepare(void *arg)
     struct httpd *h = arg;
     MHD_UNSIGNED_LONG_LONG t;
 
-    if (h->daemon == NULL || MHD_get_timeout(h->daemon, &t) != MHD_YES)
+    if (h->daemon == NULL)
         return -1;
+    if (h->resumed) {
+        /* Without an internal thread MHD has no wake-up pipe: a resumed
+         * connection stays stuck until somebody calls MHD_run(). */
+        h->resumed = false;
+        MHD_run(h->daemon);
+    }
+    if (MHD_get_timeout(h->daemon, &t) != MHD_YES)
+        return -1;
+    if (t == 0) {
+        /* Due now (idle timeouts, buffered data): MHD's epoll fd does not
+         * wake us for these, and MHD must run no later than t. */
+        MHD_run(h->daemon);
+        if (MHD_get_timeout(h->daemon, &t) != MHD_YES)
+            return -1;
+    }
     return t > INT64_MAX ? -1 : (int64_t)t;
 }
 
@@ -277,11 +296,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         size_t n = *upload_size;
         *upload_size = 0;
         if (req->too_large || req->body_len + n > h->conf->http.max_body) {
+            /* MHD cannot answer in the middle of a body: drain it and
+             * answer 413 at its end, but close the connection when the
+             * body goes on (a chunked body may never end). */
             req->too_large = true;
             free(req->body);
             req->body = NULL;
             req->body_len = 0;
-            return MHD_YES; /* drain; answer 413 at the end */
+            req->discarded += n;
+            if (req->discarded > DISCARD_MAX) {
+                log_info("http body too large, closing", "path=%s bytes=%zu",
+                         req->path, req->discarded);
+                return MHD_NO;
+            }
+            return MHD_YES;
         }
         req->body = xrealloc(req->body, req->body_len + n + 1);
         memcpy(req->body + req->body_len, upload, n);
@@ -436,6 +464,7 @@ void httpd_shutdown(struct httpd *h)
         httpd_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "wait",
                     "service-unavailable", "restanza is shutting down");
         MHD_resume_connection(req->conn);
+        h->resumed = true;
     }
 }
 
@@ -564,6 +593,7 @@ void httpd_respond(struct httpd_request *req, unsigned status,
     if (was_parked) {
         unlink_parked(req);
         MHD_resume_connection(req->conn);
+        req->h->resumed = true;
     }
 }
 
