@@ -154,7 +154,9 @@ void iq_table_free(struct iq_table *table)
 {
     if (table == NULL)
         return;
-    iq_fail_all(table, IQ_SHUTDOWN);
+    /* A callback may track a new IQ while we fail the others. */
+    for (int round = 0; round < 8 && iq_pending(table) > 0; round++)
+        iq_fail_all(table, IQ_SHUTDOWN);
     strmap_free(table->pending);
     free(table);
 }

@@ -27,7 +27,7 @@ struct iq_table *iq_table_new(struct loop *loop);
 /* Calls every pending callback with IQ_SHUTDOWN, then frees. */
 void iq_table_free(struct iq_table *table);
 
-/* Write a fresh unique id into buf (at least 24 bytes). */
+/* Write a fresh unique id into buf (at least 32 bytes). */
 void iq_new_id(struct iq_table *table, char *buf, size_t size);
 
 /*

@@ -73,6 +73,12 @@ int jid_parse(const char *s, struct jid *out)
         return -1;
     if (slash != NULL && !resource_valid(slash + 1, strlen(slash + 1)))
         return -1;
+    /* RFC 7622 §3.2: a trailing dot is not part of the domain. */
+    if (dlen > 1 && dom[dlen - 1] == '.') {
+        dlen--;
+        if (dom[dlen - 1] == '.')
+            return -1;
+    }
     domain = xstrndup(dom, dlen);
     if (!jid_domain_valid(domain)) {
         free(domain);

@@ -44,8 +44,8 @@ __attribute__((format(printf, 2, 3))) static int fail(struct scan *sc,
 
     if (sc->err == NULL || sc->errlen == 0)
         return -1;
-    n = snprintf(sc->err, sc->errlen, "offset %zu: ",
-                 (size_t)(sc->p - sc->start));
+    n = snprintf(sc->err, sc->errlen,
+                 "offset %zu: ", (size_t)(sc->p - sc->start));
     if (n < 0 || (size_t)n >= sc->errlen)
         return -1;
     va_start(ap, fmt);
@@ -400,8 +400,49 @@ static int scan_value(struct scan *sc, int depth)
     }
 }
 
-json_object *json_parse(const char *text, size_t len, int max_depth,
-                        char *err, size_t errlen)
+/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+bool json_utf8_valid(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned long cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+json_object *json_parse(const char *text, size_t len, int max_depth, char *err,
+                        size_t errlen)
 {
     struct scan sc = {text, text + len, text, max_depth, err, errlen};
     json_tokener *tok;
@@ -414,6 +455,11 @@ json_object *json_parse(const char *text, size_t len, int max_depth,
     if (memchr(text, '\0', len) != NULL) {
         sc.p = memchr(text, '\0', len);
         fail(&sc, "NUL byte");
+        return NULL;
+    }
+    /* json-c's own check lets overlong forms and surrogates through. */
+    if (!json_utf8_valid(text, len)) {
+        fail(&sc, "invalid utf-8");
         return NULL;
     }
     if (scan_value(&sc, 0) < 0)
@@ -431,16 +477,16 @@ json_object *json_parse(const char *text, size_t len, int max_depth,
         fail(&sc, "out of memory");
         return NULL;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-                                    JSON_TOKENER_VALIDATE_UTF8);
+    json_tokener_set_flags(tok,
+                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     obj = json_tokener_parse_ex(tok, text, (int)len);
     /* A bare number at the very end needs an explicit terminator. */
     if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue)
         obj = json_tokener_parse_ex(tok, "", 1);
-    if (obj == NULL) {
+    /* A NULL object with success is the JSON value null. */
+    if (obj == NULL && json_tokener_get_error(tok) != json_tokener_success) {
         sc.p = text + json_tokener_get_parse_end(tok);
-        fail(&sc, "%s",
-             json_tokener_error_desc(json_tokener_get_error(tok)));
+        fail(&sc, "%s", json_tokener_error_desc(json_tokener_get_error(tok)));
     }
     json_tokener_free(tok);
     return obj;

@@ -19,10 +19,11 @@
  * invalid UTF-8, duplicate object keys, integers outside int64 (json-c would
  * clamp them silently), nesting deeper than max_depth, and anything but
  * whitespace after the value. Returns a new reference (json_object_put) or
- * NULL with a one-line reason in err (when errlen > 0).
+ * NULL with a one-line reason in err (when errlen > 0). json-c represents
+ * the JSON value null as NULL too: then err is the empty string.
  */
-json_object *json_parse(const char *text, size_t len, int max_depth,
-                        char *err, size_t errlen);
+json_object *json_parse(const char *text, size_t len, int max_depth, char *err,
+                        size_t errlen);
 
 /*
  * Typed getters on obj[key]; none coerces ("123" is not 123, 1 is not true).
@@ -37,6 +38,9 @@ int json_get_bool(json_object *obj, const char *key, bool *out);
 int json_get_int64(json_object *obj, const char *key, int64_t *out);
 json_object *json_get_object(json_object *obj, const char *key);
 json_object *json_get_array(json_object *obj, const char *key);
+
+/* True when text[0..len) is UTF-8 without overlongs or surrogates. */
+bool json_utf8_valid(const char *text, size_t len);
 
 /* True when obj is a JSON integer representable as int64_t. */
 bool json_is_int64(json_object *obj);

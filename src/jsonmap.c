@@ -105,35 +105,61 @@ struct jm_prop {
 struct build {
     xmpp_ctx_t *ctx;
     struct jsonmap_error *err;
-    json_object *top;     /* the object being mapped (for cross-key rules) */
-    const char *iq_type;  /* effective type of the stanza being built */
+    json_object *top;    /* the object being mapped (for cross-key rules) */
+    const char *iq_type; /* effective type of the stanza being built */
     int depth;
 };
 
 #define P_TEXT(k, n, ns_, ...)                                                 \
-    {.key = k, .how = JM_TEXT, .type = JM_STR, .name = n, .ns = ns_,          \
-     __VA_ARGS__}
+    {                                                                          \
+        .key = k, .how = JM_TEXT, .type = JM_STR, .name = n, .ns = ns_,        \
+        __VA_ARGS__                                                            \
+    }
 #define P_INT_TEXT(k, ...)                                                     \
-    {.key = k, .how = JM_TEXT, .type = JM_INT, __VA_ARGS__}
-#define P_ATTR(k, t, ...) {.key = k, .how = JM_ATTR, .type = t, __VA_ARGS__}
-#define P_OWN_TEXT(k) {.key = k, .how = JM_OWN_TEXT, .type = JM_STR}
+    {                                                                          \
+        .key = k, .how = JM_TEXT, .type = JM_INT, __VA_ARGS__                  \
+    }
+#define P_ATTR(k, t, ...)                                                      \
+    {                                                                          \
+        .key = k, .how = JM_ATTR, .type = t, __VA_ARGS__                       \
+    }
+#define P_OWN_TEXT(k)                                                          \
+    {                                                                          \
+        .key = k, .how = JM_OWN_TEXT, .type = JM_STR                           \
+    }
 #define P_SATTR(k, n, ns_, a, ...)                                             \
-    {.key = k, .how = JM_SINGLE_ATTR, .type = JM_STR, .name = n, .ns = ns_,   \
-     .attr = a, __VA_ARGS__}
+    {                                                                          \
+        .key = k, .how = JM_SINGLE_ATTR, .type = JM_STR, .name = n, .ns = ns_, \
+        .attr = a, __VA_ARGS__                                                 \
+    }
 #define P_FLAG(k, n, ns_, ...)                                                 \
-    {.key = k, .how = JM_FLAG, .type = JM_BOOL, .name = n, .ns = ns_,         \
-     __VA_ARGS__}
+    {                                                                          \
+        .key = k, .how = JM_FLAG, .type = JM_BOOL, .name = n, .ns = ns_,       \
+        __VA_ARGS__                                                            \
+    }
 #define P_OBJ(k, n, ns_, s, ...)                                               \
-    {.key = k, .how = JM_OBJECT, .name = n, .ns = ns_, .sub = s, __VA_ARGS__}
+    {                                                                          \
+        .key = k, .how = JM_OBJECT, .name = n, .ns = ns_, .sub = s,            \
+        __VA_ARGS__                                                            \
+    }
 #define P_LIST(k, item, ...)                                                   \
-    {.key = k, .how = JM_LIST, .sub = item, __VA_ARGS__}
+    {                                                                          \
+        .key = k, .how = JM_LIST, .sub = item, __VA_ARGS__                     \
+    }
 #define P_WRAPPED(k, n, ns_, item, ...)                                        \
-    {.key = k, .how = JM_WRAPPED, .name = n, .ns = ns_, .sub = item,          \
-     __VA_ARGS__}
+    {                                                                          \
+        .key = k, .how = JM_WRAPPED, .name = n, .ns = ns_, .sub = item,        \
+        __VA_ARGS__                                                            \
+    }
 #define P_FUNC(k, n, ns_, to, from, ...)                                       \
-    {.key = k, .how = JM_FUNC, .name = n, .ns = ns_, .to_xml = to,            \
-     .from_xml = from, __VA_ARGS__}
-#define P_END {.key = NULL}
+    {                                                                          \
+        .key = k, .how = JM_FUNC, .name = n, .ns = ns_, .to_xml = to,          \
+        .from_xml = from, __VA_ARGS__                                          \
+    }
+#define P_END                                                                  \
+    {                                                                          \
+        .key = NULL                                                            \
+    }
 
 static int prop_to_xml(struct build *b, xmpp_stanza_t *parent,
                        const struct jm_prop *p, json_object *v);
@@ -147,8 +173,8 @@ static void props_from_xml(xmpp_stanza_t *el, const char *ns,
                            unsigned skip, int depth, json_object *out);
 static xmpp_stanza_t *build_stanza(struct build *b, json_object *obj,
                                    bool nested);
-static json_object *stanza_json(xmpp_stanza_t *st, const char *ns,
-                                bool nested, int depth);
+static json_object *stanza_json(xmpp_stanza_t *st, const char *ns, bool nested,
+                                int depth);
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -201,11 +227,18 @@ static bool streq(const char *a, const char *b)
     return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* The namespace an element is in, given its parent's. */
+/*
+ * The namespace an element is in, given its parent's. Stanza children on a
+ * component stream are in jabber:component:accept; they map like
+ * jabber:client ones.
+ */
 static const char *eff_ns(xmpp_stanza_t *el, const char *parent_ns)
 {
     const char *ns = xmpp_stanza_get_ns(el);
-    return ns != NULL ? ns : parent_ns;
+
+    if (ns == NULL)
+        return parent_ns;
+    return strcmp(ns, NS_COMPONENT) == 0 ? NS_CLIENT : ns;
 }
 
 /*
@@ -250,16 +283,14 @@ static bool xml_chars_ok(const char *s)
 }
 
 /* The C string of a JSON string usable in XML, or NULL after fail(). */
-static const char *str_value(struct build *b, const char *key,
-                             json_object *v)
+static const char *str_value(struct build *b, const char *key, json_object *v)
 {
     const char *s;
 
     if (!json_object_is_type(v, json_type_string))
         return fail_type(b, key, "a string"), NULL;
     s = json_object_get_string(v);
-    if (strlen(s) != (size_t)json_object_get_string_len(v) ||
-        !xml_chars_ok(s))
+    if (strlen(s) != (size_t)json_object_get_string_len(v) || !xml_chars_ok(s))
         return fail(b, 400, ERR_MODIFY, COND_NOT_WELL_FORMED,
                     "'%s' contains characters not allowed in XML", key),
                NULL;
@@ -327,8 +358,8 @@ static const char *scalar_text(struct build *b, const struct jm_prop *p,
             return fail_type(b, p->key, "an integer"), NULL;
         if ((p->flags & JM_F_RANGE) && (n < p->min || n > p->max)) {
             char what[80];
-            snprintf(what, sizeof(what), "an integer from %lld to %lld",
-                     p->min, p->max);
+            snprintf(what, sizeof(what), "an integer from %lld to %lld", p->min,
+                     p->max);
             return fail_value(b, p->key, what), NULL;
         }
         snprintf(buf, len, "%lld", n);
@@ -390,9 +421,8 @@ static char *text_of(xmpp_stanza_t *el)
     return copy;
 }
 
-static xmpp_stanza_t *add_text_element(xmpp_stanza_t *parent,
-                                       const char *name, const char *ns,
-                                       const char *text)
+static xmpp_stanza_t *add_text_element(xmpp_stanza_t *parent, const char *name,
+                                       const char *ns, const char *text)
 {
     xmpp_stanza_t *c = stanza_add_element(parent, name, ns);
     if (text != NULL && *text != '\0')
@@ -409,8 +439,8 @@ static void add_str(json_object *obj, const char *key, const char *s)
 /* ---- data forms (XEP-0004) -------------------------------------------- */
 
 /* Add <value/> children for a string or an array of strings. */
-static int values_to_xml(struct build *b, xmpp_stanza_t *field,
-                         const char *key, json_object *v)
+static int values_to_xml(struct build *b, xmpp_stanza_t *field, const char *key,
+                         json_object *v)
 {
     const char *s;
 
@@ -617,8 +647,7 @@ static json_object *dataform_json(xmpp_stanza_t *x, const char *ns,
         add_str(jf, ATTR_LABEL, stanza_attr(f, ATTR_LABEL));
         add_str(jf, EL_DESC, child_text_ptr(f, ns, EL_DESC));
         if (find(f, ns, EL_REQUIRED, NULL) != NULL)
-            json_object_object_add(jf, EL_REQUIRED,
-                                   json_object_new_boolean(1));
+            json_object_object_add(jf, EL_REQUIRED, json_object_new_boolean(1));
         if (values_style) {
             json_object_object_add(jf, "values", values);
         } else if (type_is(type, "jid-multi", "list-multi")) {
@@ -658,8 +687,8 @@ static json_object *dataform_from_xml(xmpp_stanza_t *el, const char *ns,
     return dataform_json(el, ns, false);
 }
 
-static json_object *dataform_values_from_xml(xmpp_stanza_t *el,
-                                             const char *ns, int depth)
+static json_object *dataform_values_from_xml(xmpp_stanza_t *el, const char *ns,
+                                             int depth)
 {
     return dataform_json(el, ns, true);
 }
@@ -734,9 +763,8 @@ static json_object *formdata_json(xmpp_stanza_t *x, const char *ns)
                 r, var,
                 json_object_new_boolean(streq(s, "1") || streq(s, "true")));
         } else {
-            json_object_object_add(r, var,
-                                   first != NULL ? json_object_get(first)
-                                                 : NULL);
+            json_object_object_add(
+                r, var, first != NULL ? json_object_get(first) : NULL);
         }
         json_object_put(values);
     }
@@ -756,8 +784,8 @@ static int html_to_xml(struct build *b, xmpp_stanza_t *parent,
     if (s == NULL)
         return -1;
     /* The default namespace lets callers omit xmlns on their <body>. */
-    doc = xasprintf("<x:" EL_HTML " xmlns:x='" NS_XHTML_IM
-                    "' xmlns='" NS_XHTML "'>%s</x:" EL_HTML ">",
+    doc = xasprintf("<x:" EL_HTML " xmlns:x='" NS_XHTML_IM "' xmlns='" NS_XHTML
+                    "'>%s</x:" EL_HTML ">",
                     s);
     html = xmpp_stanza_new_from_string(b->ctx, doc);
     free(doc);
@@ -768,25 +796,24 @@ static int html_to_xml(struct build *b, xmpp_stanza_t *parent,
     return 0;
 }
 
-static json_object *html_from_xml(xmpp_stanza_t *el, const char *ns,
-                                  int depth)
+static json_object *html_from_xml(xmpp_stanza_t *el, const char *ns, int depth)
 {
+    static const char decl[] = " xmlns=\"" NS_XHTML "\"";
     xmpp_stanza_t *body = find(el, ns, EL_BODY, NS_XHTML);
-    xmpp_stanza_t *copy;
-    json_object *r = NULL;
-    char *text;
+    json_object *r;
+    char *text, *at;
 
-    if (body == NULL)
+    if (body == NULL || (text = stanza_to_text(body, NULL)) == NULL)
         return NULL;
-    /* mod_rest hands out the markup without the body's xmlns. */
-    copy = xmpp_stanza_copy(body);
-    xmpp_stanza_del_attribute(copy, ATTR_XMLNS);
-    text = stanza_to_text(copy, NULL);
-    if (text != NULL) {
-        r = json_object_new_string(text);
-        xmpp_free(xmpp_stanza_get_context(el), text);
-    }
-    xmpp_stanza_release(copy);
+    /*
+     * mod_rest hands out the markup without the body's own xmlns. Cut it
+     * from the text: removing the attribute would make the serializer
+     * repeat the namespace on every child.
+     */
+    if ((at = strstr(text, decl)) != NULL)
+        memmove(at, at + sizeof(decl) - 1, strlen(at + sizeof(decl) - 1) + 1);
+    r = json_object_new_string(text);
+    xmpp_free(xmpp_stanza_get_context(el), text);
     return r;
 }
 
@@ -869,8 +896,8 @@ static int disco_to_xml(struct build *b, xmpp_stanza_t *parent,
                 str_value(b, "features", json_object_array_get_idx(a, i));
             if (var == NULL)
                 return -1;
-            xmpp_stanza_set_attribute(
-                stanza_add_element(q, EL_FEATURE, NULL), ATTR_VAR, var);
+            xmpp_stanza_set_attribute(stanza_add_element(q, EL_FEATURE, NULL),
+                                      ATTR_VAR, var);
         }
     }
     if ((a = member(v, "extensions")) != NULL) {
@@ -882,16 +909,15 @@ static int disco_to_xml(struct build *b, xmpp_stanza_t *parent,
                 return fail(b, 400, ERR_MODIFY, COND_NOT_WELL_FORMED,
                             "'extensions' has a key not allowed in XML");
             /* XEP-0128 extensions are result forms. */
-            if (formdata_build(b, q, "extensions", ext, "result",
-                               form_type) < 0)
+            if (formdata_build(b, q, "extensions", ext, "result", form_type) <
+                0)
                 return -1;
         }
     }
     return 0;
 }
 
-static json_object *disco_from_xml(xmpp_stanza_t *el, const char *ns,
-                                   int depth)
+static json_object *disco_from_xml(xmpp_stanza_t *el, const char *ns, int depth)
 {
     json_object *r, *ids, *features, *exts;
     const char *node = stanza_attr(el, ATTR_NODE);
@@ -985,8 +1011,7 @@ static int items_to_xml(struct build *b, xmpp_stanza_t *parent,
     return 0;
 }
 
-static json_object *items_from_xml(xmpp_stanza_t *el, const char *ns,
-                                   int depth)
+static json_object *items_from_xml(xmpp_stanza_t *el, const char *ns, int depth)
 {
     const char *node = stanza_attr(el, ATTR_NODE);
     json_object *r;
@@ -1008,8 +1033,7 @@ static json_object *items_from_xml(xmpp_stanza_t *el, const char *ns,
 
 static const char *const command_attrs[] = {"action", ATTR_NODE, "sessionid",
                                             "status", NULL};
-static const char *const command_actions[] = {"next", "prev", "complete",
-                                              NULL};
+static const char *const command_actions[] = {"next", "prev", "complete", NULL};
 
 /* XEP-0050: "node" or {node, action, sessionid, status, actions, note,
  * form | data}. */
@@ -1147,12 +1171,13 @@ static json_object *payload_from_xml(xmpp_stanza_t *el, const char *ns,
                                      int depth)
 {
     char *text = text_of(el);
-    json_object *data = json_parse(text, strlen(text), 0, NULL, 0);
+    char err[128];
+    json_object *data = json_parse(text, strlen(text), 0, err, sizeof(err));
     json_object *r;
 
     free(text);
     /* Unparseable data drops the key, like any other unmappable child. */
-    if (data == NULL)
+    if (data == NULL && err[0] != '\0')
         return NULL;
     r = json_object_new_object();
     add_str(r, ATTR_DATATYPE, stanza_attr(el, ATTR_DATATYPE));
@@ -1200,19 +1225,15 @@ static json_object *message_from_xml(xmpp_stanza_t *el, const char *ns,
 
 /* ---- the tables ------------------------------------------------------- */
 
-static const char *const chat_states[] = {"active", "inactive", "gone",
-                                          "composing", "paused", NULL};
+static const char *const chat_states[] = {"active",    "inactive", "gone",
+                                          "composing", "paused",   NULL};
 
 /* XEP-0059; mod_rest maps every field, index included, as an element. */
 static const struct jm_prop rsm_props[] = {
-    P_TEXT("after", NULL, NULL),
-    P_TEXT("before", NULL, NULL),
-    P_INT_TEXT("count"),
-    P_TEXT("first", NULL, NULL),
-    P_INT_TEXT("index"),
-    P_TEXT("last", NULL, NULL),
-    P_INT_TEXT("max"),
-    P_END,
+    P_TEXT("after", NULL, NULL), P_TEXT("before", NULL, NULL),
+    P_INT_TEXT("count"),         P_TEXT("first", NULL, NULL),
+    P_INT_TEXT("index"),         P_TEXT("last", NULL, NULL),
+    P_INT_TEXT("max"),           P_END,
 };
 
 static const struct jm_prop thread_props[] = {
@@ -1252,12 +1273,9 @@ static const struct jm_prop reference_props[] = {
 };
 
 static const struct jm_prop invite_props[] = {
-    P_ATTR("jid", JM_STR),
-    P_ATTR("password", JM_STR),
-    P_ATTR("reason", JM_STR),
-    P_ATTR("thread", JM_STR),
-    P_ATTR("continue", JM_BOOL),
-    P_END,
+    P_ATTR("jid", JM_STR),       P_ATTR("password", JM_STR),
+    P_ATTR("reason", JM_STR),    P_ATTR("thread", JM_STR),
+    P_ATTR("continue", JM_BOOL), P_END,
 };
 
 static const struct jm_prop sid_props[] = {
@@ -1272,8 +1290,7 @@ static const struct jm_prop sid_item[] = {
 
 static const struct jm_prop forwarded_props[] = {
     P_SATTR("delay", "delay", NS_DELAY, "stamp"),
-    P_FUNC("message", EL_MESSAGE, NS_CLIENT, message_to_xml,
-           message_from_xml),
+    P_FUNC("message", EL_MESSAGE, NS_CLIENT, message_to_xml, message_from_xml),
     P_END,
 };
 
@@ -1285,8 +1302,10 @@ static const struct jm_prop mam_result_props[] = {
 };
 
 static const struct jm_prop caps_props[] = {
-    P_ATTR("node", JM_STR), P_ATTR("ver", JM_STR),
-    P_ATTR("hash", JM_STR), P_ATTR("ext", JM_STR),
+    P_ATTR("node", JM_STR),
+    P_ATTR("ver", JM_STR),
+    P_ATTR("hash", JM_STR),
+    P_ATTR("ext", JM_STR),
     P_END,
 };
 
@@ -1468,8 +1487,12 @@ static const struct jm_prop top_props[] = {
     P_OBJ("thread", NULL, NULL, thread_props, .kinds = KIND_MESSAGE),
     P_FUNC("html", EL_HTML, NS_XHTML_IM, html_to_xml, html_from_xml,
            .kinds = KIND_MESSAGE, .flags = JM_F_FUNC),
-    {.key = "state", .how = JM_NAME_VALUE, .type = JM_STR,
-     .ns = NS_CHATSTATES, .values = chat_states, .kinds = KIND_MESSAGE},
+    {.key = "state",
+     .how = JM_NAME_VALUE,
+     .type = JM_STR,
+     .ns = NS_CHATSTATES,
+     .values = chat_states,
+     .kinds = KIND_MESSAGE},
     P_FUNC("oob_url", EL_X, NS_X_OOB, oob_url_to_xml, oob_url_from_xml,
            .kinds = KIND_MESSAGE, .flags = JM_F_FUNC),
     P_OBJ("oob", EL_X, NS_X_OOB, oob_props, .kinds = KIND_MESSAGE),
@@ -1480,8 +1503,7 @@ static const struct jm_prop top_props[] = {
     P_OBJ("reference", "reference", NS_REFERENCE, reference_props,
           .kinds = KIND_MESSAGE),
     P_FLAG("markable", "markable", NS_MARKERS, .kinds = KIND_MESSAGE),
-    P_SATTR("displayed", "displayed", NS_MARKERS, "id",
-            .kinds = KIND_MESSAGE),
+    P_SATTR("displayed", "displayed", NS_MARKERS, "id", .kinds = KIND_MESSAGE),
     P_FLAG("fallback", "fallback", NS_FALLBACK, .kinds = KIND_MESSAGE),
     P_SATTR("encryption", "encryption", NS_EME, "namespace",
             .kinds = KIND_MESSAGE),
@@ -1489,13 +1511,11 @@ static const struct jm_prop top_props[] = {
             .kinds = KIND_MESSAGE),
     P_SATTR("attach_to", "attach-to", NS_ATTACHING, "id",
             .kinds = KIND_MESSAGE),
-    P_OBJ("invite", EL_X, NS_CONFERENCE, invite_props,
-          .kinds = KIND_MESSAGE),
+    P_OBJ("invite", EL_X, NS_CONFERENCE, invite_props, .kinds = KIND_MESSAGE),
     P_LIST("stanza_ids", sid_item, .kinds = KIND_MESSAGE),
     P_OBJ("forwarded", "forwarded", NS_FORWARD, forwarded_props,
           .kinds = KIND_MESSAGE),
-    P_OBJ("archive", "result", NS_MAM, mam_result_props,
-          .kinds = KIND_MESSAGE),
+    P_OBJ("archive", "result", NS_MAM, mam_result_props, .kinds = KIND_MESSAGE),
     /* presence */
     P_TEXT("show", NULL, NULL, .kinds = KIND_PRESENCE),
     P_TEXT("status", NULL, NULL, .kinds = KIND_PRESENCE),
@@ -1515,8 +1535,8 @@ static const struct jm_prop top_props[] = {
            .kinds = KIND_IQ, .flags = JM_F_FUNC),
     P_FUNC("items", EL_QUERY, NS_DISCO_ITEMS, items_to_xml, items_from_xml,
            .kinds = KIND_IQ, .flags = JM_F_FUNC),
-    P_FUNC("command", EL_COMMAND, NS_COMMANDS, command_to_xml,
-           command_from_xml, .kinds = KIND_IQ, .flags = JM_F_FUNC),
+    P_FUNC("command", EL_COMMAND, NS_COMMANDS, command_to_xml, command_from_xml,
+           .kinds = KIND_IQ, .flags = JM_F_FUNC),
     P_FUNC("archive", EL_QUERY, NS_MAM, archive_to_xml, NULL,
            .sub = mam_query_props, .kinds = KIND_IQ),
     P_OBJ("result", "fin", NS_MAM, fin_props, .kinds = KIND_IQ),
@@ -1525,8 +1545,7 @@ static const struct jm_prop top_props[] = {
     P_OBJ("extdisco", "services", NS_EXTDISCO, extdisco_props,
           .kinds = KIND_IQ),
     P_OBJ("gateway", EL_QUERY, NS_GATEWAY, gateway_props, .kinds = KIND_IQ),
-    P_OBJ("register", EL_QUERY, NS_REGISTER, register_props,
-          .kinds = KIND_IQ),
+    P_OBJ("register", EL_QUERY, NS_REGISTER, register_props, .kinds = KIND_IQ),
     P_OBJ("upload_request", "request", NS_UPLOAD, upload_request_props,
           .kinds = KIND_IQ),
     P_OBJ("upload_slot", "slot", NS_UPLOAD, slot_props, .kinds = KIND_IQ),
@@ -1538,12 +1557,12 @@ static const struct jm_prop top_props[] = {
     P_SATTR("delay", "delay", NS_DELAY, "stamp", .kinds = KIND_ALL),
     P_TEXT("nick", "nick", NS_NICK, .kinds = KIND_ALL),
     P_OBJ("rsm", EL_SET, NS_RSM, rsm_props, .kinds = KIND_ALL),
-    P_FUNC("payload", EL_PAYLOAD, NS_JSON_MSG, payload_to_xml,
-           payload_from_xml, .kinds = KIND_ALL),
+    P_FUNC("payload", EL_PAYLOAD, NS_JSON_MSG, payload_to_xml, payload_from_xml,
+           .kinds = KIND_ALL),
     P_FUNC("dataform", EL_X, NS_DATA, dataform_to_xml, dataform_from_xml,
            .kinds = KIND_ALL, .flags = JM_F_FUNC),
-    P_FUNC("formdata", EL_X, NS_DATA, formdata_to_xml, NULL,
-           .kinds = KIND_ALL, .flags = JM_F_FUNC | JM_F_JSON_ONLY),
+    P_FUNC("formdata", EL_X, NS_DATA, formdata_to_xml, NULL, .kinds = KIND_ALL,
+           .flags = JM_F_FUNC | JM_F_JSON_ONLY),
     P_END,
 };
 
@@ -1552,8 +1571,8 @@ static const struct jm_prop page_prop =
     P_OBJ("page", EL_SET, NS_RSM, rsm_props);
 
 /* Archive convenience keys that become MAM form fields, in form order. */
-static const char *const mam_fields[] = {"with", "start", "end", "before-id",
-                                         "after-id", NULL};
+static const char *const mam_fields[] = {"with",      "start",    "end",
+                                         "before-id", "after-id", NULL};
 
 static bool truthy(json_object *obj, const char *key)
 {
@@ -1606,8 +1625,8 @@ static int archive_to_xml(struct build *b, xmpp_stanza_t *parent,
         for (const char *const *f = mam_fields; *f != NULL; f++)
             has_form = has_form || truthy(v, *f);
         has_form = has_form || truthy(v, "ids");
-        has_page = truthy(v, "after") || truthy(v, "before") ||
-                   truthy(v, "max");
+        has_page =
+            truthy(v, "after") || truthy(v, "before") || truthy(v, "max");
     }
     if (has_form) {
         xmpp_stanza_t *x = stanza_add_element(q, EL_X, NS_DATA);
@@ -1639,8 +1658,8 @@ static int archive_to_xml(struct build *b, xmpp_stanza_t *parent,
     if (has_page) {
         json_object *page = json_object_new_object();
         int rc = 0;
-        for (const char *const *k = (const char *const[]){"after", "before",
-                                                            "max", NULL};
+        for (const char *const *k =
+                 (const char *const[]){"after", "before", "max", NULL};
              *k != NULL; k++)
             if ((o = member(v, *k)) != NULL)
                 json_object_object_add(page, *k, json_object_get(o));
@@ -1651,8 +1670,7 @@ static int archive_to_xml(struct build *b, xmpp_stanza_t *parent,
             if (!parse_ll(json_object_get_string(o), &n))
                 rc = fail_type(b, "max", "an integer");
             else
-                json_object_object_add(page, "max",
-                                       json_object_new_int64(n));
+                json_object_object_add(page, "max", json_object_new_int64(n));
         }
         if (rc == 0)
             rc = prop_to_xml(b, q, &page_prop, page);
@@ -1661,5 +1679,652 @@ static int archive_to_xml(struct build *b, xmpp_stanza_t *parent,
     }
     if ((o = member(v, "page")) != NULL)
         return prop_to_xml(b, q, &page_prop, o);
+    return 0;
+}
+
+/* ---- the table engine ------------------------------------------------- */
+
+/* Map value v of prop p into parent (v is not JSON null). */
+static int prop_to_xml(struct build *b, xmpp_stanza_t *parent,
+                       const struct jm_prop *p, json_object *v)
+{
+    char buf[64];
+    const char *s;
+    xmpp_stanza_t *c;
+    size_t n;
+
+    switch (p->how) {
+    case JM_TEXT:
+        if ((s = scalar_text(b, p, v, buf, sizeof(buf))) == NULL)
+            return -1;
+        add_text_element(parent, pname(p), p->ns, s);
+        return 0;
+    case JM_OWN_TEXT:
+        if ((s = scalar_text(b, p, v, buf, sizeof(buf))) == NULL)
+            return -1;
+        if (*s != '\0')
+            stanza_add_text(parent, s);
+        return 0;
+    case JM_ATTR:
+        if ((s = scalar_text(b, p, v, buf, sizeof(buf))) == NULL)
+            return -1;
+        xmpp_stanza_set_attribute(parent, pname(p), s);
+        return 0;
+    case JM_SINGLE_ATTR:
+        if ((s = scalar_text(b, p, v, buf, sizeof(buf))) == NULL)
+            return -1;
+        c = stanza_add_element(parent, pname(p), p->ns);
+        xmpp_stanza_set_attribute(c, p->attr, s);
+        return 0;
+    case JM_FLAG:
+        if (!json_object_is_type(v, json_type_boolean))
+            return fail_type(b, p->key, "a boolean");
+        if (json_object_get_boolean(v))
+            stanza_add_element(parent, pname(p), p->ns);
+        return 0;
+    case JM_NAME_VALUE:
+        if ((s = str_value(b, p->key, v)) == NULL)
+            return -1;
+        /* The value becomes an element name: only the listed ones. */
+        for (const char *const *ok = p->values; *ok != NULL; ok++) {
+            if (strcmp(*ok, s) == 0) {
+                stanza_add_element(parent, s, p->ns);
+                return 0;
+            }
+        }
+        return fail_value(b, p->key, "one of the defined names");
+    case JM_OBJECT:
+        if (!json_object_is_type(v, json_type_object))
+            return fail_type(b, p->key, "an object");
+        c = stanza_add_element(parent, pname(p), p->ns);
+        return props_to_xml(b, c, p->sub, v, 0);
+    case JM_WRAPPED:
+    case JM_LIST:
+        if (!json_object_is_type(v, json_type_array))
+            return fail_type(b, p->key, "an array");
+        c = parent;
+        if (p->how == JM_WRAPPED)
+            c = stanza_add_element(parent, pname(p), p->ns);
+        n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            json_object *item = json_object_array_get_idx(v, i);
+            if (item == NULL)
+                return fail_type(b, p->key, "an array without nulls");
+            if (prop_to_xml(b, c, p->sub, item) < 0)
+                return -1;
+        }
+        return 0;
+    case JM_FUNC:
+        return p->to_xml != NULL ? p->to_xml(b, parent, p, v) : 0;
+    }
+    return 0;
+}
+
+/* Map every present key of obj that has a row in props (and kind). */
+static int props_to_xml(struct build *b, xmpp_stanza_t *el,
+                        const struct jm_prop *props, json_object *obj,
+                        unsigned kind)
+{
+    for (const struct jm_prop *p = props; p->key != NULL; p++) {
+        json_object *v;
+        if (kind != 0 && !(p->kinds & kind))
+            continue;
+        if ((v = member(obj, p->key)) == NULL)
+            continue;
+        if (prop_to_xml(b, el, p, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The JSON value of element el (in namespace ns) as described by p. */
+static json_object *elem_from_xml(xmpp_stanza_t *el, const char *ns,
+                                  const struct jm_prop *p, int depth)
+{
+    json_object *r;
+    const char *s;
+
+    switch (p->how) {
+    case JM_TEXT:
+        return scalar_json(p, text_ptr(el));
+    case JM_SINGLE_ATTR:
+        s = stanza_attr(el, p->attr);
+        return s != NULL ? scalar_json(p, s) : NULL;
+    case JM_FLAG:
+        return json_object_new_boolean(1);
+    case JM_NAME_VALUE:
+        return json_object_new_string(xmpp_stanza_get_name(el));
+    case JM_WRAPPED:
+        r = json_object_new_array();
+        for (xmpp_stanza_t *c = find(el, ns, pname(p->sub), p->sub->ns);
+             c != NULL; c = find_next(el, ns, pname(p->sub), p->sub->ns, c)) {
+            json_object *item = elem_from_xml(c, eff_ns(c, ns), p->sub, depth);
+            if (item != NULL)
+                json_object_array_add(r, item);
+        }
+        return r;
+    case JM_FUNC:
+        if (p->from_xml != NULL)
+            return p->from_xml(el, ns, depth);
+        if (p->sub == NULL)
+            return NULL;
+        /* A func key whose XML side is a plain object (archive). */
+        r = json_object_new_object();
+        props_from_xml(el, ns, p->sub, 0, 0, depth, r);
+        return r;
+    case JM_OBJECT:
+        r = json_object_new_object();
+        props_from_xml(el, ns, p->sub, 0, 0, depth, r);
+        return r;
+    case JM_OWN_TEXT:
+    case JM_ATTR:
+    case JM_LIST:
+        break;
+    }
+    return NULL;
+}
+
+/* The JSON value of prop p found in element el, or NULL when absent. */
+static json_object *prop_from_xml(xmpp_stanza_t *el, const char *ns,
+                                  const struct jm_prop *p, int depth)
+{
+    xmpp_stanza_t *c;
+    const char *s;
+    json_object *r;
+
+    switch (p->how) {
+    case JM_OWN_TEXT:
+        s = text_ptr(el);
+        return *s != '\0' ? scalar_json(p, s) : NULL;
+    case JM_ATTR:
+        s = stanza_attr(el, pname(p));
+        return s != NULL ? scalar_json(p, s) : NULL;
+    case JM_NAME_VALUE:
+        for (c = find(el, ns, NULL, p->ns); c != NULL;
+             c = find_next(el, ns, NULL, p->ns, c))
+            for (const char *const *ok = p->values; *ok != NULL; ok++)
+                if (stanza_is(c, *ok))
+                    return json_object_new_string(*ok);
+        return NULL;
+    case JM_LIST:
+        r = json_object_new_array();
+        for (c = find(el, ns, pname(p->sub), p->sub->ns); c != NULL;
+             c = find_next(el, ns, pname(p->sub), p->sub->ns, c)) {
+            json_object *item = elem_from_xml(c, eff_ns(c, ns), p->sub, depth);
+            if (item != NULL)
+                json_object_array_add(r, item);
+        }
+        if (json_object_array_length(r) == 0) {
+            json_object_put(r);
+            return NULL;
+        }
+        return r;
+    default:
+        c = find(el, ns, pname(p), p->ns);
+        return c != NULL ? elem_from_xml(c, eff_ns(c, ns), p, depth) : NULL;
+    }
+}
+
+/* Add to out every prop of props found in el (skipping `skip` flags). */
+static void props_from_xml(xmpp_stanza_t *el, const char *ns,
+                           const struct jm_prop *props, unsigned kind,
+                           unsigned skip, int depth, json_object *out)
+{
+    for (const struct jm_prop *p = props; p->key != NULL; p++) {
+        json_object *v;
+        if (kind != 0 && !(p->kinds & kind))
+            continue;
+        if (p->flags & (skip | JM_F_JSON_ONLY))
+            continue;
+        if ((v = prop_from_xml(el, ns, p, depth)) != NULL)
+            json_object_object_add(out, p->key, v);
+    }
+}
+
+/* ---- stanza level ----------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    unsigned kind;
+} kinds[] = {
+    {EL_MESSAGE, KIND_MESSAGE},
+    {EL_PRESENCE, KIND_PRESENCE},
+    {EL_IQ, KIND_IQ},
+};
+
+/* mod_rest's kind_by_type. */
+static const struct {
+    const char *type;
+    unsigned kind;
+} kind_by_type[] = {
+    {"get", KIND_IQ},
+    {"set", KIND_IQ},
+    {"result", KIND_IQ},
+    {"normal", KIND_MESSAGE},
+    {"chat", KIND_MESSAGE},
+    {"headline", KIND_MESSAGE},
+    {"groupchat", KIND_MESSAGE},
+    {"available", KIND_PRESENCE},
+    {"unavailable", KIND_PRESENCE},
+    {"subscribe", KIND_PRESENCE},
+    {"unsubscribe", KIND_PRESENCE},
+    {"subscribed", KIND_PRESENCE},
+    {"unsubscribed", KIND_PRESENCE},
+};
+
+/* mod_rest's implied_kinds, in a fixed order (Lua's pairs() has none). */
+static const struct {
+    const char *key;
+    unsigned kind;
+} implied_kinds[] = {
+    {"disco", KIND_IQ},        {"items", KIND_IQ},
+    {"ping", KIND_IQ},         {"version", KIND_IQ},
+    {"command", KIND_IQ},      {"archive", KIND_IQ},
+    {"body", KIND_MESSAGE},    {"html", KIND_MESSAGE},
+    {"replace", KIND_MESSAGE}, {"state", KIND_MESSAGE},
+    {"subject", KIND_MESSAGE}, {"thread", KIND_MESSAGE},
+    {"join", KIND_PRESENCE},   {"priority", KIND_PRESENCE},
+    {"show", KIND_PRESENCE},   {"status", KIND_PRESENCE},
+};
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const error_types[] = {"auth",   "cancel", "continue",
+                                          "modify", "wait",   NULL};
+
+/* RFC 6120 §8.3.3: the condition becomes an element name. */
+static const char *const error_conditions[] = {
+    "bad-request",
+    "conflict",
+    "feature-not-implemented",
+    "forbidden",
+    "gone",
+    "internal-server-error",
+    "item-not-found",
+    "jid-malformed",
+    "not-acceptable",
+    "not-allowed",
+    "not-authorized",
+    "policy-violation",
+    "recipient-unavailable",
+    "redirect",
+    "registration-required",
+    "remote-server-not-found",
+    "remote-server-timeout",
+    "resource-constraint",
+    "service-unavailable",
+    "subscription-required",
+    "undefined-condition",
+    "unexpected-request",
+    NULL,
+};
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; *list != NULL; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+/* {type, condition, text, by} -> <error type by><condition/><text/>. */
+static int error_to_xml(struct build *b, xmpp_stanza_t *st, json_object *e)
+{
+    const char *type, *cond, *text, *by;
+    xmpp_stanza_t *el;
+
+    if (opt_str(b, e, ATTR_TYPE, &type) < 0 ||
+        opt_str(b, e, "condition", &cond) < 0 ||
+        opt_str(b, e, EL_TEXT, &text) < 0 || opt_str(b, e, ATTR_BY, &by) < 0)
+        return -1;
+    if (type == NULL)
+        type = ERR_CANCEL;
+    if (cond == NULL)
+        cond = COND_UNDEFINED;
+    if (!in_list(error_types, type))
+        return fail_value(b, "error.type",
+                          "auth, cancel, continue, modify or wait");
+    if (!in_list(error_conditions, cond))
+        return fail_value(b, "error.condition",
+                          "a defined stanza error condition");
+    el = stanza_error_element(b->ctx, type, cond, text);
+    if (by != NULL)
+        xmpp_stanza_set_attribute(el, ATTR_BY, by);
+    stanza_adopt(st, el);
+    return 0;
+}
+
+/* Legacy: type "error" without an error object -> <error code>body. */
+static int legacy_error_to_xml(struct build *b, xmpp_stanza_t *st,
+                               json_object *obj)
+{
+    json_object *code = member(obj, "error_code");
+    const char *body, *code_s = NULL;
+    char buf[32];
+    xmpp_stanza_t *el;
+
+    if (opt_str(b, obj, "body", &body) < 0)
+        return -1;
+    if (code != NULL && json_is_int64(code)) {
+        snprintf(buf, sizeof(buf), "%" PRId64, json_object_get_int64(code));
+        code_s = buf;
+    } else if (code != NULL &&
+               (code_s = str_value(b, "error_code", code)) == NULL) {
+        return fail_type(b, "error_code", "an integer or a string");
+    }
+    el = add_text_element(st, EL_ERROR, NULL, body);
+    if (code_s != NULL)
+        xmpp_stanza_set_attribute(el, ATTR_CODE, code_s);
+    return 0;
+}
+
+static int set_jid_attr(struct build *b, xmpp_stanza_t *st, json_object *obj,
+                        const char *key, const char *cond, const char *text)
+{
+    const char *s;
+
+    if (opt_str(b, obj, key, &s) < 0)
+        return -1;
+    if (s == NULL)
+        return 0;
+    if (!jid_valid(s))
+        return fail(b, 422, ERR_MODIFY, cond, "%s", text);
+    xmpp_stanza_set_attribute(st, key, s);
+    return 0;
+}
+
+/*
+ * One stanza from obj. Nested ones (inside <forwarded/>) are always
+ * messages in jabber:client and take no part in kind inference.
+ */
+static xmpp_stanza_t *build_stanza(struct build *b, json_object *obj,
+                                   bool nested)
+{
+    const char *kind_s, *type_s, *type, *id, *lang;
+    json_object *err_obj, *saved_top = b->top;
+    const char *saved_type = b->iq_type;
+    unsigned kind = 0;
+    xmpp_stanza_t *st;
+    size_t i;
+    int rc;
+
+    if (!json_object_is_type(obj, json_type_object))
+        return fail(b, 400, ERR_MODIFY, COND_NOT_WELL_FORMED,
+                    "expected a JSON object"),
+               NULL;
+    if (opt_str(b, obj, "kind", &kind_s) < 0 ||
+        opt_str(b, obj, ATTR_TYPE, &type_s) < 0 ||
+        opt_str(b, obj, ATTR_ID, &id) < 0 || opt_str(b, obj, "lang", &lang) < 0)
+        return NULL;
+
+    type = type_s;
+    if (nested) {
+        kind = KIND_MESSAGE;
+    } else {
+        if (kind_s != NULL) {
+            for (i = 0; i < N_ELEMS(kinds); i++)
+                if (strcmp(kind_s, kinds[i].name) == 0)
+                    kind = kinds[i].kind;
+            if (kind == 0)
+                return fail(b, 422, ERR_MODIFY, COND_UNSUPPORTED_TYPE,
+                            "must be 'message', 'presence' or 'iq'"),
+                       NULL;
+        }
+        for (i = 0; kind == 0 && type != NULL && i < N_ELEMS(kind_by_type); i++)
+            if (strcmp(type, kind_by_type[i].type) == 0)
+                kind = kind_by_type[i].kind;
+        for (i = 0; kind == 0 && i < N_ELEMS(implied_kinds); i++)
+            if (truthy(obj, implied_kinds[i].key))
+                kind = implied_kinds[i].kind;
+        if (kind == 0)
+            kind = KIND_MESSAGE;
+    }
+    if (kind == KIND_PRESENCE && streq(type, "available")) {
+        type = NULL;
+    } else if (kind == KIND_IQ && type == NULL) {
+        /*
+         * command and archive imply set. mod_rest applies this before
+         * choosing the kind, which sends <message type='set'/> for a
+         * message carrying an archive result; here it is for iqs only.
+         */
+        type = truthy(obj, "command") || truthy(obj, "archive") ? "set" : "get";
+    }
+
+    for (i = 0; kinds[i].kind != kind; i++)
+        ;
+    st = stanza_element(b->ctx, kinds[i].name, nested ? NS_CLIENT : NULL);
+    b->top = obj;
+    b->iq_type = type;
+    rc = -1;
+    if (type != NULL)
+        xmpp_stanza_set_type(st, type);
+    if (set_jid_attr(b, st, obj, ATTR_TO, COND_IMPROPER_ADDRESSING,
+                     "Invalid destination JID") < 0 ||
+        set_jid_attr(b, st, obj, ATTR_FROM, COND_INVALID_FROM,
+                     "Invalid source JID") < 0)
+        goto out;
+    if (id != NULL)
+        xmpp_stanza_set_id(st, id);
+    if (lang != NULL)
+        xmpp_stanza_set_attribute(st, ATTR_XML_LANG, lang);
+
+    /* An error object makes an error stanza; other payload is dropped. */
+    if ((err_obj = member(obj, EL_ERROR)) != NULL) {
+        if (!json_object_is_type(err_obj, json_type_object)) {
+            fail_type(b, EL_ERROR, "an object");
+            goto out;
+        }
+        xmpp_stanza_set_type(st, EL_ERROR);
+        rc = error_to_xml(b, st, err_obj);
+        goto out;
+    }
+    if (props_to_xml(b, st, top_props, obj, kind) < 0)
+        goto out;
+    if (streq(type_s, EL_ERROR) && legacy_error_to_xml(b, st, obj) < 0)
+        goto out;
+    if (kind == KIND_IQ && (streq(type, "get") || streq(type, "set")) &&
+        stanza_element_count(st) > 1) {
+        fail(b, 422, ERR_MODIFY, COND_BAD_FORMAT,
+             "'iq' stanza must have exactly one child tag");
+        goto out;
+    }
+    rc = 0;
+out:
+    b->top = saved_top;
+    b->iq_type = saved_type;
+    if (rc < 0) {
+        xmpp_stanza_release(st);
+        return NULL;
+    }
+    return st;
+}
+
+xmpp_stanza_t *jsonmap_to_stanza(xmpp_ctx_t *ctx, json_object *obj,
+                                 struct jsonmap_error *err)
+{
+    struct build b = {ctx, err, obj, NULL, 0};
+
+    return build_stanza(&b, obj, false);
+}
+
+/* The error object of an error stanza: {type, condition, text, by}. */
+static json_object *error_json(xmpp_stanza_t *st, const char *ns)
+{
+    xmpp_stanza_t *e = find(st, ns, EL_ERROR, NULL);
+    json_object *r = json_object_new_object();
+
+    if (e == NULL)
+        return r;
+    add_str(r, ATTR_TYPE, stanza_attr(e, ATTR_TYPE));
+    for (xmpp_stanza_t *c = find(e, ns, NULL, NS_STANZAS); c != NULL;
+         c = find_next(e, ns, NULL, NS_STANZAS, c)) {
+        if (!stanza_is(c, EL_TEXT)) {
+            add_str(r, "condition", xmpp_stanza_get_name(c));
+            break;
+        }
+    }
+    add_str(r, EL_TEXT, child_text_ptr(e, NS_STANZAS, EL_TEXT));
+    add_str(r, ATTR_BY, stanza_attr(e, ATTR_BY));
+    return r;
+}
+
+static json_object *stanza_json(xmpp_stanza_t *st, const char *parent_ns,
+                                bool nested, int depth)
+{
+    const char *name = xmpp_stanza_get_name(st);
+    const char *type = stanza_attr(st, ATTR_TYPE);
+    const char *lang = stanza_attr(st, ATTR_XML_LANG);
+    const char *ns = eff_ns(st, parent_ns);
+    unsigned kind = 0;
+    json_object *r;
+
+    for (size_t i = 0; name != NULL && i < N_ELEMS(kinds); i++)
+        if (strcmp(name, kinds[i].name) == 0)
+            kind = kinds[i].kind;
+    if (kind == 0)
+        return NULL;
+    if (ns == NULL)
+        ns = NS_CLIENT;
+    if (lang == NULL)
+        lang = stanza_attr(st, ATTR_LANG);
+    if (kind == KIND_PRESENCE && type == NULL && !nested)
+        type = "available";
+
+    r = json_object_new_object();
+    if (!nested)
+        add_str(r, "kind", name);
+    add_str(r, ATTR_TYPE, type);
+    add_str(r, ATTR_TO, stanza_attr(st, ATTR_TO));
+    add_str(r, ATTR_FROM, stanza_attr(st, ATTR_FROM));
+    add_str(r, ATTR_ID, stanza_attr(st, ATTR_ID));
+    add_str(r, "lang", lang);
+    if (streq(type, EL_ERROR)) {
+        /* As mod_rest: schema keys and the error; no func keys. */
+        props_from_xml(st, ns, top_props, kind, JM_F_FUNC, depth, r);
+        json_object_object_add(r, EL_ERROR, error_json(st, ns));
+    } else {
+        props_from_xml(st, ns, top_props, kind, 0, depth, r);
+    }
+    return r;
+}
+
+json_object *jsonmap_from_stanza(xmpp_stanza_t *st)
+{
+    if (st == NULL || !xmpp_stanza_is_tag(st))
+        return NULL;
+    return stanza_json(st, NULL, false, 0);
+}
+
+/* ---- application/x-www-form-urlencoded -------------------------------- */
+
+static int hexval_form(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent/+ decode s[0..len) into a new string; NULL when malformed. */
+static char *form_decode(const char *s, size_t len)
+{
+    char *out = xmalloc(len + 1);
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            out[n++] = ' ';
+        } else if (s[i] == '%') {
+            int hi, lo;
+            if (len - i < 3 || (hi = hexval_form(s[i + 1])) < 0 ||
+                (lo = hexval_form(s[i + 2])) < 0)
+                goto bad;
+            out[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[n++] = s[i];
+        }
+    }
+    out[n] = '\0';
+    if (memchr(out, '\0', n) != NULL || !json_utf8_valid(out, n))
+        goto bad;
+    return out;
+bad:
+    free(out);
+    return NULL;
+}
+
+/* A top-level row of the given scalar type for key, if any. */
+static bool top_key_has_type(const char *key, enum jm_how how,
+                             enum jm_type type)
+{
+    for (const struct jm_prop *p = top_props; p->key != NULL; p++)
+        if (strcmp(p->key, key) == 0 && p->how == how && p->type == type)
+            return true;
+    return false;
+}
+
+/* The JSON value for a form field: strings, except typed top-level keys. */
+static json_object *form_value(const char *key, const char *value)
+{
+    long long n;
+
+    if (top_key_has_type(key, JM_TEXT, JM_INT) && parse_ll(value, &n))
+        return json_object_new_int64(n);
+    if (top_key_has_type(key, JM_FLAG, JM_BOOL) ||
+        top_key_has_type(key, JM_FUNC, JM_STR) /* join */) {
+        if (strcmp(value, "true") == 0)
+            return json_object_new_boolean(1);
+        if (strcmp(value, "false") == 0)
+            return json_object_new_boolean(0);
+    }
+    return json_object_new_string(value);
+}
+
+int jsonmap_form_to_json(const char *body, size_t len, json_object **out,
+                         struct jsonmap_error *err)
+{
+    struct build b = {NULL, err, NULL, NULL, 0};
+    json_object *obj = json_object_new_object();
+    const char *p = body, *end = body + len;
+
+    *out = NULL;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pair_end = amp != NULL ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pair_end - p));
+        char *key, *value;
+
+        if (pair_end == p) {
+            p++;
+            continue;
+        }
+        key = form_decode(p, (size_t)((eq != NULL ? eq : pair_end) - p));
+        value = eq != NULL ? form_decode(eq + 1, (size_t)(pair_end - eq - 1))
+                           : xstrdup("");
+        if (key == NULL || value == NULL) {
+            free(key);
+            free(value);
+            json_object_put(obj);
+            return fail(&b, 400, ERR_MODIFY, COND_NOT_WELL_FORMED,
+                        "Failed to parse payload: bad form encoding");
+        }
+        if (json_object_object_get_ex(obj, key, NULL)) {
+            fail(&b, 400, ERR_MODIFY, COND_NOT_WELL_FORMED,
+                 "Failed to parse payload: duplicate key '%.64s'", key);
+            free(key);
+            free(value);
+            json_object_put(obj);
+            return -1;
+        }
+        json_object_object_add(obj, key, form_value(key, value));
+        free(key);
+        free(value);
+        p = pair_end + (amp != NULL);
+    }
+    *out = obj;
     return 0;
 }

@@ -89,6 +89,11 @@ void loop_free(struct loop *loop)
     while (loop->nheap > 0)
         loop_timer_cancel(loop, loop->heap[0]);
     if (loop->sigfd >= 0) {
+        struct signalfd_siginfo si;
+        /* A signal still pending would take its default action (death)
+         * the moment it is unblocked: consume it first. */
+        while (read(loop->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+            ;
         close(loop->sigfd);
         sigprocmask(SIG_UNBLOCK, &loop->sigmask, NULL);
     }
@@ -279,9 +284,11 @@ int loop_signal_add(struct loop *loop, int signo, loop_signal_cb cb, void *arg)
         return -1;
     }
     if (loop->sigfd < 0) {
-        loop->sigfd = fd;
-        if (loop_fd_add(loop, fd, LOOP_IN, on_signalfd, loop) < 0)
+        if (loop_fd_add(loop, fd, LOOP_IN, on_signalfd, loop) < 0) {
+            close(fd);
             return -1;
+        }
+        loop->sigfd = fd;
     }
     loop->sigs[loop->nsigs++] = (struct sig){signo, cb, arg};
     return 0;

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/* test_stanza.c: unit tests for stanza accessors, builders and error replies.
+ */
+#include "config.h"
+
+#include "stanza.h"
+
+#include <check.h>
+#include <string.h>
+
+static xmpp_ctx_t *ctx;
+
+static void setup(void)
+{
+    xmpp_initialize();
+    ctx = xmpp_ctx_new(NULL, NULL);
+    ck_assert_ptr_nonnull(ctx);
+}
+
+static void teardown(void)
+{
+    xmpp_ctx_free(ctx);
+    ctx = NULL;
+    xmpp_shutdown();
+}
+
+static xmpp_stanza_t *parse(const char *xml)
+{
+    xmpp_stanza_t *st = xmpp_stanza_new_from_string(ctx, xml);
+
+    ck_assert_msg(st != NULL, "could not parse %s", xml);
+    return st;
+}
+
+/* Serialize st, compare with expected, release st. */
+static void assert_xml_release(xmpp_stanza_t *st, const char *expected)
+{
+    size_t len = 0;
+    char *text = stanza_to_text(st, &len);
+
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_eq(text, expected);
+    ck_assert_uint_eq(len, strlen(expected));
+    xmpp_free(ctx, text);
+    xmpp_stanza_release(st);
+}
+
+START_TEST(test_attr_returns_value_or_null)
+{
+    xmpp_stanza_t *iq = parse("<iq type='get' id='q1' to='a.example'/>");
+
+    ck_assert_str_eq(stanza_attr(iq, ATTR_TYPE), "get");
+    ck_assert_str_eq(stanza_attr(iq, ATTR_ID), "q1");
+    ck_assert_str_eq(stanza_attr(iq, ATTR_TO), "a.example");
+    ck_assert_ptr_null(stanza_attr(iq, ATTR_FROM));
+    ck_assert_ptr_null(stanza_attr(NULL, ATTR_ID));
+    xmpp_stanza_release(iq);
+}
+END_TEST
+
+START_TEST(test_is_compares_element_name)
+{
+    xmpp_stanza_t *msg = parse("<message>hello</message>");
+    xmpp_stanza_t *text = xmpp_stanza_get_children(msg);
+
+    ck_assert(stanza_is(msg, EL_MESSAGE));
+    ck_assert(!stanza_is(msg, EL_IQ));
+    ck_assert(!stanza_is(msg, "messag"));
+    ck_assert(!stanza_is(msg, "message2"));
+    ck_assert(!stanza_is(NULL, EL_MESSAGE));
+    ck_assert_ptr_nonnull(text);
+    ck_assert(xmpp_stanza_is_text(text));
+    ck_assert(!stanza_is(text, EL_MESSAGE));
+    xmpp_stanza_release(msg);
+}
+END_TEST
+
+START_TEST(test_first_element_skips_text_nodes)
+{
+    xmpp_stanza_t *iq = parse("<iq> text <a/>\n <b/></iq>");
+    xmpp_stanza_t *empty = parse("<iq>only text</iq>");
+    xmpp_stanza_t *bare = parse("<iq/>");
+
+    ck_assert(stanza_is(stanza_first_element(iq), "a"));
+    ck_assert_ptr_null(stanza_first_element(empty));
+    ck_assert_ptr_null(stanza_first_element(bare));
+    xmpp_stanza_release(iq);
+    xmpp_stanza_release(empty);
+    xmpp_stanza_release(bare);
+}
+END_TEST
+
+START_TEST(test_element_count_ignores_text_and_grandchildren)
+{
+    xmpp_stanza_t *iq = parse("<iq> x <a><deep/><deep/></a> y <b/><c/></iq>");
+    xmpp_stanza_t *empty = parse("<iq>text</iq>");
+
+    ck_assert_int_eq(stanza_element_count(iq), 3);
+    ck_assert_int_eq(stanza_element_count(empty), 0);
+    xmpp_stanza_release(iq);
+    xmpp_stanza_release(empty);
+}
+END_TEST
+
+START_TEST(test_child_matches_name_and_namespace)
+{
+    xmpp_stanza_t *iq = parse("<iq xmlns='jabber:client'>text"
+                              "<query xmlns='jabber:iq:roster' n='1'/>"
+                              "<query xmlns='jabber:iq:version' n='2'/>"
+                              "<ping xmlns='urn:xmpp:ping' n='3'/></iq>");
+
+    ck_assert_str_eq(stanza_attr(stanza_child(iq, EL_QUERY, NULL), "n"), "1");
+    ck_assert_str_eq(stanza_attr(stanza_child(iq, EL_QUERY, NS_VERSION), "n"),
+                     "2");
+    ck_assert_str_eq(stanza_attr(stanza_child(iq, NULL, NS_PING), "n"), "3");
+    ck_assert_str_eq(stanza_attr(stanza_child(iq, NULL, NULL), "n"), "1");
+    ck_assert_str_eq(stanza_attr(stanza_child(iq, EL_PING, NULL), "n"), "3");
+    ck_assert_ptr_null(stanza_child(iq, EL_QUERY, NS_PING));
+    ck_assert_ptr_null(stanza_child(iq, EL_ERROR, NULL));
+    ck_assert_ptr_null(stanza_child(iq, NULL, "urn:example:none"));
+    xmpp_stanza_release(iq);
+}
+END_TEST
+
+START_TEST(test_child_with_namespace_skips_elements_without_one)
+{
+    xmpp_stanza_t *el = stanza_element(ctx, "wrapper", NULL);
+
+    stanza_add_element(el, EL_QUERY, NULL);
+    ck_assert_ptr_nonnull(stanza_child(el, EL_QUERY, NULL));
+    ck_assert_ptr_null(stanza_child(el, EL_QUERY, NS_ROSTER));
+    xmpp_stanza_release(el);
+}
+END_TEST
+
+START_TEST(test_element_with_and_without_namespace)
+{
+    assert_xml_release(stanza_element(ctx, EL_PING, NS_PING),
+                       "<ping xmlns=\"urn:xmpp:ping\"/>");
+    assert_xml_release(stanza_element(ctx, EL_QUERY, NULL), "<query/>");
+}
+END_TEST
+
+START_TEST(test_add_element_and_text_build_a_tree)
+{
+    xmpp_stanza_t *q = stanza_element(ctx, EL_QUERY, NS_VERSION);
+    xmpp_stanza_t *name = stanza_add_element(q, EL_NAME, NULL);
+
+    stanza_add_text(name, "rest & <anza>");
+    stanza_add_text(stanza_add_element(q, EL_VERSION, NULL), "1.0");
+    ck_assert_int_eq(stanza_element_count(q), 2);
+    ck_assert_ptr_eq(stanza_first_element(q), name);
+    assert_xml_release(q, "<query xmlns=\"jabber:iq:version\"><name>rest "
+                          "&amp; &lt;anza&gt;</name><version>1.0</version>"
+                          "</query>");
+}
+END_TEST
+
+START_TEST(test_adopt_hands_the_child_to_the_parent)
+{
+    xmpp_stanza_t *parent = stanza_element(ctx, "a", NULL);
+    xmpp_stanza_t *child = stanza_element(ctx, "b", "urn:example:b");
+
+    stanza_adopt(parent, child);
+    /* Our reference is gone; the parent's keeps the child alive. */
+    ck_assert(stanza_is(stanza_first_element(parent), "b"));
+    assert_xml_release(parent, "<a><b xmlns=\"urn:example:b\"/></a>");
+}
+END_TEST
+
+START_TEST(test_iq_sets_the_given_attributes)
+{
+    assert_xml_release(
+        stanza_iq(ctx, "get", "q1", "rest.example.org", "user@example.org"),
+        "<iq id=\"q1\" to=\"user@example.org\" type=\"get\" "
+        "from=\"rest.example.org\"/>");
+}
+END_TEST
+
+START_TEST(test_iq_leaves_out_null_attributes)
+{
+    assert_xml_release(stanza_iq(ctx, "set", NULL, NULL, NULL),
+                       "<iq type=\"set\"/>");
+    assert_xml_release(stanza_iq(ctx, "result", "x", NULL, "a.example"),
+                       "<iq id=\"x\" to=\"a.example\" type=\"result\"/>");
+}
+END_TEST
+
+START_TEST(test_iq_escapes_attribute_values)
+{
+    assert_xml_release(stanza_iq(ctx, "get", "a&b\"c'<", NULL, NULL),
+                       "<iq id=\"a&amp;b&quot;c'&lt;\" type=\"get\"/>");
+}
+END_TEST
+
+START_TEST(test_result_swaps_addresses_and_copies_id)
+{
+    xmpp_stanza_t *req =
+        parse("<iq type='get' id='v1' from='user@example.org/res' "
+              "to='rest.example.org'><query xmlns='jabber:iq:version'/></iq>");
+
+    assert_xml_release(stanza_result(ctx, req, "rest.example.org"),
+                       "<iq id=\"v1\" to=\"user@example.org/res\" "
+                       "type=\"result\" from=\"rest.example.org\"/>");
+    xmpp_stanza_release(req);
+}
+END_TEST
+
+START_TEST(test_result_without_request_from_has_no_to)
+{
+    xmpp_stanza_t *req = parse("<iq type='get' id='v2'/>");
+
+    assert_xml_release(stanza_result(ctx, req, NULL),
+                       "<iq id=\"v2\" type=\"result\"/>");
+    xmpp_stanza_release(req);
+}
+END_TEST
+
+START_TEST(test_error_reply_carries_condition_and_text)
+{
+    xmpp_stanza_t *req =
+        parse("<iq type='get' id='a1' from='u@example.org/r' "
+              "to='c.example.org'><query xmlns='jabber:iq:version'/></iq>");
+
+    assert_xml_release(
+        stanza_error(ctx, req, "c.example.org", ERR_CANCEL, COND_ITEM_NOT_FOUND,
+                     "no <such> & thing"),
+        "<iq id=\"a1\" to=\"u@example.org/r\" type=\"error\" "
+        "from=\"c.example.org\"><error type=\"cancel\"><item-not-found "
+        "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/><text "
+        "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\">no &lt;such&gt; "
+        "&amp; thing</text></error></iq>");
+    xmpp_stanza_release(req);
+}
+END_TEST
+
+START_TEST(test_error_reply_without_text_has_only_condition)
+{
+    xmpp_stanza_t *req = parse("<iq type='set' id='a2' from='u@example.org'/>");
+
+    assert_xml_release(
+        stanza_error(ctx, req, "c.example.org", ERR_WAIT,
+                     COND_RESOURCE_CONSTRAINT, NULL),
+        "<iq id=\"a2\" to=\"u@example.org\" type=\"error\" "
+        "from=\"c.example.org\"><error type=\"wait\"><resource-constraint "
+        "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/></error></iq>");
+    xmpp_stanza_release(req);
+}
+END_TEST
+
+START_TEST(test_error_reply_to_message_is_a_message)
+{
+    xmpp_stanza_t *req = parse("<message id='m2' from='u@example.org/r' "
+                               "to='c.example.org'><body>x</body></message>");
+
+    assert_xml_release(
+        stanza_error(ctx, req, "c.example.org", ERR_CANCEL,
+                     COND_SERVICE_UNAVAILABLE, NULL),
+        "<message id=\"m2\" to=\"u@example.org/r\" type=\"error\" "
+        "from=\"c.example.org\"><error type=\"cancel\"><service-unavailable "
+        "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/></error></message>");
+    xmpp_stanza_release(req);
+}
+END_TEST
+
+START_TEST(test_error_element_alone)
+{
+    assert_xml_release(
+        stanza_error_element(ctx, ERR_MODIFY, COND_BAD_REQUEST, "bad"),
+        "<error type=\"modify\"><bad-request "
+        "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/><text "
+        "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\">bad</text></error>");
+    assert_xml_release(
+        stanza_error_element(ctx, ERR_AUTH, COND_FORBIDDEN, NULL),
+        "<error type=\"auth\"><forbidden "
+        "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/></error>");
+}
+END_TEST
+
+START_TEST(test_to_text_is_compact_and_reports_length)
+{
+    xmpp_stanza_t *iq = stanza_iq(ctx, "result", "r1", "c.example", NULL);
+    xmpp_stanza_t *q = stanza_add_element(iq, EL_QUERY, NS_DISCO_INFO);
+    xmpp_stanza_t *id = stanza_add_element(q, EL_IDENTITY, NULL);
+
+    xmpp_stanza_set_attribute(id, ATTR_CATEGORY, "component");
+    xmpp_stanza_set_attribute(stanza_add_element(q, EL_FEATURE, NULL), ATTR_VAR,
+                              NS_PING);
+    assert_xml_release(
+        iq, "<iq id=\"r1\" type=\"result\" from=\"c.example\"><query "
+            "xmlns=\"http://jabber.org/protocol/disco#info\"><identity "
+            "category=\"component\"/><feature var=\"urn:xmpp:ping\"/>"
+            "</query></iq>");
+}
+END_TEST
+
+START_TEST(test_to_text_accepts_null_length)
+{
+    xmpp_stanza_t *el = stanza_element(ctx, EL_PING, NS_PING);
+    char *text = stanza_to_text(el, NULL);
+
+    ck_assert_str_eq(text, "<ping xmlns=\"urn:xmpp:ping\"/>");
+    xmpp_free(ctx, text);
+    xmpp_stanza_release(el);
+}
+END_TEST
+
+static Suite *stanza_suite(void)
+{
+    Suite *s = suite_create("stanza");
+    TCase *tc = tcase_create("accessors");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_attr_returns_value_or_null);
+    tcase_add_test(tc, test_is_compares_element_name);
+    tcase_add_test(tc, test_first_element_skips_text_nodes);
+    tcase_add_test(tc, test_element_count_ignores_text_and_grandchildren);
+    tcase_add_test(tc, test_child_matches_name_and_namespace);
+    tcase_add_test(tc, test_child_with_namespace_skips_elements_without_one);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("builders");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_element_with_and_without_namespace);
+    tcase_add_test(tc, test_add_element_and_text_build_a_tree);
+    tcase_add_test(tc, test_adopt_hands_the_child_to_the_parent);
+    tcase_add_test(tc, test_iq_sets_the_given_attributes);
+    tcase_add_test(tc, test_iq_leaves_out_null_attributes);
+    tcase_add_test(tc, test_iq_escapes_attribute_values);
+    tcase_add_test(tc, test_to_text_is_compact_and_reports_length);
+    tcase_add_test(tc, test_to_text_accepts_null_length);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("replies");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_result_swaps_addresses_and_copies_id);
+    tcase_add_test(tc, test_result_without_request_from_has_no_to);
+    tcase_add_test(tc, test_error_reply_carries_condition_and_text);
+    tcase_add_test(tc, test_error_reply_without_text_has_only_condition);
+    tcase_add_test(tc, test_error_reply_to_message_is_a_message);
+    tcase_add_test(tc, test_error_element_alone);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(stanza_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
