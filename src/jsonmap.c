@@ -1523,8 +1523,8 @@ static const struct jm_prop top_props[] = {
                .min = -128, .max = 127),
     P_OBJ("caps", "c", NS_CAPS, caps_props, .kinds = KIND_PRESENCE),
     P_OBJ("muc", EL_X, NS_MUC, muc_props, .kinds = KIND_PRESENCE),
-    P_FUNC("join", EL_X, NS_MUC, join_to_xml, NULL, .kinds = KIND_PRESENCE,
-           .flags = JM_F_JSON_ONLY),
+    P_FUNC("join", EL_X, NS_MUC, join_to_xml, NULL, .type = JM_BOOL,
+           .kinds = KIND_PRESENCE, .flags = JM_F_JSON_ONLY),
     P_SATTR("idle_since", "idle", NS_IDLE, "since", .kinds = KIND_PRESENCE),
     P_OBJ("vcard_update", EL_X, NS_VCARD_UPDATE, vcard_update_props,
           .kinds = KIND_PRESENCE),
@@ -2275,7 +2275,7 @@ static json_object *form_value(const char *key, const char *value)
     if (top_key_has_type(key, JM_TEXT, JM_INT) && parse_ll(value, &n))
         return json_object_new_int64(n);
     if (top_key_has_type(key, JM_FLAG, JM_BOOL) ||
-        top_key_has_type(key, JM_FUNC, JM_STR) /* join */) {
+        top_key_has_type(key, JM_FUNC, JM_BOOL)) {
         if (strcmp(value, "true") == 0)
             return json_object_new_boolean(1);
         if (strcmp(value, "false") == 0)

@@ -23,8 +23,8 @@ static void reject(const char *text, const char *why)
     json_object *o = parse(text);
 
     ck_assert_msg(o == NULL, "accepted: %s", text);
-    ck_assert_msg(strstr(err, why) != NULL, "%s: reason '%s' lacks '%s'",
-                  text, err, why);
+    ck_assert_msg(strstr(err, why) != NULL, "%s: reason '%s' lacks '%s'", text,
+                  err, why);
 }
 
 /* text must parse and print back as `compact`. */
