@@ -3,6 +3,7 @@
 #ifndef RESTANZA_DISPATCH_H
 #define RESTANZA_DISPATCH_H
 
+#include <stdbool.h>
 #include <strophe.h>
 
 struct component;
@@ -18,9 +19,23 @@ typedef void (*dispatch_delegated_cb)(xmpp_stanza_t *outer,
                                       xmpp_stanza_t *inner, const char *dlg_ns,
                                       void *arg);
 
+/*
+ * A stanza for the component that restanza does not serve itself: a
+ * message (other than the server's advertisements), a presence, or an IQ
+ * get/set that is not disco/ping/version on the component's domain.
+ * The handler owns the answer: it must reply to every IQ get/set (and
+ * should to messages it cannot deliver). Returns true when it took the
+ * stanza; false lets dispatch answer as if no handler existed.
+ */
+typedef bool (*dispatch_incoming_cb)(xmpp_stanza_t *st, void *arg);
+
 struct dispatch *dispatch_new(struct component *c, struct delegation *d,
                               const struct conf *conf);
 void dispatch_free(struct dispatch *dp);
+
+/* Route unserved stanzas to cb (one handler; NULL removes it). */
+void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
+                          void *arg);
 
 /* Serve forwarded IQs whose payload is in namespace ns. */
 void dispatch_delegate(struct dispatch *dp, const char *ns,
