@@ -29,6 +29,8 @@ struct dispatch {
     const struct conf *conf;
     xmpp_ctx_t *ctx;
     struct strmap *delegates; /* ns -> struct delegate */
+    dispatch_incoming_cb incoming;
+    void *incoming_arg;
 };
 
 static const char *const features[] = {
@@ -176,6 +178,13 @@ static void delegated(struct dispatch *dp, xmpp_stanza_t *outer,
     dl->cb(outer, inner, dlg_ns, dl->arg);
 }
 
+/* True when the stanza is addressed to the component's bare domain. */
+static bool to_domain(struct dispatch *dp, xmpp_stanza_t *st)
+{
+    const char *to = stanza_attr(st, ATTR_TO);
+    return to == NULL || strcmp(to, dp->conf->component.jid) == 0;
+}
+
 static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
 {
     const char *type = stanza_attr(iq, ATTR_TYPE);
@@ -219,6 +228,9 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
         reply_error(dp, iq, ERR_CANCEL, COND_SERVICE_UNAVAILABLE, NULL);
         return;
     }
+    if (!to_domain(dp, iq) && dp->incoming != NULL &&
+        dp->incoming(iq, dp->incoming_arg))
+        return;
     if (get && strcmp(ns, NS_DISCO_INFO) == 0 && stanza_is(payload, EL_QUERY))
         disco_info(dp, iq, payload);
     else if (get && strcmp(ns, NS_DISCO_ITEMS) == 0 &&
@@ -228,6 +240,9 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
         send_release(dp, stanza_result(dp->ctx, iq, dp->conf->component.jid));
     else if (get && strcmp(ns, NS_VERSION) == 0 && stanza_is(payload, EL_QUERY))
         version(dp, iq);
+    else if (to_domain(dp, iq) && dp->incoming != NULL &&
+             dp->incoming(iq, dp->incoming_arg))
+        return;
     else {
         log_debug("iq not served", "ns=%s from=%s type=%s", ns, from, type);
         reply_error(dp, iq, ERR_CANCEL, COND_SERVICE_UNAVAILABLE, NULL);
@@ -243,6 +258,8 @@ static void on_message(struct dispatch *dp, xmpp_stanza_t *msg)
         return;
     if (strcmp(from, dp->conf->server.domain) == 0 &&
         delegation_handle_advert(dp->d, msg))
+        return;
+    if (dp->incoming != NULL && dp->incoming(msg, dp->incoming_arg))
         return;
     if (type != NULL &&
         (strcmp(type, "error") == 0 || strcmp(type, "headline") == 0 ||
@@ -262,6 +279,8 @@ static void on_stanza(xmpp_stanza_t *st, void *arg)
         on_iq(dp, st);
     else if (stanza_is(st, EL_MESSAGE))
         on_message(dp, st);
+    else if (dp->incoming != NULL && dp->incoming(st, dp->incoming_arg))
+        return;
     else
         log_debug("presence ignored", "from=%s",
                   stanza_attr(st, ATTR_FROM) ? stanza_attr(st, ATTR_FROM)
@@ -300,6 +319,13 @@ void dispatch_free(struct dispatch *dp)
     component_on_state(dp->c, NULL, NULL);
     strmap_free(dp->delegates);
     free(dp);
+}
+
+void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
+                          void *arg)
+{
+    dp->incoming = cb;
+    dp->incoming_arg = arg;
 }
 
 void dispatch_delegate(struct dispatch *dp, const char *ns,
