@@ -43,6 +43,7 @@ struct component {
     enum component_state state;
     time_t since;
     char last_error[512];
+    char logged_error[512]; /* last reason logged at warn */
     char server[300];
     unsigned failures;
     bool stream_seen;   /* the server answered on this attempt */
@@ -290,6 +291,7 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         c->failures = 0;
         c->was_connected = true;
         c->last_error[0] = '\0';
+        c->logged_error[0] = '\0';
         log_info("xmpp connected", "server=%s component=%s", c->server,
                  c->conf->component.jid);
         set_state(c, COMPONENT_CONNECTED);
@@ -322,6 +324,12 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     } else if (c->was_connected) {
         log_warn("xmpp disconnected", "server=%s reason=\"%s\"", c->server,
                  c->last_error);
+    } else if (strcmp(c->last_error, c->logged_error) == 0) {
+        /* A server that stays down or keeps refusing us would fill the
+         * log: each new reason once, its repetitions at debug. */
+        log_debug("xmpp connect failed again",
+                  "server=%s reason=\"%s\" attempt=%u", c->server,
+                  c->last_error, c->failures + 1);
     } else if (se != NULL &&
                strcmp(stream_condition(se), "not-authorized") == 0) {
         log_error("xmpp handshake refused: check component.secret and the "
@@ -332,6 +340,7 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         log_warn("xmpp connect failed", "server=%s reason=\"%s\"", c->server,
                  c->last_error);
     }
+    snprintf(c->logged_error, sizeof(c->logged_error), "%s", c->last_error);
     if (c->fd >= 0)
         loop_fd_del(c->loop, c->fd);
     c->fd = -1;
@@ -435,8 +444,8 @@ static void schedule_connect(struct component *c)
     c->failures++;
     loop_timer_cancel(c->loop, c->retry_timer);
     c->retry_timer = loop_timer_add(c->loop, delay, on_retry, c);
-    log_info("xmpp reconnect scheduled", "server=%s delay_ms=%llu attempt=%u",
-             c->server, (unsigned long long)delay, c->failures);
+    log_debug("xmpp reconnect scheduled", "server=%s delay_ms=%llu attempt=%u",
+              c->server, (unsigned long long)delay, c->failures);
 }
 
 static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 
 #include "component.h"
@@ -28,7 +29,8 @@ struct dispatch {
     struct delegation *d;
     const struct conf *conf;
     xmpp_ctx_t *ctx;
-    struct strmap *delegates; /* ns -> struct delegate */
+    struct strmap *delegates;         /* ns -> struct delegate */
+    struct delegate default_delegate; /* cb NULL when none */
     dispatch_incoming_cb incoming;
     void *incoming_arg;
 };
@@ -39,6 +41,17 @@ static const char *const features[] = {
     NS_PING,
     NS_VERSION,
 };
+
+/* The handler for a delegated namespace, or the default one, or NULL. */
+static struct delegate *find_delegate(struct dispatch *dp, const char *ns)
+{
+    struct delegate *dl = ns != NULL ? strmap_get(dp->delegates, ns) : NULL;
+
+    if (dl == NULL && ns != NULL && dp->default_delegate.cb != NULL &&
+        strcmp(ns, NS_ROSTER) != 0)
+        dl = &dp->default_delegate;
+    return dl;
+}
 
 static void send_release(struct dispatch *dp, xmpp_stanza_t *st)
 {
@@ -88,7 +101,10 @@ static void disco_info(struct dispatch *dp, xmpp_stanza_t *iq,
         }
         r = query_result(dp, iq, NS_DISCO_INFO, &query);
         xmpp_stanza_set_attribute(query, ATTR_NODE, node);
-        add_feature(query, ns);
+        /* What we list becomes the server's own feature: only what a
+         * handler really serves. */
+        if (find_delegate(dp, ns) != NULL)
+            add_feature(query, ns);
         log_debug("disco nesting answered", "node=%s", node);
         send_release(dp, r);
         return;
@@ -163,7 +179,7 @@ static void delegated(struct dispatch *dp, xmpp_stanza_t *outer,
     xmpp_stanza_t *payload = stanza_first_element(inner);
     const char *ns = payload != NULL ? xmpp_stanza_get_ns(payload) : NULL;
     const char *type = stanza_attr(inner, ATTR_TYPE);
-    struct delegate *dl = ns != NULL ? strmap_get(dp->delegates, ns) : NULL;
+    struct delegate *dl = find_delegate(dp, ns);
 
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) {
         log_debug("forwarded iq reply ignored", "type=%s", type);
@@ -216,7 +232,7 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
     }
     if (!get && (inner = delegation_unwrap(iq, &dlg_ns)) != NULL) {
         /* Only our server forwards; a user could forge the wrapper. */
-        if (strcmp(from, dp->conf->server.domain) != 0) {
+        if (strcasecmp(from, dp->conf->server.domain) != 0) {
             reply_error(dp, iq, ERR_AUTH, COND_FORBIDDEN,
                         "Only the server may forward delegated IQs");
             return;
@@ -256,7 +272,7 @@ static void on_message(struct dispatch *dp, xmpp_stanza_t *msg)
 
     if (from == NULL)
         return;
-    if (strcmp(from, dp->conf->server.domain) == 0 &&
+    if (strcasecmp(from, dp->conf->server.domain) == 0 &&
         delegation_handle_advert(dp->d, msg))
         return;
     if (dp->incoming != NULL && dp->incoming(msg, dp->incoming_arg))
@@ -331,8 +347,14 @@ void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
 void dispatch_delegate(struct dispatch *dp, const char *ns,
                        dispatch_delegated_cb cb, void *arg)
 {
-    struct delegate *dl = xmalloc(sizeof(*dl));
+    struct delegate *dl;
 
+    if (ns == NULL) {
+        dp->default_delegate.cb = cb;
+        dp->default_delegate.arg = arg;
+        return;
+    }
+    dl = xmalloc(sizeof(*dl));
     dl->cb = cb;
     dl->arg = arg;
     strmap_set(dp->delegates, ns, dl);

@@ -37,7 +37,9 @@ void dispatch_free(struct dispatch *dp);
 void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
                           void *arg);
 
-/* Serve forwarded IQs whose payload is in namespace ns. */
+/* Serve forwarded IQs whose payload is in namespace ns. With ns NULL: the
+ * default handler, for every namespace without its own except
+ * jabber:iq:roster (which only its own handler serves). */
 void dispatch_delegate(struct dispatch *dp, const char *ns,
                        dispatch_delegated_cb cb, void *arg);
 

@@ -355,9 +355,14 @@ static char *read_small_file(const char *path)
 
     if (f == NULL)
         return NULL;
-    buf = xmalloc(TLS_FILE_MAX + 1);
-    n = fread(buf, 1, TLS_FILE_MAX, f);
+    buf = xmalloc(TLS_FILE_MAX + 2);
+    n = fread(buf, 1, TLS_FILE_MAX + 1, f);
     fclose(f);
+    if (n > TLS_FILE_MAX) {
+        /* No PEM file is this large: refuse rather than cut it. */
+        free(buf);
+        return NULL;
+    }
     buf[n] = '\0';
     return buf;
 }
@@ -415,8 +420,7 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
         h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)conf->http.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)conf->http.timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        h, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
     if (h->daemon == NULL) {
