@@ -50,6 +50,7 @@ struct component {
     bool was_connected; /* this attempt reached the handshake */
     bool ping_outstanding;
     bool stopping;
+    bool keep_reason; /* last_error set by us before ending the stream */
     uint64_t reconnects;
     unsigned sent_since_run;
     struct loop_timer *retry_timer, *tick_timer, *ping_timer, *release_timer,
@@ -254,7 +255,13 @@ static void on_ping_reply(enum iq_outcome outcome, xmpp_stanza_t *reply,
                  c->server, 2 * c->conf->component.keepalive);
         snprintf(c->last_error, sizeof(c->last_error),
                  "keepalive ping unanswered");
-        xmpp_disconnect(c->conn);
+        c->keep_reason = true;
+        /* A graceful close would wait for a peer that does not answer:
+         * end the TCP connection, libstrophe sees EOF at once. */
+        if (c->fd >= 0)
+            shutdown(c->fd, SHUT_RDWR);
+        else
+            xmpp_disconnect(c->conn);
     }
 }
 
@@ -303,7 +310,9 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
         return;
 
-    if (se != NULL) {
+    if (c->keep_reason) {
+        c->keep_reason = false; /* we ended the stream, for last_error */
+    } else if (se != NULL) {
         snprintf(c->last_error, sizeof(c->last_error), "%s%s%s",
                  stream_condition(se), se->text ? ": " : "",
                  se->text ? se->text : "");

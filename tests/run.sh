@@ -14,9 +14,9 @@ say() { printf '==> %s\n' "$*"; }
 die() { printf 'tests/run.sh: %s\n' "$*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 packages=(build-essential autoconf automake libtool pkg-config
-    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev check
+    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check
     prosody prosody-modules ejabberd erlang-base python3-slixmpp python3-pytest
-    curl valgrind procps)
+    curl valgrind procps clang-format)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -71,6 +71,17 @@ for log in "$build"/tests/unit/test_*.log; do
 done
 [ -n "$(ls "$build"/tests/unit/test_*.log 2>/dev/null)" ] ||
     { tail -30 "$results/check.log"; unit_fail=$((unit_fail + 1)); }
+
+say "clang-format"
+unformatted=$(for f in src/*.[ch] tests/unit/*.c; do
+    clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
+done)
+if [ -z "$unformatted" ]; then
+    unit_pass=$((unit_pass + 1))
+else
+    echo "  not clang-format clean: $unformatted"
+    unit_fail=$((unit_fail + 1))
+fi
 
 say "integration tests (Prosody and ejabberd)"
 export RESTANZA_BIN="$build/src/restanza"

@@ -12,8 +12,11 @@ Only processes started here are ever signalled, and always by their own process
 group (every server runs in a new session), never by name.
 """
 
+import atexit
+import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -114,7 +117,7 @@ class Server:
         self.component_port = free_port()
         self.http_port = None
         self.proc = None
-        self._logf = None
+        self._prepared = False
         self.start_seconds = None   # duration of the last start()
 
     # --- to be provided by subclasses ---
@@ -157,7 +160,9 @@ class Server:
         """Start and return once every listener accepts TCP connections."""
         if self.is_running():
             raise ServerError("%s already running" % self.name)
-        first = not getattr(self, "_prepared", False)
+        if self.proc is not None and self.proc.returncode is None:
+            self._finish()      # died on its own: reap it and its group
+        first = not self._prepared
         if first:
             self._write_config()
             self._prepare()
@@ -172,7 +177,8 @@ class Server:
         deadline = t0 + timeout
         pending = list(self.ports)
         while pending:
-            if self.proc.poll() is not None:
+            if self._wait_exit(0):
+                self._finish()
                 raise ServerError("%s exited with %s during startup\n%s" % (
                     self.name, self.proc.returncode, self.diagnostics()))
             if time.monotonic() > deadline:
@@ -193,26 +199,43 @@ class Server:
         return self.dir
 
     def is_running(self):
-        return self.proc is not None and self.proc.poll() is None \
+        return self.proc is not None and self.proc.returncode is None \
             and pid_alive(self.proc.pid)
 
     def _signal_group(self, sig):
+        """Signal our process group. Only while the leader is not reaped:
+        until then its pid, hence the group id, cannot be reused."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
         try:
             os.killpg(self.proc.pid, sig)
         except ProcessLookupError:
             pass
 
-    def _reap(self, timeout):
-        """Wait until our process is gone (reaped or zombie); True if it is."""
+    def _wait_exit(self, timeout):
+        """Wait until the leader has exited (or is a zombie), without
+        reaping it; True if it has."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.proc.wait(timeout=0.05)
+        while True:
+            if self.proc.returncode is not None:
                 return True
-            except subprocess.TimeoutExpired:
-                if not pid_alive(self.proc.pid):
-                    return True
-        return False
+            try:
+                info = os.waitid(os.P_PID, self.proc.pid,
+                                 os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                info = True
+            if info is not None or not pid_alive(self.proc.pid):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+    def _finish(self):
+        """The leader has exited: kill what is left of its group (e.g.
+        erl_child_setup) while the zombie still holds the group id, then
+        reap it."""
+        self._signal_group(signal.SIGKILL)
+        self.proc.wait()
 
     def _wait_ports_closed(self, timeout=5.0):
         deadline = time.monotonic() + timeout
@@ -224,25 +247,25 @@ class Server:
 
     def stop(self, timeout=STOP_TIMEOUT):
         """Graceful stop (SIGTERM), SIGKILL if it takes longer than timeout."""
-        if self.proc is None:
+        if self.proc is None or self.proc.returncode is not None:
             return
-        if self.proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            if not self._reap(timeout):
-                self.kill()
-                return
-        # children (erl_child_setup...) of the same group
-        self._signal_group(signal.SIGKILL)
-        self._reap(1.0)
+        self._signal_group(signal.SIGTERM)
+        self._signal_group(signal.SIGCONT)   # in case it was paused
+        if not self._wait_exit(timeout):
+            self.kill()
+            return
+        self._finish()
 
     def kill(self):
-        """SIGKILL the whole process group; return when it is really dead."""
-        if self.proc is None:
+        """SIGKILL the whole process group; return when it is really dead
+        and its ports are closed."""
+        if self.proc is None or self.proc.returncode is not None:
             return
         self._signal_group(signal.SIGKILL)
-        if not self._reap(10.0):
+        if not self._wait_exit(10.0):
             raise ServerError("%s pid %d survived SIGKILL" % (
                 self.name, self.proc.pid))
+        self._finish()
         self._wait_ports_closed()
 
     def restart(self, timeout=START_TIMEOUT):
@@ -251,6 +274,20 @@ class Server:
 
     def register(self, user, password=None):
         raise NotImplementedError
+
+    def pause(self):
+        """SIGSTOP the server: sockets stay open but nothing is answered."""
+        self._signal_group(signal.SIGSTOP)
+
+    def resume(self):
+        self._signal_group(signal.SIGCONT)
+
+    def count_log(self, regex, start=0):
+        return len(re.findall(regex, self.log_text(start)))
+
+    def component_auth_failures(self, start=0):
+        """Failed component handshakes the server logged since `start`."""
+        return self.count_log(self.AUTH_FAILURE_RE, start)
 
     def log_offset(self):
         return file_size(self.log_path)
@@ -286,6 +323,7 @@ class Prosody(Server):
     name = "prosody"
     delegation_ns = "urn:xmpp:delegation:2"
     privilege_ns = "urn:xmpp:privilege:2"
+    AUTH_FAILURE_RE = r"Component authentication failed for "
 
     def __init__(self, basedir=None, **kw):
         kw.setdefault("loglevel", "debug")
@@ -345,6 +383,7 @@ modules_enabled = {{ "delegation"; "privilege" }}
 
     def _prepare(self):
         os.makedirs(self.data_dir, exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
         # Accounts exist before the server starts: no prosodyctl round trips.
         for user in self.users:
             self.register(user)
@@ -388,6 +427,7 @@ class Ejabberd(Server):
     name = "ejabberd"
     delegation_ns = "urn:xmpp:delegation:1"
     privilege_ns = "urn:xmpp:privilege:1"
+    AUTH_FAILURE_RE = r"Failed external component handshake authentication"
     admin_user = "admin"
     # Mnesia's schema records the node name, so every instance uses the same
     # node name and a spool built once can be copied.  Without epmd the name
@@ -404,6 +444,7 @@ class Ejabberd(Server):
         self.spool = os.path.join(self.dir, "spool")
         self.config_path = os.path.join(self.dir, "ejabberd.yml")
         self.api_url = "http://127.0.0.1:%d/api" % self.http_port
+        self.admin_jid = "%s@%s" % (self.admin_user, self.domain)
 
     @property
     def log_path(self):
@@ -463,10 +504,18 @@ class Ejabberd(Server):
             "api_permissions": {
                 "console commands": {"from": ["ejabberd_ctl"], "who": "all",
                                      "what": "*"},
+                # The admin account (HTTP Basic) may call every command:
+                # what restanza's roster.writer = ejabberd-api uses.
                 "admin access": {
-                    "who": {"access": {"allow": [{"acl": "loopback"},
-                                                 {"acl": "admin"}]}},
+                    "who": {"access": {"allow": [{"acl": "admin"}]}},
                     "what": ["*", "!stop", "!start"]},
+                # Unauthenticated from loopback: account management only
+                # (the test machinery registers users before any admin
+                # exists); anything else needs the admin's credentials.
+                "loopback accounts": {
+                    "who": [{"ip": "127.0.0.0/8"}],
+                    "what": ["register", "unregister", "change_password",
+                             "registered_users", "check_account"]},
             },
             "modules": mods,
         }
@@ -507,7 +556,9 @@ class Ejabberd(Server):
     def _prepare(self):
         if os.path.isdir(self.spool):
             return
-        template = self._spool_template()
+        template = None
+        if not getattr(self, "_template_build", False):
+            template = self._spool_template()
         if template:
             shutil.copytree(template, self.spool)
         else:
@@ -521,7 +572,9 @@ class Ejabberd(Server):
             path = _spool_templates.get(key)
             if path and os.path.isdir(path):
                 return path
-            builder = Ejabberd(tempfile.mkdtemp(prefix="restanza-ejspool-"),
+            tmp = tempfile.mkdtemp(prefix="restanza-ejspool-")
+            atexit.register(shutil.rmtree, tmp, True)
+            builder = Ejabberd(tmp,
                                users=self.users, password=self.password,
                                delegate=(), privileges={})
             builder._template_build = True
@@ -551,7 +604,6 @@ class Ejabberd(Server):
             "%s/%s" % (self.api_url, command), data=body, method="POST",
             headers={"Content-Type": "application/json"})
         if auth:
-            import base64
             cred = "%s:%s" % (self.jid(self.admin_user), self.admin_password)
             req.add_header("Authorization", "Basic " +
                            base64.b64encode(cred.encode()).decode())
