@@ -5,6 +5,7 @@
 #include "conf.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -75,6 +76,10 @@ struct key {
 
 static const char *check_domain(const char *value);
 static const char *check_host(const char *value);
+static const char *check_url(const char *value);
+static const char *check_content_type(const char *value);
+static const char *check_stanza_list(const char *value);
+static const char *check_event_list(const char *value);
 
 #define OFF(field) offsetof(struct conf, field)
 #define STR(x) #x
@@ -118,6 +123,36 @@ static const struct key keys[] = {
             XSTR(CONF_FD_RESERVED) " are kept for everything else"},
     {.section = "http", .name = "timeout", .type = CONF_TYPE_UINT,
      .offset = OFF(http.timeout), .def = "30", .min = 1, .max = 3600},
+    {.section = "rest", .name = "tokens", .type = CONF_TYPE_STRING,
+     .offset = OFF(rest.tokens_text)},
+    {.section = "rest", .name = "tokens_file", .type = CONF_TYPE_FILE_TEXT,
+     .offset = OFF(rest.tokens_text)},
+    {.section = "rest", .name = "iq_timeout", .type = CONF_TYPE_UINT,
+     .offset = OFF(rest.iq_timeout), .def = "120", .min = 1, .max = 3600},
+    {.section = "rest", .name = "iq_max_timeout", .type = CONF_TYPE_UINT,
+     .offset = OFF(rest.iq_max_timeout), .def = "300", .min = 1, .max = 3600},
+    {.section = "webhook", .name = "url", .type = CONF_TYPE_STRING,
+     .offset = OFF(webhook.url), .check = check_url},
+    {.section = "webhook", .name = "content_type", .type = CONF_TYPE_STRING,
+     .offset = OFF(webhook.content_type), .def = "application/xmpp+xml",
+     .check = check_content_type},
+    {.section = "webhook", .name = "stanzas", .type = CONF_TYPE_STRING,
+     .offset = OFF(webhook.stanzas), .def = "message, presence, iq",
+     .check = check_stanza_list},
+    {.section = "webhook", .name = "events", .type = CONF_TYPE_STRING,
+     .offset = OFF(webhook.events), .def = "bare, full, host",
+     .check = check_event_list},
+    {.section = "webhook", .name = "timeout", .type = CONF_TYPE_UINT,
+     .offset = OFF(webhook.timeout), .def = "10", .min = 1, .max = 300},
+    {.section = "webhook", .name = "concurrency", .type = CONF_TYPE_UINT,
+     .offset = OFF(webhook.concurrency), .def = "64", .min = 1, .max = 256},
+    {.section = "webhook", .name = "queue_max", .type = CONF_TYPE_UINT,
+     .offset = OFF(webhook.queue_max), .def = "10000", .min = 1,
+     .max = 1000000},
+    {.section = "webhook", .name = "secret", .type = CONF_TYPE_STRING,
+     .offset = OFF(webhook.secret)},
+    {.section = "webhook", .name = "secret_file", .type = CONF_TYPE_FILE_TEXT,
+     .offset = OFF(webhook.secret)},
     {.section = "log", .name = "level", .type = CONF_TYPE_LEVEL,
      .offset = OFF(log.level), .def = "info"},
 };
@@ -225,6 +260,74 @@ static const char *check_host(const char *value)
     if (strspn(last, "0123456789") == strcspn(last, "."))
         return bad;
     return NULL;
+}
+
+/* An http:// or https:// URL with a host and no blanks or controls. */
+static const char *check_url(const char *value)
+{
+    const char *host;
+
+    if (strncmp(value, "http://", 7) == 0)
+        host = value + 7;
+    else if (strncmp(value, "https://", 8) == 0)
+        host = value + 8;
+    else
+        return "is not an http:// or https:// URL";
+    if (*host == '\0' || *host == '/' || *host == '?' || *host == '#')
+        return "has no host";
+    for (const char *c = value; *c != '\0'; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return "contains a blank or control character";
+    return NULL;
+}
+
+static const char *check_content_type(const char *value)
+{
+    if (strcmp(value, "application/xmpp+xml") == 0 ||
+        strcmp(value, "application/json") == 0)
+        return NULL;
+    return "is not application/xmpp+xml or application/json";
+}
+
+/* A comma list whose items (blanks trimmed) are all in allowed. */
+static bool list_valid(const char *value, const char *const *allowed)
+{
+    const char *s = value;
+    size_t n = 0;
+
+    for (;;) {
+        size_t len, i;
+        s += strspn(s, " \t");
+        len = strcspn(s, ",");
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        for (i = 0; allowed[i] != NULL; i++)
+            if (strlen(allowed[i]) == len && strncmp(s, allowed[i], len) == 0)
+                break;
+        if (allowed[i] == NULL)
+            return false;
+        n++;
+        s = strchr(s, ',');
+        if (s == NULL)
+            return n > 0;
+        s++;
+    }
+}
+
+static const char *check_stanza_list(const char *value)
+{
+    static const char *const kinds[] = {"message", "presence", "iq", NULL};
+    return list_valid(value, kinds)
+               ? NULL
+               : "is not a comma list of message, presence, iq";
+}
+
+static const char *check_event_list(const char *value)
+{
+    static const char *const events[] = {"bare", "full", "host", NULL};
+    return list_valid(value, events)
+               ? NULL
+               : "is not a comma list of bare, full, host";
 }
 
 /* Strictly decimal digits: no sign, blanks, base prefix or overflow. */
@@ -807,6 +910,167 @@ static bool same_domain(const char *a, const char *b)
     return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* The file's text for section.name, or NULL. */
+static const char *seen_value(const struct parser *p, const char *section,
+                              const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 &&
+            strcmp(keys[i].name, name) == 0)
+            return p->seen[i].value;
+    return NULL;
+}
+
+/* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" )
+ * *"=" */
+static bool b64token(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && (isalnum((unsigned char)s[i]) || strchr("-._~+/", s[i])))
+        i++;
+    if (i == 0)
+        return false;
+    while (i < n && s[i] == '=')
+        i++;
+    return i == n;
+}
+
+/* Why pattern cannot limit a token, or NULL when it can. */
+static const char *check_pattern(const char *pattern, const char *server_domain,
+                                 const char *component_jid)
+{
+    struct jid j;
+    const char *why = NULL;
+
+    if (jid_parse(pattern, &j) < 0)
+        return "is not a valid JID";
+    if (component_jid != NULL && same_domain(j.domain, component_jid)) {
+        why = NULL;
+    } else if (server_domain != NULL && same_domain(j.domain, server_domain)) {
+        /* Users are impersonated through XEP-0356, bare JIDs only. */
+        if (j.resource != NULL)
+            why = "names a resource of a server.domain user (only bare "
+                  "JIDs can send as a user)";
+    } else {
+        why = "is neither in component.jid nor in server.domain";
+    }
+    jid_clear(&j);
+    return why;
+}
+
+void conf_tokens_free(struct conf_token *tokens, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(tokens[i].token);
+        free(tokens[i].pattern);
+    }
+    free(tokens);
+}
+
+int conf_tokens_parse(const char *text, const char *server_domain,
+                      const char *component_jid, struct conf_token **out,
+                      size_t *n, char *why, size_t whylen, unsigned *line)
+{
+    struct conf_token *list = NULL;
+    size_t count = 0;
+    unsigned lineno = 1;
+    const char *s = text;
+
+    while (*s != '\0') {
+        size_t len = strcspn(s, ",\n");
+        const char *e = s, *tok, *pat = NULL;
+        size_t elen = len, toklen, patlen = 0;
+        unsigned here = lineno;
+        char sep = s[len];
+
+        if (elen > 0 && e[elen - 1] == '\r')
+            elen--;
+        trim(&e, &elen);
+        s += len + (sep != '\0');
+        if (sep == '\n')
+            lineno++;
+        if (elen == 0 || e[0] == '#')
+            continue;
+        tok = e;
+        toklen = strcspn(e, " \t");
+        if (toklen > elen)
+            toklen = elen;
+        if (toklen < elen) {
+            pat = e + toklen;
+            patlen = elen - toklen;
+            trim(&pat, &patlen);
+        }
+        *line = here;
+        if (!b64token(tok, toklen)) {
+            snprintf(why, whylen,
+                     "token %zu has characters outside A-Z a-z 0-9 - . _ ~ "
+                     "+ / and trailing =",
+                     count + 1);
+            goto fail;
+        }
+        if (toklen < CONF_TOKEN_MIN) {
+            snprintf(why, whylen, "token %zu is shorter than %d characters",
+                     count + 1, CONF_TOKEN_MIN);
+            goto fail;
+        }
+        if (pat != NULL && memchr(pat, ' ', patlen) != NULL) {
+            snprintf(why, whylen, "entry %zu: expected 'TOKEN [JID-PATTERN]'",
+                     count + 1);
+            goto fail;
+        }
+        for (size_t i = 0; i < count; i++) {
+            if (strlen(list[i].token) == toklen &&
+                memcmp(list[i].token, tok, toklen) == 0) {
+                snprintf(why, whylen, "token %zu repeats token %zu", count + 1,
+                         i + 1);
+                goto fail;
+            }
+        }
+        list = xreallocarray(list, count + 1, sizeof(*list));
+        list[count].token = xstrndup(tok, toklen);
+        list[count].pattern = pat != NULL ? xstrndup(pat, patlen) : NULL;
+        count++;
+        if (list[count - 1].pattern != NULL) {
+            const char *bad = check_pattern(list[count - 1].pattern,
+                                            server_domain, component_jid);
+            if (bad != NULL) {
+                snprintf(why, whylen, "pattern of token %zu '%s' %s", count,
+                         list[count - 1].pattern, bad);
+                goto fail;
+            }
+        }
+    }
+    *out = list;
+    *n = count;
+    return 0;
+fail:
+    conf_tokens_free(list, count);
+    return -1;
+}
+
+/* Parse rest.tokens or rest.tokens_file into the token list. */
+static void load_tokens(struct parser *p)
+{
+    struct conf *c = p->conf;
+    const char *file = seen_value(p, "rest", "tokens_file");
+    unsigned kline = line_of(p, "rest", file ? "tokens_file" : "tokens");
+    unsigned line;
+    char why[512];
+
+    if (c->rest.tokens_text == NULL)
+        return;
+    if (conf_tokens_parse(c->rest.tokens_text, c->server.domain,
+                          c->component.jid, &c->rest.tokens, &c->rest.ntokens,
+                          why, sizeof(why), &line) < 0) {
+        /* Never echo the token itself: the message names it by number. */
+        if (file != NULL)
+            fail(p, kline, "rest.tokens_file: %s:%u: %s", file, line, why);
+        else
+            fail(p, kline, "rest.tokens: %s", why);
+    }
+}
+
 /* Rules that involve more than one key. */
 static void cross_check(struct parser *p)
 {
@@ -830,6 +1094,30 @@ static void cross_check(struct parser *p)
         line_of(p, "http", "admin_token_file") == 0)
         fail(p, line_of(p, "http", "listen"),
              "http.listen is not a loopback address: set http.admin_token");
+    /* 0: the value was wrong and has been reported already. */
+    if (c->rest.iq_max_timeout != 0 &&
+        c->rest.iq_timeout > c->rest.iq_max_timeout)
+        fail(p,
+             line_of(p, "rest", "iq_timeout") != 0
+                 ? line_of(p, "rest", "iq_timeout")
+                 : line_of(p, "rest", "iq_max_timeout"),
+             "rest.iq_timeout (%u) is larger than rest.iq_max_timeout (%u)",
+             c->rest.iq_timeout, c->rest.iq_max_timeout);
+    /* Webhook transfers share the fd budget with HTTP clients: 64 of the
+     * reserved descriptors are set aside for them. */
+    if (c->webhook.url != NULL &&
+        c->http.max_connections + c->webhook.concurrency >
+            CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_WEBHOOK)
+        fail(p,
+             line_of(p, "webhook", "concurrency") != 0
+                 ? line_of(p, "webhook", "concurrency")
+                 : line_of(p, "http", "max_connections"),
+             "http.max_connections (%u) + webhook.concurrency (%u) must not "
+             "exceed %d: libstrophe uses select(), so the process must stay "
+             "under %d file descriptors",
+             c->http.max_connections, c->webhook.concurrency,
+             CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_WEBHOOK, CONF_FD_LIMIT);
+    load_tokens(p);
 }
 
 struct conf *conf_parse(const char *text, size_t len, const char *name,
@@ -895,6 +1183,7 @@ void conf_free(struct conf *conf)
             *field = NULL;
         }
     }
+    conf_tokens_free(conf->rest.tokens, conf->rest.ntokens);
     free(conf->path);
     free(conf);
 }

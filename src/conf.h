@@ -18,6 +18,16 @@
  */
 #define CONF_FD_LIMIT 1024
 #define CONF_FD_RESERVED 160
+/* Of the reserved fds, those webhook.concurrency may use on top of HTTP. */
+#define CONF_FD_WEBHOOK 64
+
+/* A REST bearer token and the JID pattern that limits its `from`. */
+struct conf_token {
+    char *token;
+    /* NULL: any JID of component.jid (and, through XEP-0356, any user of
+     * server.domain); else parts present must match (mod_rest's rule). */
+    char *pattern;
+};
 
 /* Every value is owned by struct conf and freed by conf_free(). */
 struct conf {
@@ -44,6 +54,23 @@ struct conf {
         unsigned timeout; /* idle connection timeout, seconds */
     } http;
     struct {
+        char *tokens_text; /* inline value or tokens_file content, as read */
+        struct conf_token *tokens; /* parsed from tokens_text */
+        size_t ntokens;
+        unsigned iq_timeout;     /* seconds */
+        unsigned iq_max_timeout; /* seconds; caps the request headers */
+    } rest;
+    struct {
+        char *url;          /* NULL: no webhook; may hold {kind} {type}... */
+        char *content_type; /* application/xmpp+xml or application/json */
+        char *stanzas;      /* comma list of message, presence, iq */
+        char *events;       /* comma list of bare, full, host */
+        unsigned timeout;   /* seconds per request */
+        unsigned concurrency;
+        unsigned queue_max;
+        char *secret; /* HMAC-SHA256 key for X-Restanza-Signature, or NULL */
+    } webhook;
+    struct {
         enum log_level level;
     } log;
 };
@@ -61,5 +88,21 @@ struct conf *conf_parse(const char *text, size_t len, const char *name,
                         FILE *errs);
 
 void conf_free(struct conf *conf);
+
+/* Shortest bearer token accepted in rest.tokens. */
+#define CONF_TOKEN_MIN 16
+
+/*
+ * Parse a rest.tokens list: entries separated by commas or line ends, each
+ * `TOKEN [JID-PATTERN]`; blank entries and lines starting with '#' are
+ * skipped. Tokens are RFC 6750 b64token characters (see conf.c), CONF_TOKEN_MIN
+ * or more, unique. A pattern must be a JID of component_jid or of server_domain
+ * (then without resource). 0 with *out and *n set (free with conf_tokens_free),
+ * or -1 with why and *line (1-based line of the text) set.
+ */
+int conf_tokens_parse(const char *text, const char *server_domain,
+                      const char *component_jid, struct conf_token **out,
+                      size_t *n, char *why, size_t whylen, unsigned *line);
+void conf_tokens_free(struct conf_token *tokens, size_t n);
 
 #endif

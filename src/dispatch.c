@@ -31,6 +31,8 @@ struct dispatch {
     xmpp_ctx_t *ctx;
     struct strmap *delegates;         /* ns -> struct delegate */
     struct delegate default_delegate; /* cb NULL when none */
+    dispatch_incoming_cb early;
+    void *early_arg;
     dispatch_incoming_cb incoming;
     void *incoming_arg;
 };
@@ -275,6 +277,8 @@ static void on_message(struct dispatch *dp, xmpp_stanza_t *msg)
     if (strcasecmp(from, dp->conf->server.domain) == 0 &&
         delegation_handle_advert(dp->d, msg))
         return;
+    if (dp->early != NULL && dp->early(msg, dp->early_arg))
+        return;
     if (dp->incoming != NULL && dp->incoming(msg, dp->incoming_arg))
         return;
     if (type != NULL &&
@@ -342,6 +346,13 @@ void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
 {
     dp->incoming = cb;
     dp->incoming_arg = arg;
+}
+
+void dispatch_on_message_early(struct dispatch *dp, dispatch_incoming_cb cb,
+                               void *arg)
+{
+    dp->early = cb;
+    dp->early_arg = arg;
 }
 
 void dispatch_delegate(struct dispatch *dp, const char *ns,

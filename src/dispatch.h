@@ -37,6 +37,11 @@ void dispatch_free(struct dispatch *dp);
 void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
                           void *arg);
 
+/* Offer every message to cb before the incoming hook (REST collects MAM
+ * results this way); cb returns true when it consumed the message. */
+void dispatch_on_message_early(struct dispatch *dp, dispatch_incoming_cb cb,
+                               void *arg);
+
 /* Serve forwarded IQs whose payload is in namespace ns. With ns NULL: the
  * default handler, for every namespace without its own except
  * jabber:iq:roster (which only its own handler serves). */

@@ -16,12 +16,16 @@
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "rest.h"
 #include "status.h"
 #include "version.h"
+#include "webhook.h"
 
 #define EXIT_CONFIG 1
 #define EXIT_FATAL 2
 #define STOP_DEADLINE_MS 4500
+/* In-flight webhook deliveries may finish within this on a stop. */
+#define WEBHOOK_DRAIN_MS 2000
 
 struct daemon {
     const char *conf_path;
@@ -32,7 +36,9 @@ struct daemon {
     struct component *component;
     struct delegation *delegation;
     struct dispatch *dispatch;
+    struct webhook *webhook;
     struct status *status;
+    struct rest *rest;
     bool stopping;
     struct loop_timer *deadline;
 };
@@ -63,6 +69,13 @@ static void on_stopped(void *arg)
     loop_quit(d->loop);
 }
 
+/* Webhook replies are sent; now the stream may close. */
+static void on_drained(void *arg)
+{
+    struct daemon *d = arg;
+    component_stop(d->component, on_stopped, d);
+}
+
 static void on_deadline(void *arg)
 {
     struct daemon *d = arg;
@@ -85,7 +98,10 @@ static void on_terminate(int signo, void *arg)
     log_info("stopping", "signal=%s", signo == SIGTERM ? "TERM" : "INT");
     d->deadline = loop_timer_add(d->loop, STOP_DEADLINE_MS, on_deadline, d);
     httpd_shutdown(d->httpd);
-    component_stop(d->component, on_stopped, d);
+    if (d->webhook != NULL)
+        webhook_drain(d->webhook, WEBHOOK_DRAIN_MS, on_drained, d);
+    else
+        component_stop(d->component, on_stopped, d);
 }
 
 /* SIGHUP: re-read the file; only the log level can change at run time. */
@@ -125,6 +141,11 @@ static int run(struct daemon *d)
     d->delegation = delegation_new();
     d->dispatch = dispatch_new(d->component, d->delegation, d->conf);
     d->status = status_new(d->httpd, d->component, d->delegation, d->conf);
+    d->webhook =
+        webhook_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
+    status_set_webhook(d->status, d->webhook);
+    d->rest = rest_new(d->httpd, d->component, d->delegation, d->conf);
+    dispatch_on_message_early(d->dispatch, rest_offer_message, d->rest);
     log_info("started", "version=%s component=%s pid=%d", RESTANZA_VERSION,
              d->conf->component.jid, (int)getpid());
     component_start(d->component);
@@ -133,7 +154,9 @@ static int run(struct daemon *d)
     log_info("stopped", "status=%d", rc);
 out:
     loop_timer_cancel(d->loop, d->deadline);
+    rest_free(d->rest);
     status_free(d->status);
+    webhook_free(d->webhook);
     dispatch_free(d->dispatch);
     httpd_free(d->httpd);
     component_free(d->component);

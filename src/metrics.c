@@ -74,6 +74,36 @@ void metrics_appendf(char **buf, size_t *len, const char *fmt, ...)
     *len += (size_t)n;
 }
 
+/* Webhook deliveries, failures by reason and latency. */
+static void metrics_render_webhook(char **buf, size_t *len)
+{
+    static const char *const reasons[] = {"http",      "connect",    "timeout",
+                                          "too_large", "queue_full", "other"};
+
+    metrics_appendf(buf, len,
+                    "# HELP restanza_webhook_deliveries_total Webhook POSTs "
+                    "that got an HTTP response.\n"
+                    "# TYPE restanza_webhook_deliveries_total counter\n"
+                    "restanza_webhook_deliveries_total %llu\n"
+                    "# HELP restanza_webhook_failures_total Webhook "
+                    "deliveries that failed, by reason.\n"
+                    "# TYPE restanza_webhook_failures_total counter\n",
+                    (unsigned long long)counters[METRIC_WEBHOOK_DELIVERIES]);
+    for (int i = 0; i < 6; i++)
+        metrics_appendf(
+            buf, len, "restanza_webhook_failures_total{reason=\"%s\"} %llu\n",
+            reasons[i],
+            (unsigned long long)counters[METRIC_WEBHOOK_FAIL_HTTP + i]);
+    metrics_appendf(
+        buf, len,
+        "# HELP restanza_webhook_latency_seconds Webhook request duration.\n"
+        "# TYPE restanza_webhook_latency_seconds summary\n"
+        "restanza_webhook_latency_seconds_sum %.6f\n"
+        "restanza_webhook_latency_seconds_count %llu\n",
+        (double)counters[METRIC_WEBHOOK_LATENCY_US] / 1e6,
+        (unsigned long long)counters[METRIC_WEBHOOK_LATENCY_COUNT]);
+}
+
 void metrics_render(char **buf, size_t *len)
 {
     static const char *const kinds[] = {"message", "presence", "iq"};
@@ -101,6 +131,7 @@ void metrics_render(char **buf, size_t *len)
                     "# TYPE restanza_xmpp_disconnects_total counter\n"
                     "restanza_xmpp_disconnects_total %llu\n",
                     (unsigned long long)counters[METRIC_XMPP_DISCONNECTS]);
+    metrics_render_webhook(buf, len);
     metrics_appendf(buf, len,
                     "# HELP restanza_http_requests_total HTTP requests by "
                     "route and status.\n"

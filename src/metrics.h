@@ -14,6 +14,15 @@ enum metric {
     METRIC_STANZAS_OUT_PRESENCE,
     METRIC_STANZAS_OUT_IQ,
     METRIC_XMPP_DISCONNECTS,
+    METRIC_WEBHOOK_DELIVERIES,      /* POSTs that got an HTTP response */
+    METRIC_WEBHOOK_FAIL_HTTP,       /* ... with a status outside 2xx */
+    METRIC_WEBHOOK_FAIL_CONNECT,    /* connection failed */
+    METRIC_WEBHOOK_FAIL_TIMEOUT,    /* timeout (or delegated deadline) */
+    METRIC_WEBHOOK_FAIL_TOO_LARGE,  /* response over the cap */
+    METRIC_WEBHOOK_FAIL_QUEUE_FULL, /* refused with resource-constraint */
+    METRIC_WEBHOOK_FAIL_OTHER,      /* any other failure */
+    METRIC_WEBHOOK_LATENCY_US,      /* sum of request durations */
+    METRIC_WEBHOOK_LATENCY_COUNT,
     METRIC_COUNT
 };
 

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "strmap.h"
 #include "version.h"
+#include "webhook.h"
 #include "xmalloc.h"
 
 struct status {
@@ -24,6 +25,7 @@ struct status {
     struct component *c;
     struct delegation *d;
     const struct conf *conf;
+    struct webhook *w; /* or NULL */
 };
 
 bool status_token_equal(const char *a, const char *b)
@@ -121,8 +123,11 @@ char *status_json(struct status *s, size_t *len)
     free(servers);
     json_object_object_add(root, "delegations", dlg);
     json_object_object_add(root, "privileges", priv);
-    json_object_object_add(hook, "queued", json_object_new_int(0));
-    json_object_object_add(hook, "in_flight", json_object_new_int(0));
+    json_object_object_add(
+        hook, "queued", json_object_new_int64((int64_t)webhook_queued(s->w)));
+    json_object_object_add(
+        hook, "in_flight",
+        json_object_new_int64((int64_t)webhook_in_flight(s->w)));
     json_object_object_add(root, "webhook", hook);
     json_object_object_add(http, "parked",
                            json_object_new_int64((int64_t)httpd_parked(s->h)));
@@ -188,6 +193,11 @@ struct status *status_new(struct httpd *h, struct component *c,
     httpd_route(h, "GET", "/status", false, "status", on_status, s);
     httpd_route(h, "GET", "/metrics", false, "metrics", on_metrics, s);
     return s;
+}
+
+void status_set_webhook(struct status *s, struct webhook *w)
+{
+    s->w = w;
 }
 
 void status_free(struct status *s)

@@ -11,10 +11,13 @@ struct component;
 struct delegation;
 struct conf;
 struct status;
+struct webhook;
 
 struct status *status_new(struct httpd *h, struct component *c,
                           struct delegation *d, const struct conf *conf);
 void status_free(struct status *s);
+/* Report this webhook's queue in /status (borrowed; NULL: none). */
+void status_set_webhook(struct status *s, struct webhook *w);
 
 /* Compare secrets in time independent of where they differ. */
 bool status_token_equal(const char *a, const char *b);

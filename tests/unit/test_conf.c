@@ -162,6 +162,11 @@ START_TEST(test_full_config_file_sets_every_value)
     ck_assert_uint_eq(conf->http.max_body, 67108864);
     ck_assert_uint_eq(conf->http.max_connections, 864);
     ck_assert_uint_eq(conf->http.timeout, 1);
+    ck_assert_uint_eq(conf->rest.ntokens, 1);
+    ck_assert_str_eq(conf->rest.tokens[0].token, "tok_a_0123456789abcdef");
+    ck_assert_str_eq(conf->rest.tokens[0].pattern, "bot@rest.example.org");
+    ck_assert_uint_eq(conf->rest.iq_timeout, 30);
+    ck_assert_uint_eq(conf->rest.iq_max_timeout, 60);
     ck_assert_int_eq(conf->log.level, LOG_LEVEL_DEBUG);
     conf_free(conf);
     free(out);
@@ -1179,6 +1184,225 @@ START_TEST(test_data_files_give_exactly_the_expected_errors)
 }
 END_TEST
 
+/* A config whose line 7 is `line`, inside [rest]. */
+#define REST(line) BASE "[rest]\n" line "\n"
+
+START_TEST(test_rest_defaults)
+{
+    struct conf *conf = parse_ok(BASE);
+
+    ck_assert_uint_eq(conf->rest.iq_timeout, 120);
+    ck_assert_uint_eq(conf->rest.iq_max_timeout, 300);
+    ck_assert_ptr_null(conf->rest.tokens_text);
+    ck_assert_ptr_null(conf->rest.tokens);
+    ck_assert_uint_eq(conf->rest.ntokens, 0);
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_rest_iq_timeouts_ranges_and_order)
+{
+    struct conf *conf = parse_ok(BASE "[rest]\niq_timeout = 5\n"
+                                      "iq_max_timeout = 5\n");
+
+    ck_assert_uint_eq(conf->rest.iq_timeout, 5);
+    ck_assert_uint_eq(conf->rest.iq_max_timeout, 5);
+    conf_free(conf);
+    check_range(BASE "[rest]\niq_max_timeout = 3600\niq_timeout = ", 8,
+                "rest.iq_timeout", 1, 3600, "1 to 3600");
+    check_range(BASE "[rest]\niq_timeout = 1\niq_max_timeout = ", 8,
+                "rest.iq_max_timeout", 1, 3600, "1 to 3600");
+    parse_fails(BASE "[rest]\niq_timeout = 60\niq_max_timeout = 30\n",
+                "t.conf:7: rest.iq_timeout (60) is larger than "
+                "rest.iq_max_timeout (30)\n");
+    /* The default iq_timeout (120) above an explicit maximum. */
+    parse_fails(REST("iq_max_timeout = 30"),
+                "t.conf:7: rest.iq_timeout (120) is larger than "
+                "rest.iq_max_timeout (30)\n");
+}
+END_TEST
+
+START_TEST(test_rest_tokens_inline_with_patterns)
+{
+    struct conf *conf =
+        parse_ok(REST("tokens = tok_a_0123456789abcdef, tok_b_0123456789abcdef "
+                      "bot@rest.example.org ,tok_c_0123456789abcde== "
+                      "alice@example.org,"));
+
+    ck_assert_uint_eq(conf->rest.ntokens, 3);
+    ck_assert_str_eq(conf->rest.tokens[0].token, "tok_a_0123456789abcdef");
+    ck_assert_ptr_null(conf->rest.tokens[0].pattern);
+    ck_assert_str_eq(conf->rest.tokens[1].token, "tok_b_0123456789abcdef");
+    ck_assert_str_eq(conf->rest.tokens[1].pattern, "bot@rest.example.org");
+    ck_assert_str_eq(conf->rest.tokens[2].token, "tok_c_0123456789abcde==");
+    ck_assert_str_eq(conf->rest.tokens[2].pattern, "alice@example.org");
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_rest_tokens_file_one_per_line)
+{
+    static const char content[] =
+        "# web app\n"
+        "tok_a_0123456789abcdef\r\n"
+        "\n"
+        "  tok_b_0123456789abcdef  rest.example.org/r\n";
+    char *path = temp_file(content, sizeof(content) - 1);
+    char *text = xasprintf(BASE "[rest]\ntokens_file = %s\n", path);
+    struct conf *conf = parse_ok(text);
+
+    ck_assert_uint_eq(conf->rest.ntokens, 2);
+    ck_assert_str_eq(conf->rest.tokens[0].token, "tok_a_0123456789abcdef");
+    ck_assert_ptr_null(conf->rest.tokens[0].pattern);
+    ck_assert_str_eq(conf->rest.tokens[1].token, "tok_b_0123456789abcdef");
+    ck_assert_str_eq(conf->rest.tokens[1].pattern, "rest.example.org/r");
+    conf_free(conf);
+    free(text);
+    remove_temp(path);
+}
+END_TEST
+
+START_TEST(test_rest_tokens_errors_name_the_entry_never_the_token)
+{
+    parse_fails(REST("tokens = short"),
+                "t.conf:7: rest.tokens: token 1 is shorter than 16 "
+                "characters\n");
+    parse_fails(REST("tokens = tok_a_0123456789abcdef, tok:b_0123456789abcdef"),
+                "t.conf:7: rest.tokens: token 2 has characters outside A-Z "
+                "a-z 0-9 - . _ ~ + / and trailing =\n");
+    parse_fails(REST("tokens = tok_a_0123456789abcdef,tok_a_0123456789abcdef"),
+                "t.conf:7: rest.tokens: token 2 repeats token 1\n");
+    parse_fails(REST("tokens = tok_a_0123456789abcdef a@b c@d"),
+                "t.conf:7: rest.tokens: entry 1: expected 'TOKEN "
+                "[JID-PATTERN]'\n");
+    parse_fails(REST("tokens = tok_a_0123456789abcdef bot@elsewhere.org"),
+                "t.conf:7: rest.tokens: pattern of token 1 "
+                "'bot@elsewhere.org' is neither in component.jid nor in "
+                "server.domain\n");
+    parse_fails(REST("tokens = tok_a_0123456789abcdef alice@example.org/r"),
+                "t.conf:7: rest.tokens: pattern of token 1 "
+                "'alice@example.org/r' names a resource of a server.domain "
+                "user (only bare JIDs can send as a user)\n");
+    parse_fails(REST("tokens = tok_a_0123456789abcdef a@@b"),
+                "t.conf:7: rest.tokens: pattern of token 1 'a@@b' is not a "
+                "valid JID\n");
+}
+END_TEST
+
+START_TEST(test_rest_tokens_file_errors_give_the_file_line)
+{
+    static const char content[] = "tok_a_0123456789abcdef\n"
+                                  "# comment\n"
+                                  "tok_a_0123456789abcdef\n";
+    char *path = temp_file(content, sizeof(content) - 1);
+    char *text = xasprintf(BASE "[rest]\ntokens_file = %s\n", path);
+    char *expected = xasprintf("t.conf:7: rest.tokens_file: %s:3: token 2 "
+                               "repeats token 1\n",
+                               path);
+
+    parse_fails(text, expected);
+    free(expected);
+    free(text);
+    remove_temp(path);
+    parse_fails(REST("tokens = tok_a_0123456789abcdef\ntokens_file = /x"),
+                "t.conf:8: rest.tokens_file conflicts with rest.tokens (line "
+                "7): set only one\n");
+}
+END_TEST
+
+/* A webhook config: BASE plus a [webhook] section with these lines. */
+#define WEBHOOK(lines) BASE "[webhook]\n" lines
+
+START_TEST(test_webhook_defaults)
+{
+    struct conf *conf = parse_ok(BASE);
+
+    ck_assert_ptr_null(conf->webhook.url);
+    ck_assert_str_eq(conf->webhook.content_type, "application/xmpp+xml");
+    ck_assert_str_eq(conf->webhook.stanzas, "message, presence, iq");
+    ck_assert_str_eq(conf->webhook.events, "bare, full, host");
+    ck_assert_uint_eq(conf->webhook.timeout, 10);
+    ck_assert_uint_eq(conf->webhook.concurrency, 64);
+    ck_assert_uint_eq(conf->webhook.queue_max, 10000);
+    ck_assert_ptr_null(conf->webhook.secret);
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_webhook_values)
+{
+    struct conf *conf =
+        parse_ok(WEBHOOK("url = https://app.example/hook/{kind}?to={to}\n"
+                         "content_type = application/json\n"
+                         "stanzas = iq , message\n"
+                         "events = bare\n"
+                         "timeout = 300\n"
+                         "concurrency = 256\n"
+                         "queue_max = 1000000\n"
+                         "secret = k#y;1\n"));
+
+    ck_assert_str_eq(conf->webhook.url,
+                     "https://app.example/hook/{kind}?to={to}");
+    ck_assert_str_eq(conf->webhook.content_type, "application/json");
+    ck_assert_str_eq(conf->webhook.stanzas, "iq , message");
+    ck_assert_str_eq(conf->webhook.events, "bare");
+    ck_assert_uint_eq(conf->webhook.timeout, 300);
+    ck_assert_uint_eq(conf->webhook.concurrency, 256);
+    ck_assert_uint_eq(conf->webhook.queue_max, 1000000);
+    ck_assert_str_eq(conf->webhook.secret, "k#y;1");
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_webhook_bad_values_are_rejected)
+{
+    static const char *const bad[] = {
+        WEBHOOK("url = ftp://app.example/\n"),
+        WEBHOOK("url = http://\n"),
+        WEBHOOK("url = http://a b/\n"),
+        WEBHOOK("content_type = text/plain\n"),
+        WEBHOOK("stanzas = message, chat\n"),
+        WEBHOOK("stanzas = message,\n"),
+        WEBHOOK("events = bare, room\n"),
+        WEBHOOK("timeout = 0\n"),
+        WEBHOOK("timeout = 301\n"),
+        WEBHOOK("concurrency = 257\n"),
+        WEBHOOK("queue_max = 0\n"),
+        WEBHOOK("secret = a\nsecret_file = /etc/hostname\n"),
+        WEBHOOK("colour = blue\n"),
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *out;
+        struct conf *conf = parse(bad[i], &out);
+        ck_assert_msg(conf == NULL, "accepted: %s", bad[i]);
+        ck_assert_msg(strstr(out, "t.conf:") != NULL, "%s", out);
+        free(out);
+    }
+}
+END_TEST
+
+START_TEST(test_webhook_concurrency_counts_against_the_fd_budget)
+{
+    char *out;
+    struct conf *conf = parse(BASE "[http]\nmax_connections = 864\n"
+                                   "[webhook]\nurl = http://h/\n"
+                                   "concurrency = 65\n",
+                              &out);
+
+    ck_assert_ptr_null(conf);
+    ck_assert_msg(strstr(out, "webhook.concurrency (65)") != NULL, "%s", out);
+    free(out);
+    /* Without a URL the webhook opens nothing. */
+    conf = parse_ok(BASE "[http]\nmax_connections = 864\n"
+                         "[webhook]\nconcurrency = 65\n");
+    conf_free(conf);
+    conf = parse_ok(BASE "[http]\nmax_connections = 864\n"
+                         "[webhook]\nurl = http://h/\nconcurrency = 64\n");
+    conf_free(conf);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
     Suite *s = suite_create("conf");
@@ -1187,6 +1411,7 @@ static Suite *conf_suite(void)
     TCase *secrets = tcase_create("secrets");
     TCase *values = tcase_create("values");
     TCase *files = tcase_create("files");
+    TCase *rest = tcase_create("rest");
 
     tcase_add_test(syntax, test_minimal_config_gets_every_default);
     tcase_add_test(syntax, test_conf_free_null_is_a_noop);
@@ -1278,6 +1503,23 @@ static Suite *conf_suite(void)
     tcase_set_timeout(files, 60);
     tcase_set_timeout(limits, 60);
     suite_add_tcase(s, files);
+
+    tcase_add_test(rest, test_rest_defaults);
+    tcase_add_test(rest, test_rest_iq_timeouts_ranges_and_order);
+    tcase_add_test(rest, test_rest_tokens_inline_with_patterns);
+    tcase_add_test(rest, test_rest_tokens_file_one_per_line);
+    tcase_add_test(rest,
+                   test_rest_tokens_errors_name_the_entry_never_the_token);
+    tcase_add_test(rest, test_rest_tokens_file_errors_give_the_file_line);
+    suite_add_tcase(s, rest);
+
+    TCase *webhook = tcase_create("webhook");
+    tcase_add_test(webhook, test_webhook_defaults);
+    tcase_add_test(webhook, test_webhook_values);
+    tcase_add_test(webhook, test_webhook_bad_values_are_rejected);
+    tcase_add_test(webhook,
+                   test_webhook_concurrency_counts_against_the_fd_budget);
+    suite_add_tcase(s, webhook);
     return s;
 }
 

@@ -1,0 +1,1358 @@
+/* SPDX-License-Identifier: MIT */
+/* rest.c: the REST API (mod_rest parity, component mode) on /rest. */
+#include "config.h"
+
+#include "rest.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "component.h"
+#include "conf.h"
+#include "delegation.h"
+#include "httpd.h"
+#include "iq.h"
+#include "jid.h"
+#include "json.h"
+#include "jsonmap.h"
+#include "log.h"
+#include "stanza.h"
+#include "status.h"
+#include "xmalloc.h"
+
+#define NS_STREAMS "http://etherx.jabber.org/streams"
+#define NS_XMPP_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
+#define MIME_XML "application/xmpp+xml"
+#define MIME_JSON "application/json"
+#define MIME_FORM "application/x-www-form-urlencoded"
+#define MIME_TEXT "text/plain"
+#define WWW_AUTHENTICATE "Bearer realm=\"restanza\", Basic realm=\"restanza\""
+#define RETRY_AFTER "5"
+/* Wraps an XML body so that the parser sees anything after the element. */
+#define XML_WRAPPER "restanza-body-wrapper"
+#define ID_SIZE 64
+
+/* Every error the REST endpoint itself answers with (research §4.7). */
+enum rest_error_id {
+    RE_NOAUTHZ,
+    RE_UNAUTHZ,
+    RE_MALFORMAUTHZ,
+    RE_PARSE,
+    RE_XMLNS,
+    RE_NAME,
+    RE_TO,
+    RE_FROM,
+    RE_FROM_AUTH,
+    RE_NO_PRIVILEGE,
+    RE_USER_KIND,
+    RE_IQ_TYPE,
+    RE_IQ_TAGS,
+    RE_MEDIATYPE,
+    RE_TEXT_TO,
+    RE_TEXT_IQ,
+    RE_TIMEOUT_HEADER,
+    RE_NOT_FOUND,
+    RE_UNAVAILABLE,
+    RE_QUEUE_FULL,
+    RE_TIMEOUT,
+    RE_DISCONNECTED,
+    RE_SHUTDOWN,
+    RE_INTERNAL,
+};
+
+static const struct rest_error {
+    unsigned status;
+    const char *type;
+    const char *condition;
+    const char *text;
+} rest_errors[] = {
+    [RE_NOAUTHZ] = {401, ERR_AUTH, "not-authorized", "No credentials provided"},
+    [RE_UNAUTHZ] = {403, ERR_AUTH, "not-authorized",
+                    "Credentials not accepted"},
+    [RE_MALFORMAUTHZ] = {403, ERR_AUTH, "not-authorized",
+                         "Credentials malformed"},
+    [RE_PARSE] = {400, ERR_MODIFY, "not-well-formed",
+                  "Failed to parse payload"},
+    [RE_XMLNS] = {422, ERR_MODIFY, "invalid-namespace",
+                  "'xmlns' attribute must be empty"},
+    [RE_NAME] = {422, ERR_MODIFY, "unsupported-stanza-type",
+                 "must be 'message', 'presence' or 'iq'"},
+    [RE_TO] = {422, ERR_MODIFY, "improper-addressing",
+               "Invalid destination JID"},
+    [RE_FROM] = {422, ERR_MODIFY, "invalid-from", "Invalid source JID"},
+    [RE_FROM_AUTH] = {403, ERR_AUTH, "not-authorized",
+                      "Not authorized to send stanza with requested 'from'"},
+    [RE_NO_PRIVILEGE] = {403, ERR_AUTH, "forbidden",
+                         "The server granted no message privilege "
+                         "(XEP-0356): cannot send as a user"},
+    [RE_USER_KIND] = {403, ERR_AUTH, "forbidden",
+                      "Only messages can be sent as a user (XEP-0356)"},
+    [RE_IQ_TYPE] = {422, ERR_MODIFY, "invalid-xml",
+                    "'iq' stanza must be of type 'get' or 'set'"},
+    [RE_IQ_TAGS] = {422, ERR_MODIFY, "bad-format",
+                    "'iq' stanza must have exactly one child tag"},
+    [RE_MEDIATYPE] = {415, ERR_CANCEL, "bad-format", "Unsupported media type"},
+    [RE_TEXT_TO] = {422, ERR_MODIFY, "improper-addressing",
+                    "A text/plain body needs the destination in the path: "
+                    "POST /rest/{kind}/{type}/{to}"},
+    [RE_TEXT_IQ] = {415, ERR_CANCEL, "bad-format",
+                    "A text/plain body can only be a message body or a "
+                    "presence show"},
+    [RE_TIMEOUT_HEADER] = {400, ERR_MODIFY, "bad-request",
+                           "The timeout header must be a whole number of "
+                           "seconds from 1"},
+    [RE_NOT_FOUND] = {404, ERR_CANCEL, COND_ITEM_NOT_FOUND,
+                      "No such REST route"},
+    [RE_UNAVAILABLE] = {503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                        "Not connected to the XMPP server"},
+    [RE_QUEUE_FULL] = {503, ERR_WAIT, COND_RESOURCE_CONSTRAINT,
+                       "The queue to the XMPP server is full"},
+    [RE_TIMEOUT] = {504, ERR_WAIT, COND_REMOTE_TIMEOUT, "IQ stanza timed out"},
+    [RE_DISCONNECTED] = {503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                         "The XMPP stream went away before the reply"},
+    [RE_SHUTDOWN] = {503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                     "restanza is shutting down"},
+    [RE_INTERNAL] = {500, ERR_WAIT, COND_INTERNAL, "Internal error"},
+};
+
+/* What the payload key of a GET shortcut holds without URL parameters. */
+enum get_empty {
+    GET_TRUE,   /* a flag: "ping": true */
+    GET_OBJECT, /* an empty object: <query xmlns=.../> */
+    GET_ARRAY,  /* an empty list (stats) */
+};
+
+/* GET /rest/{query}/{to} shortcuts, and the URL parameters each may take. */
+static const struct {
+    const char *query;
+    enum get_empty empty;
+    const char *const *params;
+} get_queries[] = {
+    {"ping", GET_TRUE, NULL},
+    {"version", GET_OBJECT, NULL},
+    {"disco", GET_OBJECT, (const char *const[]){"node", NULL}},
+    {"items", GET_OBJECT, (const char *const[]){"node", NULL}},
+    {"extdisco", GET_OBJECT, (const char *const[]){"type", NULL}},
+    {"archive", GET_OBJECT,
+     (const char *const[]){"queryid", "with", "start", "end", "before-id",
+                           "after-id", "before", "after", "max", NULL}},
+    {"lastactivity", GET_OBJECT, NULL},
+    {"stats", GET_ARRAY, NULL},
+    {"upload_request", GET_OBJECT,
+     (const char *const[]){"filename", "size", "content-type", NULL}},
+    {"oob", GET_OBJECT, (const char *const[]){"url", "desc", NULL}},
+    {"payload", GET_OBJECT, (const char *const[]){"datatype", NULL}},
+};
+
+/* A parked IQ request waiting for its reply. */
+struct call {
+    struct rest *r;
+    struct httpd_request *req;
+    const char *route;
+    enum rest_format fmt;
+    char id[ID_SIZE];
+    char *queryid; /* MAM query id, or NULL */
+    char *peer;    /* where the IQ went: MAM results must come from it */
+    xmpp_stanza_t **results;
+    size_t nresults;
+    struct call *prev, *next;
+};
+
+struct rest {
+    struct httpd *h;
+    struct component *c;
+    struct delegation *d;
+    const struct conf *conf;
+    xmpp_ctx_t *ctx;
+    struct call *calls;
+};
+
+/* Who the caller proved to be. */
+struct auth {
+    const char *pattern; /* limit on `from`, NULL for any */
+};
+
+/* One request being handled. */
+struct job {
+    struct rest *r;
+    struct httpd_request *req;
+    const char *route;
+    enum rest_format fmt;     /* answer format */
+    enum rest_format err_fmt; /* error answer format */
+    struct auth auth;
+};
+
+/* ---------------------------------------------------------------------- */
+/* pure helpers (exported for the unit tests) */
+
+/* Compare the media type at s[0..n) (blanks trimmed) without case. */
+static bool media_is(const char *s, size_t n, const char *type)
+{
+    while (n > 0 && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    return strlen(type) == n && strncasecmp(s, type, n) == 0;
+}
+
+static enum rest_format media_of(const char *s, size_t n)
+{
+    size_t semi = 0;
+
+    while (semi < n && s[semi] != ';')
+        semi++;
+    if (media_is(s, semi, MIME_XML))
+        return REST_XML;
+    if (media_is(s, semi, MIME_JSON))
+        return REST_JSON;
+    if (media_is(s, semi, MIME_FORM))
+        return REST_FORM;
+    if (media_is(s, semi, MIME_TEXT))
+        return REST_TEXT;
+    return REST_UNSUPPORTED;
+}
+
+enum rest_format rest_media_type(const char *content_type)
+{
+    if (content_type == NULL)
+        return REST_UNSUPPORTED;
+    return media_of(content_type, strlen(content_type));
+}
+
+/* First format of the comma-separated list s that we can answer in. */
+static bool first_supported(const char *s, bool form_ok, enum rest_format *out)
+{
+    while (s != NULL && *s != '\0') {
+        size_t n = strcspn(s, ",");
+        enum rest_format f = media_of(s, n);
+
+        if (f == REST_XML || f == REST_JSON || (f == REST_FORM && form_ok)) {
+            *out = f;
+            return true;
+        }
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    return false;
+}
+
+enum rest_format rest_negotiate(const char *accept, const char *content_type,
+                                bool form_ok)
+{
+    enum rest_format f = REST_XML;
+
+    if (!first_supported(accept, form_ok, &f))
+        first_supported(content_type, form_ok, &f);
+    return f;
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+int rest_parse_basic(const char *b64, char **user, char **secret)
+{
+    size_t len, n = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    char *out, *colon;
+
+    while (*b64 == ' ' || *b64 == '\t')
+        b64++;
+    len = strlen(b64);
+    while (len > 0 && (b64[len - 1] == ' ' || b64[len - 1] == '\t'))
+        len--;
+    /* Padding is optional, but only at the end and at most two. */
+    for (size_t pad = 0; len > 0 && b64[len - 1] == '=' && pad < 2; pad++)
+        len--;
+    if (len == 0 || len % 4 == 1)
+        return -1;
+    out = xmalloc(len * 3 / 4 + 1);
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_value((unsigned char)b64[i]);
+        if (v < 0) {
+            free(out);
+            return -1;
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[n] = '\0';
+    colon = memchr(out, ':', n);
+    if (colon == NULL || strlen(out) != n) {
+        free(out);
+        return -1;
+    }
+    *user = xstrndup(out, (size_t)(colon - out));
+    *secret = xstrdup(colon + 1);
+    free(out);
+    return 0;
+}
+
+bool rest_jid_matches(const char *jid, const char *pattern)
+{
+    struct jid j, p;
+    bool ok;
+
+    if (jid_parse(jid, &j) < 0)
+        return false;
+    if (jid_parse(pattern, &p) < 0) {
+        jid_clear(&j);
+        return false;
+    }
+    ok = strcasecmp(j.domain, p.domain) == 0 &&
+         (p.local == NULL ||
+          (j.local != NULL && strcmp(j.local, p.local) == 0)) &&
+         (p.resource == NULL ||
+          (j.resource != NULL && strcmp(j.resource, p.resource) == 0));
+    jid_clear(&j);
+    jid_clear(&p);
+    return ok;
+}
+
+int rest_parse_timeout(const char *value, unsigned max, unsigned *out)
+{
+    unsigned long v = 0;
+
+    if (value == NULL || *value == '\0')
+        return -1;
+    for (const char *s = value; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        /* Anything past the cap is the cap; stop before overflowing. */
+        if (v <= max)
+            v = v * 10 + (unsigned long)(*s - '0');
+    }
+    if (v == 0)
+        return -1;
+    *out = v > max ? max : (unsigned)v;
+    return 0;
+}
+
+/* Append one raw byte. */
+static void form_byte(char **buf, size_t *len, size_t *cap, char c)
+{
+    if (*len + 2 > *cap) {
+        *cap = *cap * 2 + 16;
+        *buf = xrealloc(*buf, *cap);
+    }
+    (*buf)[(*len)++] = c;
+    (*buf)[*len] = '\0';
+}
+
+/* Append s percent-encoded (space as '+'). */
+static void form_append(char **buf, size_t *len, size_t *cap, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+            c == '~') {
+            form_byte(buf, len, cap, (char)c);
+        } else if (c == ' ') {
+            form_byte(buf, len, cap, '+');
+        } else {
+            form_byte(buf, len, cap, '%');
+            form_byte(buf, len, cap, hex[c >> 4]);
+            form_byte(buf, len, cap, hex[c & 15]);
+        }
+    }
+}
+
+char *rest_form_encode(json_object *obj)
+{
+    size_t len = 0, cap = 64;
+    char *buf = xmalloc(cap);
+
+    buf[0] = '\0';
+    if (!json_object_is_type(obj, json_type_object))
+        return buf;
+    json_object_object_foreach(obj, key, val)
+    {
+        const char *s;
+
+        switch (json_object_get_type(val)) {
+        case json_type_string:
+        case json_type_int:
+        case json_type_double:
+            s = json_object_get_string(val);
+            break;
+        case json_type_boolean:
+            if (!json_object_get_boolean(val))
+                continue;
+            s = "true";
+            break;
+        default:
+            continue;
+        }
+        if (len > 0)
+            form_byte(&buf, &len, &cap, '&');
+        form_append(&buf, &len, &cap, key);
+        form_byte(&buf, &len, &cap, '=');
+        form_append(&buf, &len, &cap, s);
+    }
+    return buf;
+}
+
+/* True when st holds only blank text. */
+static bool blank_text(xmpp_stanza_t *st)
+{
+    const char *t = xmpp_stanza_get_text_ptr(st);
+
+    return t == NULL || t[strspn(t, " \t\r\n")] == '\0';
+}
+
+xmpp_stanza_t *rest_parse_xml(xmpp_ctx_t *ctx, const char *body, size_t len)
+{
+    xmpp_stanza_t *wrap, *el = NULL, *copy;
+    char *text;
+    size_t i = 0;
+
+    while (i < len && strchr(" \t\r\n", body[i]) != NULL && body[i] != '\0')
+        i++;
+    /* No declaration, DOCTYPE (entity expansion), comment or PI first. */
+    if (i == len || body[i] != '<' || i + 1 == len || body[i + 1] == '?' ||
+        body[i + 1] == '!' || body[i + 1] == '/')
+        return NULL;
+    if (memchr(body, '\0', len) != NULL ||
+        memmem(body, len, "<!DOCTYPE", 9) != NULL ||
+        memmem(body, len, "<!ENTITY", 8) != NULL ||
+        memmem(body, len, XML_WRAPPER, strlen(XML_WRAPPER)) != NULL)
+        return NULL;
+    text = xasprintf("<" XML_WRAPPER ">%.*s</" XML_WRAPPER ">", (int)len, body);
+    wrap = xmpp_stanza_new_from_string(ctx, text);
+    free(text);
+    if (wrap == NULL)
+        return NULL;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(wrap); c != NULL;
+         c = xmpp_stanza_get_next(c)) {
+        if (xmpp_stanza_is_text(c)) {
+            if (!blank_text(c))
+                goto fail;
+        } else if (el != NULL) {
+            goto fail;
+        } else {
+            el = c;
+        }
+    }
+    if (el == NULL)
+        goto fail;
+    copy = xmpp_stanza_copy(el);
+    xmpp_stanza_release(wrap);
+    return copy;
+fail:
+    xmpp_stanza_release(wrap);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* answers */
+
+static const char *format_mime(enum rest_format f)
+{
+    switch (f) {
+    case REST_JSON:
+        return MIME_JSON;
+    case REST_FORM:
+        return MIME_FORM;
+    default:
+        return MIME_XML;
+    }
+}
+
+/* Answer with an error, as XML or JSON; 503s carry Retry-After. */
+static void respond_error(struct httpd_request *req, enum rest_format fmt,
+                          unsigned status, const char *type,
+                          const char *condition, const char *text)
+{
+    xmpp_ctx_t *ctx;
+    xmpp_stanza_t *err, *t;
+    char *body;
+    size_t len;
+
+    if (status == 503)
+        httpd_add_header(req, "Retry-After", RETRY_AFTER);
+    if (status == 401)
+        httpd_add_header(req, "WWW-Authenticate", WWW_AUTHENTICATE);
+    if (fmt != REST_XML) {
+        httpd_error(req, status, type, condition, text);
+        return;
+    }
+    /* A throwaway context keeps this usable before any stream exists. */
+    ctx = xmpp_ctx_new(NULL, NULL);
+    err = stanza_element(ctx, EL_ERROR, NS_STREAMS);
+    stanza_add_element(err, condition, NS_XMPP_STREAMS);
+    if (text != NULL && *text != '\0') {
+        t = stanza_add_element(err, EL_TEXT, NS_XMPP_STREAMS);
+        stanza_add_text(t, text);
+    }
+    body = stanza_to_text(err, &len);
+    if (body != NULL) {
+        httpd_respond(req, status, MIME_XML, body, len);
+        xmpp_free(ctx, body);
+    } else {
+        httpd_error(req, status, type, condition, text);
+    }
+    xmpp_stanza_release(err);
+    xmpp_ctx_free(ctx);
+}
+
+static void job_fail_with(struct job *j, unsigned status, const char *type,
+                          const char *condition, const char *text)
+{
+    if (status >= 500)
+        log_warn("rest request failed", "route=%s status=%u condition=%s",
+                 j->route, status, condition);
+    else
+        log_info("rest request refused", "route=%s status=%u condition=%s",
+                 j->route, status, condition);
+    respond_error(j->req, j->err_fmt, status, type, condition, text);
+}
+
+static void job_fail(struct job *j, enum rest_error_id id)
+{
+    const struct rest_error *e = &rest_errors[id];
+
+    job_fail_with(j, e->status, e->type, e->condition, e->text);
+}
+
+static void job_fail_map(struct job *j, const struct jsonmap_error *e)
+{
+    job_fail_with(j, e->status, e->type, e->condition, e->text);
+}
+
+/* Namespaces of the component stream become jabber:client (or inherit). */
+static void client_namespace(xmpp_stanza_t *st, bool top)
+{
+    const char *ns = xmpp_stanza_get_ns(st);
+
+    if (top)
+        xmpp_stanza_set_ns(st, NS_CLIENT);
+    else if (ns != NULL && strcmp(ns, NS_COMPONENT) == 0)
+        xmpp_stanza_del_attribute(st, ATTR_XMLNS);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
+         c = xmpp_stanza_get_next(c))
+        if (xmpp_stanza_is_tag(c))
+            client_namespace(c, false);
+}
+
+/* The XML text of a stanza as a caller sees it; free(). */
+static char *stanza_xml(xmpp_stanza_t *st, size_t *len)
+{
+    xmpp_stanza_t *copy = xmpp_stanza_copy(st);
+    xmpp_ctx_t *ctx = xmpp_stanza_get_context(st);
+    char *text, *out = NULL;
+
+    client_namespace(copy, true);
+    text = stanza_to_text(copy, len);
+    if (text != NULL) {
+        out = xstrndup(text, *len);
+        xmpp_free(ctx, text);
+    }
+    xmpp_stanza_release(copy);
+    return out;
+}
+
+/* Answer with stanzas: one, or a MAM <xmpp> collection ending with last. */
+static void respond_stanzas(struct httpd_request *req, enum rest_format fmt,
+                            unsigned status, xmpp_stanza_t **list, size_t n,
+                            bool wrapped)
+{
+    char *body = NULL;
+    size_t len = 0;
+
+    if (fmt == REST_XML) {
+        if (!wrapped) {
+            body = stanza_xml(list[0], &len);
+        } else {
+            body = xstrdup("<xmpp xmlns='jabber:client'>");
+            len = strlen(body);
+            for (size_t i = 0; i < n; i++) {
+                size_t l;
+                char *s = stanza_xml(list[i], &l);
+                if (s == NULL)
+                    continue;
+                body = xrealloc(body, len + l + 1);
+                memcpy(body + len, s, l);
+                len += l;
+                free(s);
+            }
+            body = xrealloc(body, len + 8);
+            memcpy(body + len, "</xmpp>", 8);
+            len += 7;
+        }
+    } else {
+        json_object *o;
+
+        if (!wrapped) {
+            o = jsonmap_from_stanza(list[0]);
+        } else {
+            json_object *arr = json_object_new_array();
+            for (size_t i = 0; i < n; i++) {
+                json_object *e = jsonmap_from_stanza(list[i]);
+                if (e != NULL)
+                    json_object_array_add(arr, e);
+            }
+            o = json_object_new_object();
+            json_object_object_add(o, "xmpp", arr);
+            /* Form output has no lists: a collection is always JSON. */
+            fmt = REST_JSON;
+        }
+        if (o != NULL) {
+            body = fmt == REST_FORM ? rest_form_encode(o) : json_to_string(o);
+            len = strlen(body);
+            json_object_put(o);
+        }
+    }
+    if (body == NULL) {
+        const struct rest_error *e = &rest_errors[RE_INTERNAL];
+        respond_error(req, fmt == REST_XML ? REST_XML : REST_JSON, e->status,
+                      e->type, e->condition, e->text);
+        return;
+    }
+    httpd_respond(req, status, format_mime(fmt), body, len);
+    free(body);
+}
+
+/* ---------------------------------------------------------------------- */
+/* authentication */
+
+/* True when the request carries credentials we accept; answers otherwise. */
+static bool authenticate(struct job *j)
+{
+    const struct conf *conf = j->r->conf;
+    const char *hdr = httpd_request_header(j->req, "Authorization");
+    const char *cred;
+    size_t scheme;
+
+    if (hdr == NULL) {
+        job_fail(j, RE_NOAUTHZ);
+        return false;
+    }
+    scheme = strcspn(hdr, " ");
+    cred = hdr + scheme;
+    while (*cred == ' ')
+        cred++;
+    if (scheme == 6 && strncasecmp(hdr, "Bearer", 6) == 0) {
+        size_t match = conf->rest.ntokens;
+        /* Check every token so the time spent tells nothing. */
+        for (size_t i = 0; i < conf->rest.ntokens; i++) {
+            bool eq = status_token_equal(cred, conf->rest.tokens[i].token);
+            if (eq && match == conf->rest.ntokens)
+                match = i;
+        }
+        if (match == conf->rest.ntokens || *cred == '\0') {
+            job_fail(j, RE_UNAUTHZ);
+            return false;
+        }
+        j->auth.pattern = conf->rest.tokens[match].pattern;
+        return true;
+    }
+    if (scheme == 5 && strncasecmp(hdr, "Basic", 5) == 0) {
+        char *user, *secret;
+        bool ok;
+
+        if (rest_parse_basic(cred, &user, &secret) < 0) {
+            job_fail(j, RE_MALFORMAUTHZ);
+            return false;
+        }
+        /* Both comparisons run whatever the first one says. */
+        ok = status_token_equal(secret, conf->component.secret);
+        ok = (strcasecmp(user, conf->component.jid) == 0) & ok;
+        free(user);
+        free(secret);
+        if (!ok) {
+            job_fail(j, RE_UNAUTHZ);
+            return false;
+        }
+        j->auth.pattern = NULL;
+        return true;
+    }
+    job_fail(j, RE_NOAUTHZ);
+    return false;
+}
+
+/* ---------------------------------------------------------------------- */
+/* building the stanza */
+
+static const char *kind_name(const char *kind)
+{
+    /* mod_rest keys on the first letter: "msg", "m" and "message" agree. */
+    switch (kind[0]) {
+    case 'm':
+        return EL_MESSAGE;
+    case 'p':
+        return EL_PRESENCE;
+    case 'i':
+        return EL_IQ;
+    default:
+        return NULL;
+    }
+}
+
+/* What the path said: POST /rest/{kind}/{type}/{to}. */
+struct path {
+    bool given;
+    const char *kind; /* message, presence or iq */
+    char *type;
+    char *to;
+    const char *query; /* iq with a payload key instead of get/set */
+};
+
+static void path_clear(struct path *p)
+{
+    free(p->type);
+    free(p->to);
+}
+
+/* A JSON object (from a JSON or form body) completed by the path. */
+static json_object *apply_path(json_object *obj, const struct path *p)
+{
+    json_object *top = obj;
+
+    if (!p->given)
+        return obj;
+    if (p->query != NULL) {
+        top = json_object_new_object();
+        json_object_object_add(top, p->type, obj);
+    }
+    json_object_object_add(top, "kind", json_object_new_string(p->kind));
+    if (p->query == NULL)
+        json_object_object_add(top, ATTR_TYPE, json_object_new_string(p->type));
+    json_object_object_add(top, ATTR_TO, json_object_new_string(p->to));
+    return top;
+}
+
+/* Map a JSON object to a stanza; err set on failure. */
+static xmpp_stanza_t *map_json(struct job *j, json_object *obj,
+                               struct jsonmap_error *err)
+{
+    xmpp_stanza_t *st = jsonmap_to_stanza(j->r->ctx, obj, err);
+
+    json_object_put(obj);
+    return st;
+}
+
+static void set_error(struct jsonmap_error *err, enum rest_error_id id)
+{
+    const struct rest_error *e = &rest_errors[id];
+
+    err->status = e->status;
+    err->type = e->type;
+    err->condition = e->condition;
+    snprintf(err->text, sizeof(err->text), "%s", e->text);
+}
+
+/* The request body as a stanza (not yet validated); NULL with err set. */
+static xmpp_stanza_t *parse_body(struct job *j, const struct path *p,
+                                 struct jsonmap_error *err)
+{
+    const char *ctype = httpd_request_header(j->req, "Content-Type");
+    size_t len;
+    const char *body = httpd_request_body(j->req, &len);
+    json_object *obj = NULL;
+    xmpp_stanza_t *st;
+    char why[128];
+
+    switch (rest_media_type(ctype)) {
+    case REST_JSON:
+        obj = json_parse(body, len, 0, why, sizeof(why));
+        if (obj == NULL) {
+            set_error(err, RE_PARSE);
+            return NULL;
+        }
+        return map_json(j, apply_path(obj, p), err);
+    case REST_FORM:
+        if (jsonmap_form_to_json(body, len, &obj, err) < 0)
+            return NULL;
+        return map_json(j, apply_path(obj, p), err);
+    case REST_TEXT:
+        if (!p->given) {
+            set_error(err, RE_TEXT_TO);
+            return NULL;
+        }
+        if (p->query != NULL || strcmp(p->kind, EL_IQ) == 0) {
+            set_error(err, RE_TEXT_IQ);
+            return NULL;
+        }
+        if (!json_utf8_valid(body, len) || memchr(body, '\0', len) != NULL) {
+            set_error(err, RE_PARSE);
+            return NULL;
+        }
+        obj = json_object_new_object();
+        json_object_object_add(
+            obj, strcmp(p->kind, EL_MESSAGE) == 0 ? "body" : "show",
+            json_object_new_string_len(body, (int)len));
+        return map_json(j, apply_path(obj, p), err);
+    case REST_XML:
+        st = rest_parse_xml(j->r->ctx, body, len);
+        if (st == NULL) {
+            set_error(err, RE_PARSE);
+            return NULL;
+        }
+        if (!p->given)
+            return st;
+        if (p->query != NULL) {
+            /* The element is the payload of an iq get (set for archive). */
+            xmpp_stanza_t *iq = stanza_element(j->r->ctx, EL_IQ, NULL);
+            xmpp_stanza_set_type(iq, strcmp(p->type, "archive") == 0 ||
+                                             strcmp(p->type, "command") == 0
+                                         ? "set"
+                                         : "get");
+            stanza_adopt(iq, st);
+            st = iq;
+        } else {
+            if (!stanza_is(st, p->kind)) {
+                xmpp_stanza_release(st);
+                set_error(err, RE_NAME);
+                return NULL;
+            }
+            xmpp_stanza_set_type(st, p->type);
+        }
+        xmpp_stanza_set_attribute(st, ATTR_TO, p->to);
+        return st;
+    default:
+        set_error(err, RE_MEDIATYPE);
+        return NULL;
+    }
+}
+
+/*
+ * Rebuild the top element as mod_rest does: only from, to, id (made when
+ * absent), type and xml:lang survive; validate name, xmlns, to, from and
+ * the iq rules. Returns a new stanza, or NULL with err set.
+ */
+static xmpp_stanza_t *normalise(struct rest *r, xmpp_stanza_t *st,
+                                struct jsonmap_error *err)
+{
+    const char *name = xmpp_stanza_get_name(st);
+    const char *ns = xmpp_stanza_get_ns(st);
+    const char *to = stanza_attr(st, ATTR_TO);
+    const char *from = stanza_attr(st, ATTR_FROM);
+    const char *type = stanza_attr(st, ATTR_TYPE);
+    const char *id = stanza_attr(st, ATTR_ID);
+    const char *lang = stanza_attr(st, "xml:lang");
+    char idbuf[ID_SIZE];
+    xmpp_stanza_t *out;
+
+    if (lang == NULL)
+        lang = stanza_attr(st, "lang"); /* libstrophe drops the xml: */
+    if (ns != NULL && *ns != '\0' && strcmp(ns, NS_CLIENT) != 0)
+        return set_error(err, RE_XMLNS), NULL;
+    if (name == NULL ||
+        (strcmp(name, EL_MESSAGE) != 0 && strcmp(name, EL_PRESENCE) != 0 &&
+         strcmp(name, EL_IQ) != 0))
+        return set_error(err, RE_NAME), NULL;
+    if (to == NULL || !jid_valid(to))
+        return set_error(err, RE_TO), NULL;
+    if (from != NULL && !jid_valid(from))
+        return set_error(err, RE_FROM), NULL;
+    if (strcmp(name, EL_IQ) == 0) {
+        if (type == NULL ||
+            (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
+            return set_error(err, RE_IQ_TYPE), NULL;
+        if (stanza_element_count(st) != 1)
+            return set_error(err, RE_IQ_TAGS), NULL;
+    }
+    out = stanza_element(r->ctx, name, NULL);
+    xmpp_stanza_set_attribute(out, ATTR_TO, to);
+    if (from != NULL)
+        xmpp_stanza_set_attribute(out, ATTR_FROM, from);
+    if (id == NULL || *id == '\0') {
+        iq_new_id(component_iqs(r->c), idbuf, sizeof(idbuf));
+        id = idbuf;
+    }
+    xmpp_stanza_set_id(out, id);
+    if (type != NULL)
+        xmpp_stanza_set_type(out, type);
+    if (lang != NULL)
+        xmpp_stanza_set_attribute(out, "xml:lang", lang);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
+         c = xmpp_stanza_get_next(c))
+        stanza_adopt(out, xmpp_stanza_copy(c));
+    return out;
+}
+
+/*
+ * Decide who sends: `from` defaults to the token's pattern or the
+ * component; any JID of the component goes as is; a bare JID of
+ * server.domain goes through the XEP-0356 message privilege (*as_user).
+ */
+static bool check_from(struct job *j, xmpp_stanza_t *st, bool *as_user,
+                       enum rest_error_id *why)
+{
+    const struct conf *conf = j->r->conf;
+    const char *from = stanza_attr(st, ATTR_FROM);
+    bool ok = false;
+    struct jid jid;
+
+    *as_user = false;
+    if (from == NULL) {
+        from = j->auth.pattern != NULL ? j->auth.pattern : conf->component.jid;
+        xmpp_stanza_set_attribute(st, ATTR_FROM, from);
+        from = stanza_attr(st, ATTR_FROM);
+    }
+    *why = RE_FROM_AUTH;
+    if (j->auth.pattern != NULL && !rest_jid_matches(from, j->auth.pattern))
+        return false;
+    if (jid_parse(from, &jid) < 0) {
+        *why = RE_FROM;
+        return false;
+    }
+    if (strcasecmp(jid.domain, conf->component.jid) == 0) {
+        ok = true;
+    } else if (strcasecmp(jid.domain, conf->server.domain) == 0 &&
+               jid.local != NULL && jid.resource == NULL) {
+        *as_user = true;
+        ok = true;
+    }
+    jid_clear(&jid);
+    return ok;
+}
+
+/* <message from=component to=server><privilege><forwarded><message/>. */
+static xmpp_stanza_t *privileged_wrap(struct rest *r, xmpp_stanza_t *inner,
+                                      const char *priv_ns)
+{
+    xmpp_stanza_t *outer = stanza_element(r->ctx, EL_MESSAGE, NULL);
+    xmpp_stanza_t *priv, *fwd, *copy;
+    char id[ID_SIZE];
+
+    iq_new_id(component_iqs(r->c), id, sizeof(id));
+    xmpp_stanza_set_attribute(outer, ATTR_FROM, r->conf->component.jid);
+    xmpp_stanza_set_attribute(outer, ATTR_TO, r->conf->server.domain);
+    xmpp_stanza_set_id(outer, id);
+    priv = stanza_add_element(outer, EL_PRIVILEGE, priv_ns);
+    fwd = stanza_add_element(priv, EL_FORWARDED, NS_FORWARD);
+    copy = xmpp_stanza_copy(inner);
+    xmpp_stanza_set_ns(copy, NS_CLIENT);
+    stanza_adopt(fwd, copy);
+    return outer;
+}
+
+/* ---------------------------------------------------------------------- */
+/* parked IQs */
+
+static void call_unlink(struct call *call)
+{
+    struct rest *r = call->r;
+
+    if (call->prev != NULL)
+        call->prev->next = call->next;
+    else
+        r->calls = call->next;
+    if (call->next != NULL)
+        call->next->prev = call->prev;
+}
+
+static void call_free(struct call *call)
+{
+    call_unlink(call);
+    for (size_t i = 0; i < call->nresults; i++)
+        xmpp_stanza_release(call->results[i]);
+    free(call->results);
+    free(call->queryid);
+    free(call->peer);
+    free(call);
+}
+
+static void call_fail(struct call *call, enum rest_error_id id)
+{
+    const struct rest_error *e = &rest_errors[id];
+    enum rest_format fmt = call->fmt == REST_XML ? REST_XML : REST_JSON;
+
+    log_info("rest iq failed", "route=%s status=%u condition=%s id=%s",
+             call->route, e->status, e->condition, call->id);
+    respond_error(call->req, fmt, e->status, e->type, e->condition, e->text);
+}
+
+static void on_iq_done(enum iq_outcome outcome, xmpp_stanza_t *reply, void *arg)
+{
+    struct call *call = arg;
+
+    switch (outcome) {
+    case IQ_REPLY:
+        log_debug("rest iq answered", "route=%s status=200 id=%s type=%s",
+                  call->route, call->id,
+                  stanza_attr(reply, ATTR_TYPE) ? stanza_attr(reply, ATTR_TYPE)
+                                                : "-");
+        if (call->queryid != NULL) {
+            call->results = xreallocarray(call->results, call->nresults + 1,
+                                          sizeof(*call->results));
+            call->results[call->nresults++] = xmpp_stanza_copy(reply);
+            respond_stanzas(call->req, call->fmt, 200, call->results,
+                            call->nresults, true);
+        } else {
+            respond_stanzas(call->req, call->fmt, 200, &reply, 1, false);
+        }
+        break;
+    case IQ_TIMEOUT:
+        call_fail(call, RE_TIMEOUT);
+        break;
+    case IQ_DISCONNECTED:
+        call_fail(call, RE_DISCONNECTED);
+        break;
+    case IQ_SHUTDOWN:
+        call_fail(call, RE_SHUTDOWN);
+        break;
+    }
+    call_free(call);
+}
+
+/* The HTTP side went away first: forget the IQ. */
+static void on_abort(struct httpd_request *req, void *arg)
+{
+    struct call *call = arg;
+
+    (void)req;
+    iq_untrack(component_iqs(call->r->c), call->id);
+    call_free(call);
+}
+
+bool rest_offer_message(xmpp_stanza_t *msg, void *arg)
+{
+    struct rest *r = arg;
+    xmpp_stanza_t *res = stanza_child(msg, "result", NS_MAM);
+    const char *qid = res != NULL ? stanza_attr(res, "queryid") : NULL;
+    const char *from = stanza_attr(msg, ATTR_FROM);
+    char *bare;
+
+    if (qid == NULL || from == NULL || !stanza_is(msg, EL_MESSAGE))
+        return false;
+    bare = jid_bare(from);
+    for (struct call *call = r->calls; call != NULL; call = call->next) {
+        /* Only the archive we asked may add results to our answer. */
+        if (call->queryid == NULL || strcmp(call->queryid, qid) != 0 ||
+            bare == NULL || call->peer == NULL ||
+            strcasecmp(bare, call->peer) != 0)
+            continue;
+        free(bare);
+        call->results = xreallocarray(call->results, call->nresults + 1,
+                                      sizeof(*call->results));
+        call->results[call->nresults++] = xmpp_stanza_copy(msg);
+        return true;
+    }
+    free(bare);
+    return false;
+}
+
+/* The IQ's timeout: request header, capped, else rest.iq_timeout. */
+static int iq_timeout(struct job *j, unsigned *secs)
+{
+    const struct conf *conf = j->r->conf;
+    const char *v = httpd_request_header(j->req, "Restanza-Timeout");
+
+    if (v == NULL)
+        v = httpd_request_header(j->req, "Prosody-Rest-Timeout");
+    if (v == NULL) {
+        *secs = conf->rest.iq_timeout;
+        return 0;
+    }
+    return rest_parse_timeout(v, conf->rest.iq_max_timeout, secs);
+}
+
+static void send_iq(struct job *j, xmpp_stanza_t *iq)
+{
+    struct rest *r = j->r;
+    struct call *call;
+    xmpp_stanza_t *q = stanza_child(iq, EL_QUERY, NS_MAM);
+    unsigned secs;
+
+    if (iq_timeout(j, &secs) < 0) {
+        job_fail(j, RE_TIMEOUT_HEADER);
+        return;
+    }
+    call = xcalloc(1, sizeof(*call));
+    call->r = r;
+    call->req = j->req;
+    call->route = j->route;
+    call->fmt = j->fmt;
+    snprintf(call->id, sizeof(call->id), "%s", stanza_attr(iq, ATTR_ID));
+    if (q != NULL) {
+        /* Results are matched by query id: make sure there is one. */
+        if (stanza_attr(q, "queryid") == NULL)
+            xmpp_stanza_set_attribute(q, "queryid", call->id);
+        call->queryid = xstrdup(stanza_attr(q, "queryid"));
+        call->peer = jid_bare(stanza_attr(iq, ATTR_TO));
+    }
+    call->next = r->calls;
+    if (r->calls != NULL)
+        r->calls->prev = call;
+    r->calls = call;
+    if (component_send_iq(r->c, iq, (uint64_t)secs * 1000, on_iq_done, call) <
+        0) {
+        call_free(call);
+        job_fail(j, component_state(r->c) == COMPONENT_CONNECTED
+                        ? RE_QUEUE_FULL
+                        : RE_UNAVAILABLE);
+        return;
+    }
+    log_debug("rest iq sent", "route=%s id=%s timeout=%u", j->route, call->id,
+              secs);
+    httpd_park(j->req, on_abort, call);
+}
+
+/* Validate, then echo or send the stanza the request described. */
+static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
+{
+    struct rest *r = j->r;
+    struct jsonmap_error err;
+    enum rest_error_id eid;
+    xmpp_stanza_t *st = normalise(r, parsed, &err);
+    bool as_user;
+    int rc;
+
+    xmpp_stanza_release(parsed);
+    if (st == NULL) {
+        job_fail_map(j, &err);
+        return;
+    }
+    if (!check_from(j, st, &as_user, &eid)) {
+        job_fail(j, eid);
+        goto out;
+    }
+    if (log_enabled(LOG_LEVEL_DEBUG)) {
+        size_t len;
+        char *text = stanza_xml(st, &len);
+        log_debug("rest stanza", "route=%s stanza=%s", j->route,
+                  text ? text : "-");
+        free(text);
+    }
+    if (echo) {
+        respond_stanzas(j->req, j->fmt, 200, &st, 1, false);
+        goto out;
+    }
+    if (as_user) {
+        const char *ns = delegation_privilege_ns(r->d, r->conf->server.domain);
+        xmpp_stanza_t *wrap;
+
+        if (!stanza_is(st, EL_MESSAGE)) {
+            job_fail(j, RE_USER_KIND);
+            goto out;
+        }
+        if (ns == NULL || delegation_privilege(r->d, r->conf->server.domain,
+                                               "message") == NULL) {
+            job_fail(j, component_state(r->c) == COMPONENT_CONNECTED
+                            ? RE_NO_PRIVILEGE
+                            : RE_UNAVAILABLE);
+            goto out;
+        }
+        wrap = privileged_wrap(r, st, ns);
+        xmpp_stanza_release(st);
+        st = wrap;
+    }
+    if (component_state(r->c) != COMPONENT_CONNECTED) {
+        job_fail(j, RE_UNAVAILABLE);
+        goto out;
+    }
+    if (stanza_is(st, EL_IQ)) {
+        send_iq(j, st);
+        goto out;
+    }
+    rc = component_send(r->c, st);
+    if (rc < 0) {
+        job_fail(j, RE_QUEUE_FULL);
+        goto out;
+    }
+    log_debug("rest request", "route=%s status=202", j->route);
+    httpd_respond(j->req, 202, NULL, "", 0);
+out:
+    xmpp_stanza_release(st);
+}
+
+/* ---------------------------------------------------------------------- */
+/* routes */
+
+static bool job_start(struct job *j, struct rest *r, struct httpd_request *req,
+                      const char *route)
+{
+    const char *accept = httpd_request_header(req, "Accept");
+    const char *ctype = httpd_request_header(req, "Content-Type");
+
+    j->r = r;
+    j->req = req;
+    j->route = route;
+    j->fmt = rest_negotiate(accept, ctype, true);
+    j->err_fmt = rest_negotiate(accept, ctype, false);
+    j->auth.pattern = NULL;
+    return authenticate(j);
+}
+
+/* Split "kind/type/to" (to may hold more slashes); false when malformed. */
+static bool split_path(const char *rest, struct path *p)
+{
+    const char *s1 = strchr(rest, '/'), *s2;
+
+    memset(p, 0, sizeof(*p));
+    if (s1 == NULL || (s2 = strchr(s1 + 1, '/')) == NULL || s1 == rest ||
+        s2 == s1 + 1 || s2[1] == '\0')
+        return false;
+    p->given = true;
+    p->kind = kind_name(rest);
+    p->type = xstrndup(s1 + 1, (size_t)(s2 - s1 - 1));
+    p->to = xstrdup(s2 + 1);
+    if (p->kind != NULL && strcmp(p->kind, EL_IQ) == 0 &&
+        strcmp(p->type, "get") != 0 && strcmp(p->type, "set") != 0)
+        p->query = p->type;
+    return true;
+}
+
+static void post(struct rest *r, struct httpd_request *req, const char *route,
+                 bool echo, bool with_path)
+{
+    struct job j;
+    struct path p = {0};
+    struct jsonmap_error err;
+    xmpp_stanza_t *st;
+
+    if (!job_start(&j, r, req, route))
+        return;
+    if (with_path) {
+        if (!split_path(httpd_request_rest(req), &p)) {
+            job_fail(&j, RE_NOT_FOUND);
+            return;
+        }
+        if (p.kind == NULL) {
+            job_fail(&j, RE_NAME);
+            path_clear(&p);
+            return;
+        }
+    }
+    st = parse_body(&j, &p, &err);
+    path_clear(&p);
+    if (st == NULL) {
+        job_fail_map(&j, &err);
+        return;
+    }
+    process(&j, st, echo);
+}
+
+static void on_post(struct httpd_request *req, void *arg)
+{
+    post(arg, req, "rest_post", false, false);
+}
+
+static void on_echo(struct httpd_request *req, void *arg)
+{
+    post(arg, req, "rest_echo", true, false);
+}
+
+static void on_post_path(struct httpd_request *req, void *arg)
+{
+    post(arg, req, "rest_post_path", false, true);
+}
+
+static void on_get(struct httpd_request *req, void *arg)
+{
+    struct rest *r = arg;
+    const char *rest = httpd_request_rest(req);
+    const char *slash = strchr(rest, '/');
+    struct jsonmap_error err;
+    struct job j;
+    json_object *obj, *payload = NULL;
+    xmpp_stanza_t *st;
+    size_t qi, n = sizeof(get_queries) / sizeof(get_queries[0]);
+
+    if (!job_start(&j, r, req, "rest_get"))
+        return;
+    for (qi = 0; slash != NULL && qi < n; qi++)
+        if (strlen(get_queries[qi].query) == (size_t)(slash - rest) &&
+            strncmp(rest, get_queries[qi].query, (size_t)(slash - rest)) == 0)
+            break;
+    if (slash == NULL || qi == n || slash[1] == '\0') {
+        job_fail(&j, RE_NOT_FOUND);
+        return;
+    }
+    /* The URL parameters become the payload object (`?node=...`). */
+    for (const char *const *pn = get_queries[qi].params; pn && *pn; pn++) {
+        const char *v = httpd_request_query(req, *pn);
+        if (v == NULL)
+            continue;
+        if (payload == NULL)
+            payload = json_object_new_object();
+        json_object_object_add(payload, *pn, json_object_new_string(v));
+    }
+    obj = json_object_new_object();
+    json_object_object_add(obj, "kind", json_object_new_string(EL_IQ));
+    json_object_object_add(
+        obj, ATTR_TYPE,
+        json_object_new_string(
+            strcmp(get_queries[qi].query, "archive") == 0 ? "set" : "get"));
+    json_object_object_add(obj, ATTR_TO, json_object_new_string(slash + 1));
+    if (payload == NULL) {
+        switch (get_queries[qi].empty) {
+        case GET_TRUE:
+            payload = json_object_new_boolean(1);
+            break;
+        case GET_OBJECT:
+            payload = json_object_new_object();
+            break;
+        case GET_ARRAY:
+            payload = json_object_new_array();
+            break;
+        }
+    }
+    json_object_object_add(obj, get_queries[qi].query, payload);
+    st = map_json(&j, obj, &err);
+    if (st == NULL) {
+        job_fail_map(&j, &err);
+        return;
+    }
+    process(&j, st, false);
+}
+
+struct rest *rest_new(struct httpd *h, struct component *c,
+                      struct delegation *d, const struct conf *conf)
+{
+    struct rest *r = xcalloc(1, sizeof(*r));
+
+    r->h = h;
+    r->c = c;
+    r->d = d;
+    r->conf = conf;
+    r->ctx = component_ctx(c);
+    httpd_route(h, "POST", "/rest", false, "rest_post", on_post, r);
+    httpd_route(h, "POST", "/rest/echo", false, "rest_echo", on_echo, r);
+    httpd_route(h, "POST", "/rest", true, "rest_post_path", on_post_path, r);
+    httpd_route(h, "GET", "/rest", true, "rest_get", on_get, r);
+    if (conf->rest.ntokens == 0)
+        log_info("rest: no bearer tokens configured, only Basic "
+                 "component-jid:secret is accepted",
+                 "");
+    return r;
+}
+
+void rest_free(struct rest *r)
+{
+    if (r == NULL)
+        return;
+    while (r->calls != NULL) {
+        struct call *call = r->calls;
+        iq_untrack(component_iqs(r->c), call->id);
+        call_fail(call, RE_SHUTDOWN);
+        call_free(call);
+    }
+    free(r);
+}

@@ -1,0 +1,970 @@
+/* SPDX-License-Identifier: MIT */
+/* webhook.c: incoming stanzas -> HTTP POST to the web app -> stanza reply. */
+#include "config.h"
+
+#include "webhook.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+#include <strophe.h>
+
+#include "component.h"
+#include "conf.h"
+#include "delegation.h"
+#include "dispatch.h"
+#include "hmac.h"
+#include "httpc.h"
+#include "jid.h"
+#include "json.h"
+#include "jsonmap.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "stanza.h"
+#include "xmalloc.h"
+
+#define CT_XML "application/xmpp+xml"
+#define CT_JSON "application/json"
+#define NS_RECEIPTS "urn:xmpp:receipts"
+#define JSON_DEPTH 64
+
+/* One stanza on its way to the web app. */
+struct job {
+    struct webhook *w;
+    struct job *prev, *next; /* in the queue or the in-flight list */
+    xmpp_stanza_t *st;       /* our copy; the wrapper for a delegated IQ */
+    xmpp_stanza_t *orig;     /* the stanza delivered (st or the inner IQ) */
+    const char *dlg_ns;      /* delegated: namespace of the wrapper */
+    const char *kind;        /* "message", "presence" or "iq" */
+    char *url;
+    char *body;
+    size_t len;
+    struct httpc_transfer *t;
+    struct loop_timer *deadline; /* delegated only */
+    uint64_t deadline_ms;        /* delegated only: loop time */
+    uint64_t started_ms;
+    bool in_flight;
+};
+
+struct job_list {
+    struct job *head, *tail;
+    size_t n;
+};
+
+struct webhook {
+    struct loop *loop;
+    struct component *c;
+    struct dispatch *dp;
+    struct delegation *d;
+    const struct conf *conf;
+    xmpp_ctx_t *ctx;
+    struct httpc *http;
+    struct httpc_transfer *probe;
+    const char *content_type;
+    unsigned kinds, events;
+    struct job_list queue, active;
+    bool draining;
+    struct loop_timer *drain_timer;
+    void (*drain_cb)(void *arg);
+    void *drain_arg;
+};
+
+static const char *const kind_names[] = {"message", "presence", "iq", NULL};
+static const char *const event_names[] = {"bare", "full", "host", NULL};
+
+/* ---- pure parts ---- */
+
+unsigned webhook_list_mask(const char *list, const char *const *names)
+{
+    unsigned mask = 0;
+    const char *s = list;
+
+    while (s != NULL && *s != '\0') {
+        size_t len;
+        s += strspn(s, " \t");
+        len = strcspn(s, ",");
+        size_t trimmed = len;
+        while (trimmed > 0 && (s[trimmed - 1] == ' ' || s[trimmed - 1] == '\t'))
+            trimmed--;
+        for (unsigned i = 0; names[i] != NULL; i++)
+            if (strlen(names[i]) == trimmed &&
+                strncmp(s, names[i], trimmed) == 0)
+                mask |= 1u << i;
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    return mask;
+}
+
+char *webhook_expand_url(const char *tmpl, const char *kind, const char *type,
+                         const char *to, const char *from)
+{
+    static const char *const names[] = {"{kind}", "{type}", "{to}", "{from}"};
+    const char *values[] = {kind, type, to, from};
+    char *out = NULL;
+    size_t len = 0;
+    const char *p = tmpl;
+
+    while (*p != '\0') {
+        size_t i, n;
+        for (i = 0; i < 4; i++)
+            if (strncmp(p, names[i], strlen(names[i])) == 0)
+                break;
+        if (i < 4) {
+            char *esc = httpc_escape(values[i] != NULL ? values[i] : "");
+            metrics_appendf(&out, &len, "%s", esc);
+            free(esc);
+            p += strlen(names[i]);
+            continue;
+        }
+        n = strcspn(p + 1, "{") + 1;
+        metrics_appendf(&out, &len, "%.*s", (int)n, p);
+        p += n;
+    }
+    return out != NULL ? out : xstrdup("");
+}
+
+void webhook_http_error(long status, const char **type, const char **condition)
+{
+    static const struct {
+        long status;
+        const char *type, *cond;
+    } table[] = {
+        {400, ERR_MODIFY, COND_BAD_REQUEST},
+        {401, ERR_AUTH, "not-authorized"},
+        {402, ERR_AUTH, "payment-required"},
+        {403, ERR_AUTH, COND_FORBIDDEN},
+        {404, ERR_CANCEL, COND_ITEM_NOT_FOUND},
+        {405, ERR_CANCEL, COND_NOT_ALLOWED},
+        {406, ERR_MODIFY, "not-acceptable"},
+        {407, ERR_AUTH, "registration-required"},
+        {408, ERR_WAIT, COND_REMOTE_TIMEOUT},
+        {409, ERR_CANCEL, "conflict"},
+        {410, ERR_CANCEL, "gone"},
+        {411, ERR_MODIFY, COND_BAD_REQUEST},
+        {412, ERR_CANCEL, "conflict"},
+        {413, ERR_MODIFY, COND_RESOURCE_CONSTRAINT},
+        {414, ERR_MODIFY, COND_RESOURCE_CONSTRAINT},
+        {415, ERR_CANCEL, COND_FEATURE_NOT_IMPLEMENTED},
+        {416, ERR_MODIFY, COND_BAD_REQUEST},
+        {422, ERR_MODIFY, COND_BAD_REQUEST},
+        {423, ERR_WAIT, COND_RESOURCE_CONSTRAINT},
+        {429, ERR_WAIT, COND_RESOURCE_CONSTRAINT},
+        {431, ERR_MODIFY, COND_RESOURCE_CONSTRAINT},
+        {451, ERR_AUTH, COND_FORBIDDEN},
+        {500, ERR_WAIT, COND_INTERNAL},
+        {501, ERR_CANCEL, COND_FEATURE_NOT_IMPLEMENTED},
+        {502, ERR_WAIT, COND_REMOTE_TIMEOUT},
+        {503, ERR_CANCEL, COND_SERVICE_UNAVAILABLE},
+        {504, ERR_WAIT, COND_REMOTE_TIMEOUT},
+        {507, ERR_WAIT, COND_RESOURCE_CONSTRAINT},
+        {511, ERR_AUTH, "not-authorized"},
+    };
+
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (table[i].status == status) {
+            *type = table[i].type;
+            *condition = table[i].cond;
+            return;
+        }
+    }
+    *type = ERR_CANCEL;
+    *condition = "undefined-condition";
+}
+
+/* The reason phrase of a status (the error text, as mod_rest sends it). */
+static const char *reason_phrase(long status)
+{
+    static const struct {
+        long status;
+        const char *text;
+    } table[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {300, "Multiple Choices"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {303, "See Other"},
+        {304, "Not Modified"},
+        {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {402, "Payment Required"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {406, "Not Acceptable"},
+        {407, "Proxy Authentication Required"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {410, "Gone"},
+        {411, "Length Required"},
+        {412, "Precondition Failed"},
+        {413, "Payload Too Large"},
+        {414, "URI Too Long"},
+        {415, "Unsupported Media Type"},
+        {416, "Range Not Satisfiable"},
+        {418, "I'm a teapot"},
+        {422, "Unprocessable Entity"},
+        {423, "Locked"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
+        {451, "Unavailable For Legal Reasons"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+        {507, "Insufficient Storage"},
+        {511, "Network Authentication Required"},
+    };
+
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (table[i].status == status)
+            return table[i].text;
+    return NULL;
+}
+
+enum webhook_reply webhook_decide(const char *kind, const char *type,
+                                  bool receipt, long status, bool body_empty,
+                                  bool body_stanza)
+{
+    bool iq = strcmp(kind, EL_IQ) == 0;
+    bool ok = status >= 200 && status < 300;
+
+    if (type != NULL &&
+        (strcmp(type, "error") == 0 || strcmp(type, "result") == 0))
+        return WEBHOOK_REPLY_NONE; /* never answer an answer */
+    if (status == 202 || status == 204) {
+        if (iq)
+            return WEBHOOK_REPLY_EMPTY;
+        return receipt ? WEBHOOK_REPLY_RECEIPT : WEBHOOK_REPLY_NONE;
+    }
+    if (body_stanza)
+        return WEBHOOK_REPLY_BODY;
+    if (ok) {
+        if (iq)
+            return WEBHOOK_REPLY_EMPTY;
+        /* SPEC §5: an empty 2xx on a message/presence means "done". */
+        if (body_empty)
+            return receipt ? WEBHOOK_REPLY_RECEIPT : WEBHOOK_REPLY_NONE;
+        return WEBHOOK_REPLY_EMPTY;
+    }
+    return WEBHOOK_REPLY_ERROR;
+}
+
+/* ---- jobs ---- */
+
+static void list_push(struct job_list *l, struct job *j)
+{
+    j->next = NULL;
+    j->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
+    l->n++;
+}
+
+static void list_unlink(struct job_list *l, struct job *j)
+{
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        l->head = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    else
+        l->tail = j->prev;
+    j->prev = j->next = NULL;
+    l->n--;
+}
+
+static void job_free(struct job *j)
+{
+    if (j == NULL)
+        return;
+    loop_timer_cancel(j->w->loop, j->deadline);
+    if (j->st != NULL)
+        xmpp_stanza_release(j->st);
+    free(j->url);
+    free(j->body);
+    free(j);
+}
+
+/* Take j off whichever list holds it. */
+static void job_detach(struct job *j)
+{
+    struct webhook *w = j->w;
+
+    if (j->in_flight) {
+        list_unlink(&w->active, j);
+        j->in_flight = false;
+    } else {
+        list_unlink(&w->queue, j);
+    }
+}
+
+/* The address we answer from: the original `to`, or the component. */
+static const char *orig_to(struct job *j)
+{
+    const char *to = stanza_attr(j->orig, ATTR_TO);
+    return to != NULL ? to : component_jid(j->w->c);
+}
+
+static void send_release(struct webhook *w, xmpp_stanza_t *st)
+{
+    if (component_send(w->c, st) < 0)
+        log_warn("webhook reply not sent: stream unavailable", "to=%s",
+                 stanza_attr(st, ATTR_TO) ? stanza_attr(st, ATTR_TO) : "-");
+    xmpp_stanza_release(st);
+}
+
+static void send_delegated(struct job *j, xmpp_stanza_t *inner_reply)
+{
+    if (dispatch_delegated_reply(j->w->dp, j->st, j->dlg_ns, inner_reply) < 0)
+        log_warn("delegated reply not sent: stream unavailable", "from=%s",
+                 stanza_attr(j->orig, ATTR_FROM));
+}
+
+/* Answer j with a stanza error (inside the wrapper when delegated). */
+static void answer_error(struct job *j, const char *type, const char *cond,
+                         const char *text)
+{
+    struct webhook *w = j->w;
+    const char *st_type = stanza_attr(j->orig, ATTR_TYPE);
+
+    if (st_type != NULL &&
+        (strcmp(st_type, "error") == 0 || strcmp(st_type, "result") == 0))
+        return;
+    if (j->dlg_ns != NULL) {
+        xmpp_stanza_t *r = delegation_inner_reply(w->ctx, j->orig, "error");
+        stanza_adopt(r, stanza_error_element(w->ctx, type, cond, text));
+        send_delegated(j, r);
+        return;
+    }
+    send_release(w,
+                 stanza_error(w->ctx, j->orig, orig_to(j), type, cond, text));
+}
+
+/* A new id for replies that do not reuse the original's. */
+static void set_new_id(struct webhook *w, xmpp_stanza_t *st)
+{
+    char *id = xmpp_uuid_gen(w->ctx);
+
+    if (id != NULL) {
+        xmpp_stanza_set_attribute(st, ATTR_ID, id);
+        xmpp_free(w->ctx, id);
+    }
+}
+
+/* `to` of a reply: the sender, or its bare JID for groupchat. */
+static void set_reply_to(struct job *j, xmpp_stanza_t *r)
+{
+    const char *from = stanza_attr(j->orig, ATTR_FROM);
+    const char *type = stanza_attr(j->orig, ATTR_TYPE);
+
+    if (from == NULL)
+        return;
+    if (type != NULL && strcmp(type, "groupchat") == 0) {
+        char *bare = jid_bare(from);
+        xmpp_stanza_set_attribute(r, ATTR_TO, bare != NULL ? bare : from);
+        free(bare);
+        return;
+    }
+    xmpp_stanza_set_attribute(r, ATTR_TO, from);
+}
+
+/* st.reply(): an empty stanza of the same kind and type. */
+static xmpp_stanza_t *empty_reply(struct job *j)
+{
+    struct webhook *w = j->w;
+    const char *type = stanza_attr(j->orig, ATTR_TYPE);
+    xmpp_stanza_t *r;
+
+    if (strcmp(j->kind, EL_IQ) == 0)
+        return stanza_result(w->ctx, j->orig, orig_to(j));
+    r = stanza_element(w->ctx, j->kind, NULL);
+    if (type != NULL)
+        xmpp_stanza_set_attribute(r, ATTR_TYPE, type);
+    xmpp_stanza_set_attribute(r, ATTR_FROM, orig_to(j));
+    set_reply_to(j, r);
+    set_new_id(w, r);
+    return r;
+}
+
+/* Copy the element children of from into to. */
+static void copy_children(xmpp_stanza_t *to, xmpp_stanza_t *from)
+{
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(from); c != NULL;
+         c = xmpp_stanza_get_next(c))
+        if (xmpp_stanza_is_tag(c))
+            stanza_adopt(to, xmpp_stanza_copy(c));
+}
+
+/* Send body (a parsed stanza of j's kind) as the reply, mod_rest's way. */
+static void answer_body(struct job *j, xmpp_stanza_t *body)
+{
+    struct webhook *w = j->w;
+    const char *btype = stanza_attr(body, ATTR_TYPE);
+    const char *otype = stanza_attr(j->orig, ATTR_TYPE);
+    bool has_error = stanza_child(body, EL_ERROR, NULL) != NULL;
+    bool error = btype != NULL && strcmp(btype, "error") == 0;
+
+    if (otype == NULL && btype == NULL && has_error)
+        error = true;
+    if (j->dlg_ns != NULL) {
+        xmpp_stanza_t *r =
+            delegation_inner_reply(w->ctx, j->orig, error ? "error" : "result");
+        copy_children(r, body);
+        send_delegated(j, r);
+        return;
+    }
+    xmpp_stanza_t *r = xmpp_stanza_copy(body);
+    const char *ns = xmpp_stanza_get_ns(r);
+    if (ns != NULL &&
+        (strcmp(ns, NS_CLIENT) == 0 || strcmp(ns, NS_COMPONENT) == 0))
+        xmpp_stanza_del_attribute(r, ATTR_XMLNS);
+    xmpp_stanza_set_attribute(r, ATTR_FROM, orig_to(j));
+    xmpp_stanza_del_attribute(r, ATTR_TO);
+    set_reply_to(j, r);
+    if (strcmp(j->kind, EL_IQ) == 0)
+        xmpp_stanza_set_attribute(r, ATTR_TYPE, error ? "error" : "result");
+    else if (error)
+        xmpp_stanza_set_attribute(r, ATTR_TYPE, "error");
+    if (error || strcmp(j->kind, EL_IQ) == 0) {
+        const char *id = stanza_attr(j->orig, ATTR_ID);
+        if (id != NULL)
+            xmpp_stanza_set_attribute(r, ATTR_ID, id);
+        else
+            xmpp_stanza_del_attribute(r, ATTR_ID);
+    } else if (stanza_attr(r, ATTR_ID) == NULL) {
+        set_new_id(w, r);
+    }
+    send_release(w, r);
+}
+
+static void answer_receipt(struct job *j)
+{
+    struct webhook *w = j->w;
+    xmpp_stanza_t *r = stanza_element(w->ctx, EL_MESSAGE, NULL);
+    const char *type = stanza_attr(j->orig, ATTR_TYPE);
+    const char *id = stanza_attr(j->orig, ATTR_ID);
+    xmpp_stanza_t *rec;
+
+    if (type != NULL)
+        xmpp_stanza_set_attribute(r, ATTR_TYPE, type);
+    xmpp_stanza_set_attribute(r, ATTR_FROM, orig_to(j));
+    set_reply_to(j, r);
+    set_new_id(w, r);
+    rec = stanza_add_element(r, "received", NS_RECEIPTS);
+    if (id != NULL)
+        xmpp_stanza_set_attribute(rec, ATTR_ID, id);
+    send_release(w, r);
+}
+
+/* The response body as a stanza of j's kind, or NULL. */
+static xmpp_stanza_t *parse_body(struct job *j,
+                                 const struct httpc_response *resp)
+{
+    struct webhook *w = j->w;
+    const char *ct = resp->content_type;
+    size_t ctlen = ct != NULL ? strcspn(ct, "; \t") : 0;
+    bool xml, json;
+    xmpp_stanza_t *st = NULL;
+
+    if (resp->len == 0)
+        return NULL;
+    if (ct != NULL) {
+        xml =
+            (ctlen == strlen(CT_XML) && strncasecmp(ct, CT_XML, ctlen) == 0) ||
+            (ctlen == 15 && strncasecmp(ct, "application/xml", 15) == 0) ||
+            (ctlen == 8 && strncasecmp(ct, "text/xml", 8) == 0);
+        json = ctlen == strlen(CT_JSON) && strncasecmp(ct, CT_JSON, ctlen) == 0;
+    } else {
+        const char *p = resp->body + strspn(resp->body, " \t\r\n");
+        xml = *p == '<';
+        json = *p == '{';
+    }
+    if (xml) {
+        if (strlen(resp->body) != resp->len)
+            return NULL; /* a NUL byte: not XML */
+        st = xmpp_stanza_new_from_string(w->ctx, resp->body);
+    } else if (json) {
+        char err[128];
+        struct jsonmap_error jerr;
+        json_object *obj =
+            json_parse(resp->body, resp->len, JSON_DEPTH, err, sizeof(err));
+        if (obj != NULL) {
+            st = jsonmap_to_stanza(w->ctx, obj, &jerr);
+            json_object_put(obj);
+        }
+    }
+    if (st != NULL && !stanza_is(st, j->kind)) {
+        xmpp_stanza_release(st);
+        st = NULL;
+    }
+    return st;
+}
+
+static const char *url_host(const char *url, char *buf, size_t size)
+{
+    const char *h = strstr(url, "://");
+    size_t n;
+
+    h = h != NULL ? h + 3 : url;
+    n = strcspn(h, "/?#");
+    snprintf(buf, size, "%.*s", (int)n, h);
+    return buf;
+}
+
+static void log_failure(struct job *j, const char *reason, long status)
+{
+    char host[256];
+
+    log_warn("webhook delivery failed", "host=%s status=%ld kind=%s reason=%s",
+             url_host(j->url, host, sizeof(host)), status, j->kind, reason);
+}
+
+static void pump(struct webhook *w);
+static void finish_drain(void *arg);
+
+/* A delivery is over: account, free, start the next one. */
+static void job_done(struct job *j)
+{
+    struct webhook *w = j->w;
+
+    job_detach(j);
+    job_free(j);
+    pump(w);
+    if (w->draining && w->active.n == 0 && w->drain_cb != NULL) {
+        loop_timer_cancel(w->loop, w->drain_timer);
+        w->drain_timer = loop_timer_add(w->loop, 0, finish_drain, w);
+    }
+}
+
+static void on_response(const struct httpc_response *resp, void *arg)
+{
+    struct job *j = arg;
+    struct webhook *w = j->w;
+    const char *type = stanza_attr(j->orig, ATTR_TYPE);
+    bool receipt;
+    xmpp_stanza_t *body = NULL;
+    const char *etype, *econd;
+    char text[64];
+
+    j->t = NULL;
+    metrics_add(METRIC_WEBHOOK_LATENCY_US,
+                (loop_clock_ms() - j->started_ms) * 1000);
+    metrics_inc(METRIC_WEBHOOK_LATENCY_COUNT);
+    switch (resp->error) {
+    case HTTPC_OK:
+        break;
+    case HTTPC_E_TIMEOUT:
+        metrics_inc(METRIC_WEBHOOK_FAIL_TIMEOUT);
+        log_failure(j, "timeout", 0);
+        answer_error(j, ERR_WAIT, COND_REMOTE_TIMEOUT, "Webhook timed out");
+        job_done(j);
+        return;
+    case HTTPC_E_TOO_LARGE:
+        metrics_inc(METRIC_WEBHOOK_FAIL_TOO_LARGE);
+        log_failure(j, "response too large", resp->status);
+        answer_error(j, ERR_WAIT, COND_INTERNAL, "Webhook response too large");
+        job_done(j);
+        return;
+    case HTTPC_E_SHUTDOWN:
+        answer_error(j, ERR_WAIT, COND_SERVICE_UNAVAILABLE, "Shutting down");
+        job_done(j);
+        return;
+    case HTTPC_E_CONNECT:
+    case HTTPC_E_OTHER:
+    default:
+        metrics_inc(resp->error == HTTPC_E_CONNECT ? METRIC_WEBHOOK_FAIL_CONNECT
+                                                   : METRIC_WEBHOOK_FAIL_OTHER);
+        log_failure(j, resp->error_text, 0);
+        answer_error(j, ERR_WAIT, COND_RECIPIENT_UNAVAILABLE, resp->error_text);
+        job_done(j);
+        return;
+    }
+    metrics_inc(METRIC_WEBHOOK_DELIVERIES);
+    receipt = strcmp(j->kind, EL_MESSAGE) == 0 &&
+              stanza_child(j->orig, "request", NS_RECEIPTS) != NULL;
+    if (resp->status != 202 && resp->status != 204)
+        body = parse_body(j, resp);
+    switch (webhook_decide(j->kind, type, receipt, resp->status, resp->len == 0,
+                           body != NULL)) {
+    case WEBHOOK_REPLY_NONE:
+        break;
+    case WEBHOOK_REPLY_RECEIPT:
+        answer_receipt(j);
+        break;
+    case WEBHOOK_REPLY_EMPTY:
+        if (j->dlg_ns != NULL)
+            send_delegated(j,
+                           delegation_inner_reply(w->ctx, j->orig, "result"));
+        else
+            send_release(w, empty_reply(j));
+        break;
+    case WEBHOOK_REPLY_BODY:
+        answer_body(j, body);
+        break;
+    case WEBHOOK_REPLY_ERROR:
+        webhook_http_error(resp->status, &etype, &econd);
+        if (reason_phrase(resp->status) != NULL)
+            snprintf(text, sizeof(text), "%s", reason_phrase(resp->status));
+        else
+            snprintf(text, sizeof(text), "%ld Unassigned", resp->status);
+        answer_error(j, etype, econd, text);
+        break;
+    }
+    if (resp->status < 200 || resp->status >= 300) {
+        metrics_inc(METRIC_WEBHOOK_FAIL_HTTP);
+        log_failure(j, "http status", resp->status);
+    } else {
+        log_debug("webhook delivered", "kind=%s status=%ld ms=%.0f", j->kind,
+                  resp->status, resp->seconds * 1000);
+    }
+    if (body != NULL)
+        xmpp_stanza_release(body);
+    job_done(j);
+}
+
+/* Post j now; on failure to start, answer it as a connection failure. */
+static void job_start(struct job *j)
+{
+    struct webhook *w = j->w;
+    const char *lang = stanza_attr(j->orig, "xml:lang");
+    char ctype[64], clang[128],
+        sig[sizeof("X-Restanza-Signature: sha256=") + HMAC_SHA256_HEX_LEN];
+    const char *headers[5];
+    size_t nh = 0;
+    uint64_t timeout_ms = (uint64_t)w->conf->webhook.timeout * 1000;
+    struct httpc_request req = {0};
+
+    snprintf(ctype, sizeof(ctype), "Content-Type: %s", w->content_type);
+    headers[nh++] = ctype;
+    headers[nh++] = "Accept: " CT_XML ", " CT_JSON;
+    if (lang != NULL && strcspn(lang, "\r\n") == strlen(lang) &&
+        strlen(lang) < 100) {
+        snprintf(clang, sizeof(clang), "Content-Language: %s", lang);
+        headers[nh++] = clang;
+    }
+    if (w->conf->webhook.secret != NULL) {
+        char hex[HMAC_SHA256_HEX_LEN];
+        if (hmac_sha256_hex(w->conf->webhook.secret,
+                            strlen(w->conf->webhook.secret), j->body, j->len,
+                            hex) == 0) {
+            snprintf(sig, sizeof(sig), "X-Restanza-Signature: sha256=%s", hex);
+            headers[nh++] = sig;
+        }
+    }
+    headers[nh] = NULL;
+    if (j->dlg_ns != NULL) {
+        uint64_t now = loop_now(w->loop);
+        uint64_t left = j->deadline_ms > now ? j->deadline_ms - now : 1;
+        if (left < timeout_ms)
+            timeout_ms = left;
+    }
+    req.method = "POST";
+    req.url = j->url;
+    req.headers = headers;
+    req.body = j->body;
+    req.body_len = j->len;
+    req.timeout_ms = (unsigned)timeout_ms;
+    req.max_response = WEBHOOK_MAX_RESPONSE;
+    list_push(&w->active, j);
+    j->in_flight = true;
+    j->started_ms = loop_clock_ms();
+    j->t = httpc_start(w->http, &req, on_response, j);
+    if (j->t == NULL) {
+        metrics_inc(METRIC_WEBHOOK_FAIL_OTHER);
+        log_failure(j, "request not started", 0);
+        answer_error(j, ERR_WAIT, COND_RECIPIENT_UNAVAILABLE,
+                     "Webhook request could not start");
+        job_detach(j);
+        job_free(j);
+    }
+}
+
+/* Start queued jobs while connections are free. */
+static void pump(struct webhook *w)
+{
+    while (w->queue.head != NULL &&
+           w->active.n < w->conf->webhook.concurrency) {
+        struct job *j = w->queue.head;
+        list_unlink(&w->queue, j);
+        job_start(j);
+    }
+}
+
+/* Delegated IQs are answered within 25 s, queued or not. */
+static void on_deadline(void *arg)
+{
+    struct job *j = arg;
+
+    j->deadline = NULL;
+    if (j->t != NULL) {
+        httpc_cancel(j->w->http, j->t);
+        j->t = NULL;
+    }
+    metrics_inc(METRIC_WEBHOOK_FAIL_TIMEOUT);
+    log_failure(j, "delegated deadline", 0);
+    answer_error(j, ERR_WAIT, COND_REMOTE_TIMEOUT, "Webhook timed out");
+    job_done(j);
+}
+
+/* Remove the stream namespace from st and its descendants. */
+static void strip_stream_ns(xmpp_stanza_t *st)
+{
+    const char *ns = xmpp_stanza_get_ns(st);
+
+    if (ns != NULL &&
+        (strcmp(ns, NS_CLIENT) == 0 || strcmp(ns, NS_COMPONENT) == 0))
+        xmpp_stanza_del_attribute(st, ATTR_XMLNS);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
+         c = xmpp_stanza_get_next(c))
+        if (xmpp_stanza_is_tag(c))
+            strip_stream_ns(c);
+}
+
+/* Serialize j->orig in the configured content type; 0 or -1. */
+static int job_body(struct job *j)
+{
+    struct webhook *w = j->w;
+
+    if (strcmp(w->content_type, CT_JSON) == 0) {
+        json_object *obj = jsonmap_from_stanza(j->orig);
+        if (obj == NULL)
+            return -1;
+        j->body = json_to_string(obj);
+        json_object_put(obj);
+        j->len = strlen(j->body);
+        return 0;
+    }
+    size_t len;
+    char *text;
+    strip_stream_ns(j->orig);
+    text = stanza_to_text(j->orig, &len);
+    if (text == NULL)
+        return -1;
+    j->body = xstrndup(text, len);
+    j->len = len;
+    xmpp_free(w->ctx, text);
+    return 0;
+}
+
+/* Queue or start a job built around copy (ownership taken). */
+static void submit(struct webhook *w, xmpp_stanza_t *copy, xmpp_stanza_t *orig,
+                   const char *dlg_ns)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+
+    j->w = w;
+    j->st = copy;
+    j->orig = orig;
+    j->dlg_ns = dlg_ns;
+    j->kind = stanza_is(orig, EL_MESSAGE)    ? EL_MESSAGE
+              : stanza_is(orig, EL_PRESENCE) ? EL_PRESENCE
+                                             : EL_IQ;
+    if (w->draining) {
+        answer_error(j, ERR_WAIT, COND_SERVICE_UNAVAILABLE, "Shutting down");
+        job_free(j);
+        return;
+    }
+    j->url = webhook_expand_url(
+        w->conf->webhook.url, j->kind, stanza_attr(orig, ATTR_TYPE),
+        stanza_attr(orig, ATTR_TO), stanza_attr(orig, ATTR_FROM));
+    if (job_body(j) < 0) {
+        log_warn("webhook: stanza not serialized", "kind=%s", j->kind);
+        answer_error(j, ERR_WAIT, COND_INTERNAL, NULL);
+        job_free(j);
+        return;
+    }
+    if (dlg_ns != NULL) {
+        j->deadline_ms = loop_now(w->loop) + WEBHOOK_DELEGATED_DEADLINE_MS;
+        j->deadline = loop_timer_add(w->loop, WEBHOOK_DELEGATED_DEADLINE_MS,
+                                     on_deadline, j);
+    }
+    if (w->active.n < w->conf->webhook.concurrency) {
+        job_start(j);
+    } else if (w->queue.n < w->conf->webhook.queue_max) {
+        list_push(&w->queue, j);
+    } else {
+        metrics_inc(METRIC_WEBHOOK_FAIL_QUEUE_FULL);
+        log_failure(j, "queue full", 0);
+        answer_error(j, ERR_WAIT, COND_RESOURCE_CONSTRAINT,
+                     "Webhook queue full");
+        job_free(j);
+    }
+}
+
+/* Which address form `to` is: host, bare or full. */
+static unsigned event_of(const char *to)
+{
+    if (to == NULL || strchr(to, '/') == NULL)
+        return to != NULL && strchr(to, '@') != NULL ? WEBHOOK_EVENT_BARE
+                                                     : WEBHOOK_EVENT_HOST;
+    return WEBHOOK_EVENT_FULL;
+}
+
+static bool on_incoming(xmpp_stanza_t *st, void *arg)
+{
+    struct webhook *w = arg;
+    unsigned kind = stanza_is(st, EL_MESSAGE)    ? WEBHOOK_KIND_MESSAGE
+                    : stanza_is(st, EL_PRESENCE) ? WEBHOOK_KIND_PRESENCE
+                    : stanza_is(st, EL_IQ)       ? WEBHOOK_KIND_IQ
+                                                 : 0;
+    xmpp_stanza_t *copy;
+
+    if ((w->kinds & kind) == 0 ||
+        (w->events & event_of(stanza_attr(st, ATTR_TO))) == 0)
+        return false;
+    copy = xmpp_stanza_copy(st);
+    submit(w, copy, copy, NULL);
+    return true;
+}
+
+static void on_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
+                         const char *dlg_ns, void *arg)
+{
+    struct webhook *w = arg;
+    xmpp_stanza_t *copy = xmpp_stanza_copy(outer);
+    const char *ns = NULL;
+    xmpp_stanza_t *in = delegation_unwrap(copy, &ns);
+
+    (void)inner;
+    (void)dlg_ns;
+    submit(w, copy, in, ns);
+}
+
+static void on_probe(const struct httpc_response *resp, void *arg)
+{
+    struct webhook *w = arg;
+    char host[256];
+
+    w->probe = NULL;
+    url_host(w->conf->webhook.url, host, sizeof(host));
+    if (resp->error != HTTPC_OK)
+        log_warn("webhook probe failed", "host=%s error=%s", host,
+                 resp->error_text);
+    else if (resp->status == 200)
+        log_info("webhook connected", "host=%s status=%ld", host, resp->status);
+    else
+        log_info("webhook not yet connected", "host=%s status=%ld", host,
+                 resp->status);
+}
+
+static void probe(struct webhook *w)
+{
+    const char *jid = component_jid(w->c);
+    char *url =
+        webhook_expand_url(w->conf->webhook.url, "meta", "info", jid, jid);
+    struct httpc_request req = {
+        .method = "OPTIONS",
+        .url = url,
+        .timeout_ms = w->conf->webhook.timeout * 1000,
+        .max_response = 64 * 1024,
+    };
+
+    w->probe = httpc_start(w->http, &req, on_probe, w);
+    free(url);
+}
+
+struct webhook *webhook_new(struct loop *loop, struct component *c,
+                            struct dispatch *dp, struct delegation *d,
+                            const struct conf *conf)
+{
+    struct webhook *w;
+
+    if (conf->webhook.url == NULL)
+        return NULL;
+    w = xcalloc(1, sizeof(*w));
+    w->loop = loop;
+    w->c = c;
+    w->dp = dp;
+    w->d = d;
+    w->conf = conf;
+    w->ctx = component_ctx(c);
+    w->content_type =
+        strcmp(conf->webhook.content_type, CT_JSON) == 0 ? CT_JSON : CT_XML;
+    w->kinds = webhook_list_mask(conf->webhook.stanzas, kind_names);
+    w->events = webhook_list_mask(conf->webhook.events, event_names);
+    w->http = httpc_new(loop, conf->webhook.concurrency);
+    dispatch_on_incoming(dp, on_incoming, w);
+    /* Every delegated namespace but the roster (the roster feature's). */
+    dispatch_delegate(dp, NULL, on_delegated, w);
+    probe(w);
+    return w;
+}
+
+/* Answer and drop every job of l. */
+static void abandon(struct webhook *w, struct job_list *l, const char *text)
+{
+    while (l->head != NULL) {
+        struct job *j = l->head;
+        if (j->t != NULL) {
+            httpc_cancel(w->http, j->t);
+            j->t = NULL;
+        }
+        answer_error(j, ERR_WAIT, COND_SERVICE_UNAVAILABLE, text);
+        job_detach(j);
+        job_free(j);
+    }
+}
+
+static void finish_drain(void *arg)
+{
+    struct webhook *w = arg;
+    void (*cb)(void *) = w->drain_cb;
+
+    w->drain_timer = NULL;
+    w->drain_cb = NULL;
+    abandon(w, &w->active, "Shutting down");
+    if (cb != NULL)
+        cb(w->drain_arg);
+}
+
+void webhook_drain(struct webhook *w, unsigned ms, void (*cb)(void *arg),
+                   void *arg)
+{
+    w->draining = true;
+    w->drain_cb = cb;
+    w->drain_arg = arg;
+    abandon(w, &w->queue, "Shutting down");
+    loop_timer_cancel(w->loop, w->drain_timer);
+    w->drain_timer =
+        loop_timer_add(w->loop, w->active.n == 0 ? 0 : ms, finish_drain, w);
+}
+
+void webhook_free(struct webhook *w)
+{
+    if (w == NULL)
+        return;
+    dispatch_on_incoming(w->dp, NULL, NULL);
+    dispatch_delegate(w->dp, NULL, NULL, NULL);
+    loop_timer_cancel(w->loop, w->drain_timer);
+    if (w->probe != NULL)
+        httpc_cancel(w->http, w->probe);
+    abandon(w, &w->queue, "Shutting down");
+    abandon(w, &w->active, "Shutting down");
+    httpc_free(w->http);
+    free(w);
+}
+
+size_t webhook_queued(const struct webhook *w)
+{
+    return w != NULL ? w->queue.n : 0;
+}
+
+size_t webhook_in_flight(const struct webhook *w)
+{
+    return w != NULL ? w->active.n : 0;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* webhook.h: incoming stanzas -> HTTP POST to the web app -> stanza reply. */
+#ifndef RESTANZA_WEBHOOK_H
+#define RESTANZA_WEBHOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct loop;
+struct component;
+struct dispatch;
+struct delegation;
+struct conf;
+struct webhook;
+
+/* Longest response body kept; above it the delivery fails. */
+#define WEBHOOK_MAX_RESPONSE (1024 * 1024)
+/* A forwarded (delegated) IQ is answered within this, whatever timeout. */
+#define WEBHOOK_DELEGATED_DEADLINE_MS 25000
+
+/*
+ * Start the webhook when conf->webhook.url is set: registers with dispatch
+ * for unserved stanzas and for delegated namespaces, and sends the OPTIONS
+ * probe. NULL when no URL is configured (then nothing is registered).
+ * Everything passed is borrowed and must outlive the webhook.
+ */
+struct webhook *webhook_new(struct loop *loop, struct component *c,
+                            struct dispatch *dp, struct delegation *d,
+                            const struct conf *conf);
+/*
+ * Cancel what is in flight and answer every pending stanza with
+ * wait/service-unavailable (when the stream is still up), then free.
+ */
+void webhook_free(struct webhook *w);
+
+/*
+ * Stop taking stanzas (new ones get wait/service-unavailable), answer the
+ * queued ones the same way, let in-flight deliveries finish for at most
+ * ms, then call cb once (never from inside this call).
+ */
+void webhook_drain(struct webhook *w, unsigned ms, void (*cb)(void *arg),
+                   void *arg);
+
+/* Stanzas waiting for a free connection; 0 for NULL. */
+size_t webhook_queued(const struct webhook *w);
+/* Requests in flight; 0 for NULL. */
+size_t webhook_in_flight(const struct webhook *w);
+
+/* ---- pure parts, exposed for the unit tests ---- */
+
+/*
+ * Expand {kind} {type} {to} {from} in tmpl, each value percent-encoded
+ * (NULL counts as empty). Other text is kept. Caller frees.
+ */
+char *webhook_expand_url(const char *tmpl, const char *kind, const char *type,
+                         const char *to, const char *from);
+
+/*
+ * The stanza error for an HTTP status (Prosody's net/http/errors.lua):
+ * *type and *condition are constants.
+ */
+void webhook_http_error(long status, const char **type, const char **condition);
+
+/* What goes back to the sender of a delivered stanza. */
+enum webhook_reply {
+    WEBHOOK_REPLY_NONE,    /* nothing */
+    WEBHOOK_REPLY_RECEIPT, /* message: empty message with <received id/> */
+    WEBHOOK_REPLY_EMPTY,   /* empty stanza of the same kind (iq: result) */
+    WEBHOOK_REPLY_BODY,    /* the stanza parsed from the response body */
+    WEBHOOK_REPLY_ERROR,   /* the stanza error mapped from the status */
+};
+
+/*
+ * The mapping of research §4.6 with SPEC §5's fixes. kind is "message",
+ * "presence" or "iq"; type the incoming stanza's type (may be NULL);
+ * receipt: a message that asks for a XEP-0184 receipt; body_empty: the
+ * response had no body; body_stanza: the body parsed as a stanza of the
+ * same kind.
+ */
+enum webhook_reply webhook_decide(const char *kind, const char *type,
+                                  bool receipt, long status, bool body_empty,
+                                  bool body_stanza);
+
+/* Bits of webhook.stanzas / webhook.events lists (validated by conf). */
+#define WEBHOOK_KIND_MESSAGE 1u
+#define WEBHOOK_KIND_PRESENCE 2u
+#define WEBHOOK_KIND_IQ 4u
+#define WEBHOOK_EVENT_BARE 1u
+#define WEBHOOK_EVENT_FULL 2u
+#define WEBHOOK_EVENT_HOST 4u
+/* Mask of a comma list whose items are names[i] -> bit 1 << i. */
+unsigned webhook_list_mask(const char *list, const char *const *names);
+
+#endif

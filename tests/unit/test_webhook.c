@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* test_webhook.c: the webhook's pure parts and the HMAC adapter. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmac.h"
+#include "webhook.h"
+
+START_TEST(test_url_placeholders_are_percent_encoded)
+{
+    char *u = webhook_expand_url("http://h/x/{kind}/{type}?to={to}&f={from}",
+                                 "message", "chat", "bot@rest.localhost",
+                                 "alice@localhost/a b&c");
+
+    ck_assert_str_eq(u, "http://h/x/message/chat?to=bot%40rest.localhost"
+                        "&f=alice%40localhost%2Fa%20b%26c");
+    free(u);
+}
+END_TEST
+
+START_TEST(test_url_missing_values_expand_to_empty)
+{
+    char *u = webhook_expand_url("http://h/{kind}/{type}/{to}", "presence",
+                                 NULL, NULL, NULL);
+
+    ck_assert_str_eq(u, "http://h/presence//");
+    free(u);
+}
+END_TEST
+
+START_TEST(test_url_unknown_braces_are_kept)
+{
+    char *u = webhook_expand_url("http://h/{x}{kind}{", "iq", "get", "a", "b");
+
+    ck_assert_str_eq(u, "http://h/{x}iq{");
+    free(u);
+}
+END_TEST
+
+START_TEST(test_http_error_table_matches_prosody)
+{
+    static const struct {
+        long status;
+        const char *type, *cond;
+    } cases[] = {
+        {400, "modify", "bad-request"},
+        {401, "auth", "not-authorized"},
+        {402, "auth", "payment-required"},
+        {403, "auth", "forbidden"},
+        {404, "cancel", "item-not-found"},
+        {405, "cancel", "not-allowed"},
+        {406, "modify", "not-acceptable"},
+        {407, "auth", "registration-required"},
+        {408, "wait", "remote-server-timeout"},
+        {409, "cancel", "conflict"},
+        {410, "cancel", "gone"},
+        {411, "modify", "bad-request"},
+        {412, "cancel", "conflict"},
+        {413, "modify", "resource-constraint"},
+        {414, "modify", "resource-constraint"},
+        {415, "cancel", "feature-not-implemented"},
+        {416, "modify", "bad-request"},
+        {422, "modify", "bad-request"},
+        {423, "wait", "resource-constraint"},
+        {429, "wait", "resource-constraint"},
+        {431, "modify", "resource-constraint"},
+        {451, "auth", "forbidden"},
+        {500, "wait", "internal-server-error"},
+        {501, "cancel", "feature-not-implemented"},
+        {502, "wait", "remote-server-timeout"},
+        {503, "cancel", "service-unavailable"},
+        {504, "wait", "remote-server-timeout"},
+        {507, "wait", "resource-constraint"},
+        {511, "auth", "not-authorized"},
+        {302, "cancel", "undefined-condition"},
+        {418, "cancel", "undefined-condition"},
+        {599, "cancel", "undefined-condition"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *type, *cond;
+        webhook_http_error(cases[i].status, &type, &cond);
+        ck_assert_msg(strcmp(type, cases[i].type) == 0 &&
+                          strcmp(cond, cases[i].cond) == 0,
+                      "%ld -> %s/%s", cases[i].status, type, cond);
+    }
+}
+END_TEST
+
+START_TEST(test_errors_and_results_are_never_answered)
+{
+    ck_assert_int_eq(
+        webhook_decide("message", "error", false, 500, true, false),
+        WEBHOOK_REPLY_NONE);
+    ck_assert_int_eq(webhook_decide("iq", "result", false, 200, false, true),
+                     WEBHOOK_REPLY_NONE);
+    ck_assert_int_eq(webhook_decide("presence", "error", true, 0, true, false),
+                     WEBHOOK_REPLY_NONE);
+}
+END_TEST
+
+START_TEST(test_202_and_204_mean_done)
+{
+    ck_assert_int_eq(webhook_decide("message", "chat", false, 202, true, false),
+                     WEBHOOK_REPLY_NONE);
+    ck_assert_int_eq(webhook_decide("presence", NULL, false, 204, true, false),
+                     WEBHOOK_REPLY_NONE);
+    ck_assert_int_eq(webhook_decide("message", "chat", true, 202, true, false),
+                     WEBHOOK_REPLY_RECEIPT);
+    ck_assert_int_eq(webhook_decide("iq", "get", false, 204, true, false),
+                     WEBHOOK_REPLY_EMPTY);
+    /* Even with a stanza body: 202 means accepted, nothing more. */
+    ck_assert_int_eq(webhook_decide("message", "chat", false, 202, false, true),
+                     WEBHOOK_REPLY_NONE);
+}
+END_TEST
+
+START_TEST(test_stanza_body_becomes_the_reply_whatever_the_status)
+{
+    ck_assert_int_eq(webhook_decide("message", "chat", false, 200, false, true),
+                     WEBHOOK_REPLY_BODY);
+    ck_assert_int_eq(webhook_decide("iq", "set", false, 400, false, true),
+                     WEBHOOK_REPLY_BODY);
+}
+END_TEST
+
+START_TEST(test_2xx_without_stanza)
+{
+    /* SPEC §5 fix: an empty 2xx on a message/presence sends nothing. */
+    ck_assert_int_eq(webhook_decide("message", "chat", false, 200, true, false),
+                     WEBHOOK_REPLY_NONE);
+    ck_assert_int_eq(webhook_decide("message", NULL, true, 200, true, false),
+                     WEBHOOK_REPLY_RECEIPT);
+    ck_assert_int_eq(webhook_decide("iq", "get", false, 200, true, false),
+                     WEBHOOK_REPLY_EMPTY);
+    /* mod_rest's st.reply() for an unparseable non-empty body. */
+    ck_assert_int_eq(
+        webhook_decide("message", "chat", false, 200, false, false),
+        WEBHOOK_REPLY_EMPTY);
+}
+END_TEST
+
+START_TEST(test_other_statuses_are_errors)
+{
+    ck_assert_int_eq(
+        webhook_decide("message", "chat", false, 404, false, false),
+        WEBHOOK_REPLY_ERROR);
+    ck_assert_int_eq(webhook_decide("iq", "get", false, 500, true, false),
+                     WEBHOOK_REPLY_ERROR);
+    ck_assert_int_eq(webhook_decide("presence", NULL, false, 301, true, false),
+                     WEBHOOK_REPLY_ERROR);
+}
+END_TEST
+
+START_TEST(test_list_mask)
+{
+    static const char *const names[] = {"message", "presence", "iq", NULL};
+
+    ck_assert_uint_eq(webhook_list_mask("message, presence, iq", names), 7);
+    ck_assert_uint_eq(webhook_list_mask("iq", names), 4);
+    ck_assert_uint_eq(webhook_list_mask(" presence ,message", names), 3);
+}
+END_TEST
+
+/* RFC 4231 test cases 1, 2, 4, 6 and 7 (HMAC-SHA-256). */
+START_TEST(test_hmac_sha256_rfc4231_vectors)
+{
+    unsigned char key1[20], key4[25], key6[131], data4[50];
+    char hex[HMAC_SHA256_HEX_LEN];
+
+    memset(key1, 0x0b, sizeof(key1));
+    ck_assert_int_eq(hmac_sha256_hex(key1, sizeof(key1), "Hi There", 8, hex),
+                     0);
+    ck_assert_str_eq(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da7"
+                          "26e9376c2e32cff7");
+
+    ck_assert_int_eq(
+        hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, hex), 0);
+    ck_assert_str_eq(hex, "5bdcc146bf60754e6a042426089575c75a003f089d273983"
+                          "9dec58b964ec3843");
+
+    for (size_t i = 0; i < sizeof(key4); i++)
+        key4[i] = (unsigned char)(i + 1);
+    memset(data4, 0xcd, sizeof(data4));
+    ck_assert_int_eq(
+        hmac_sha256_hex(key4, sizeof(key4), data4, sizeof(data4), hex), 0);
+    ck_assert_str_eq(hex, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f807"
+                          "7a2e3ff46729665b");
+
+    memset(key6, 0xaa, sizeof(key6));
+    ck_assert_int_eq(
+        hmac_sha256_hex(key6, sizeof(key6),
+                        "Test Using Larger Than Block-Size Key - Hash Key "
+                        "First",
+                        54, hex),
+        0);
+    ck_assert_str_eq(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c514"
+                          "0546040f0ee37f54");
+
+    const char *d7 = "This is a test using a larger than block-size key and "
+                     "a larger than block-size data. The key needs to be "
+                     "hashed before being used by the HMAC algorithm.";
+    ck_assert_int_eq(hmac_sha256_hex(key6, sizeof(key6), d7, strlen(d7), hex),
+                     0);
+    ck_assert_str_eq(hex, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f071393"
+                          "8a7f51535c3a35e2");
+}
+END_TEST
+
+static Suite *webhook_suite(void)
+{
+    Suite *s = suite_create("webhook");
+    TCase *tc = tcase_create("url");
+
+    tcase_add_test(tc, test_url_placeholders_are_percent_encoded);
+    tcase_add_test(tc, test_url_missing_values_expand_to_empty);
+    tcase_add_test(tc, test_url_unknown_braces_are_kept);
+    tcase_add_test(tc, test_list_mask);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("mapping");
+    tcase_add_test(tc, test_http_error_table_matches_prosody);
+    tcase_add_test(tc, test_errors_and_results_are_never_answered);
+    tcase_add_test(tc, test_202_and_204_mean_done);
+    tcase_add_test(tc, test_stanza_body_becomes_the_reply_whatever_the_status);
+    tcase_add_test(tc, test_2xx_without_stanza);
+    tcase_add_test(tc, test_other_statuses_are_errors);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("hmac");
+    tcase_add_test(tc, test_hmac_sha256_rfc4231_vectors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(webhook_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
