@@ -31,6 +31,8 @@ struct dispatch {
     xmpp_ctx_t *ctx;
     struct strmap *delegates;         /* ns -> struct delegate */
     struct delegate default_delegate; /* cb NULL when none */
+    dispatch_incoming_cb presence;
+    void *presence_arg;
     dispatch_incoming_cb early;
     void *early_arg;
     dispatch_incoming_cb incoming;
@@ -299,6 +301,8 @@ static void on_stanza(xmpp_stanza_t *st, void *arg)
         on_iq(dp, st);
     else if (stanza_is(st, EL_MESSAGE))
         on_message(dp, st);
+    else if (dp->presence != NULL && dp->presence(st, dp->presence_arg))
+        return;
     else if (dp->incoming != NULL && dp->incoming(st, dp->incoming_arg))
         return;
     else
@@ -346,6 +350,13 @@ void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
 {
     dp->incoming = cb;
     dp->incoming_arg = arg;
+}
+
+void dispatch_on_presence(struct dispatch *dp, dispatch_incoming_cb cb,
+                          void *arg)
+{
+    dp->presence = cb;
+    dp->presence_arg = arg;
 }
 
 void dispatch_on_message_early(struct dispatch *dp, dispatch_incoming_cb cb,

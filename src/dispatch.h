@@ -42,6 +42,11 @@ void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
 void dispatch_on_message_early(struct dispatch *dp, dispatch_incoming_cb cb,
                                void *arg);
 
+/* Show every incoming presence to cb before anything else (the roster
+ * feature learns logins this way); true consumes it, false passes it on. */
+void dispatch_on_presence(struct dispatch *dp, dispatch_incoming_cb cb,
+                          void *arg);
+
 /* Serve forwarded IQs whose payload is in namespace ns. With ns NULL: the
  * default handler, for every namespace without its own except
  * jabber:iq:roster (which only its own handler serves). */
