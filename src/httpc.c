@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "loop.h"
@@ -25,6 +26,7 @@ struct httpc_transfer {
     char *resp;
     size_t resp_len, resp_max;
     bool too_large;
+    char *accept; /* value of an Accept response header */
     char errbuf[CURL_ERROR_SIZE];
     httpc_cb cb;
     void *arg;
@@ -61,6 +63,7 @@ static void transfer_free(struct httpc_transfer *t)
     curl_slist_free_all(t->headers);
     free(t->body);
     free(t->resp);
+    free(t->accept);
     free(t);
 }
 
@@ -136,6 +139,28 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* Keep the Accept header (the webhook probe negotiates with it). */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct httpc_transfer *t = userp;
+    size_t n = size * nmemb, len = n;
+
+    if (n > 7 && strncasecmp(data, "Accept:", 7) == 0) {
+        const char *v = data + 7;
+        len = n - 7;
+        while (len > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            len--;
+        }
+        while (len > 0 &&
+               (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+            len--;
+        free(t->accept);
+        t->accept = xstrndup(v, len > 1024 ? 1024 : len);
+    }
+    return n;
+}
+
 static enum httpc_error classify(CURLcode rc, bool too_large)
 {
     if (rc == CURLE_OK)
@@ -171,6 +196,7 @@ static void finish(struct httpc_transfer *t, CURLcode rc)
     }
     curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &secs);
     resp.content_type = ctype;
+    resp.accept = t->accept;
     resp.body = t->resp != NULL ? t->resp : "";
     resp.len = t->resp_len;
     resp.seconds = secs;
@@ -265,6 +291,8 @@ struct httpc_transfer *httpc_start(struct httpc *c,
     curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "restanza/" PACKAGE_VERSION);
     curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
     for (const char *const *h = req->headers; h != NULL && *h != NULL; h++)

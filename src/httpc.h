@@ -35,6 +35,7 @@ struct httpc_response {
     const char *error_text;   /* for logs */
     long status;              /* 0 when no response */
     const char *content_type; /* or NULL */
+    const char *accept;       /* the response's Accept header, or NULL */
     const char *body;         /* NUL-terminated, len bytes */
     size_t len;
     double seconds; /* total time */

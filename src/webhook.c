@@ -855,9 +855,18 @@ static void on_probe(const struct httpc_response *resp, void *arg)
     if (resp->error != HTTPC_OK)
         log_warn("webhook probe failed", "host=%s error=%s", host,
                  resp->error_text);
-    else if (resp->status == 200)
-        log_info("webhook connected", "host=%s status=%ld", host, resp->status);
-    else
+    else if (resp->status == 200) {
+        /* As mod_rest: the receiver's Accept picks our content type, the
+         * first type it lists that we can send. */
+        const char *xml = resp->accept ? strstr(resp->accept, CT_XML) : NULL;
+        const char *json = resp->accept ? strstr(resp->accept, CT_JSON) : NULL;
+        if (json != NULL && (xml == NULL || json < xml))
+            w->content_type = CT_JSON;
+        else if (xml != NULL)
+            w->content_type = CT_XML;
+        log_info("webhook connected", "host=%s status=%ld content_type=%s",
+                 host, resp->status, w->content_type);
+    } else
         log_info("webhook not yet connected", "host=%s status=%ld", host,
                  resp->status);
 }

@@ -347,14 +347,23 @@ def test_full_queue_answers_resource_constraint(server, restanza, client,
     assert r.log_lines("webhook delivery failed.*queue full")
 
 
-def test_options_probe_is_logged(server, restanza, sink):
+def test_options_probe_negotiates_content_type(server, restanza, client,
+                                               sink):
+    """As mod_rest: the startup OPTIONS probe's Accept header picks the
+    content type (here JSON, although the configured default is XML)."""
     sink.respond = lambda *a: (200, {"Accept": "application/json"}, b"", 0)
     r = restanza(server, config={"webhook": {
         "url": sink.url("/hook/{kind}/{type}/{to}")}})
     req = sink.requests.get(timeout=10)
     assert req[0] == "OPTIONS"
     assert req[1] == "/hook/meta/info/" + server.component_jid
-    r.wait_log("webhook connected")
+    r.wait_log("webhook connected.*content_type=application/json")
+    sink.respond = lambda *a: (202, {}, b"", 0)
+    alice = client(server, "alice")
+    alice.send_message(bot(server), "negotiated")
+    method, path, headers, body = sink.next_post()
+    assert header(headers, "Content-Type") == "application/json"
+    assert json.loads(body)["body"] == "negotiated"
 
 
 def test_no_webhook_iq_is_service_unavailable(server, restanza, client):
