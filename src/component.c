@@ -50,6 +50,8 @@ struct component {
     bool was_connected; /* this attempt reached the handshake */
     bool ping_outstanding;
     bool stopping;
+    bool queue_full; /* refusing sends until the queue drains */
+    uint64_t refused;
     bool keep_reason; /* last_error set by us before ending the stream */
     uint64_t reconnects;
     unsigned sent_since_run;
@@ -577,9 +579,21 @@ int component_send(struct component *c, xmpp_stanza_t *st)
     if (c->state != COMPONENT_CONNECTED || c->conn == NULL)
         return -1;
     if (xmpp_conn_send_queue_len(c->conn) >= COMPONENT_SEND_QUEUE_MAX) {
-        log_warn("xmpp send queue full", "server=%s limit=%d", c->server,
-                 COMPONENT_SEND_QUEUE_MAX);
+        /* Under overload every caller hits this: say it once per
+         * episode, not once per refused stanza. */
+        if (!c->queue_full)
+            log_warn("xmpp send queue full, refusing stanzas",
+                     "server=%s limit=%d", c->server, COMPONENT_SEND_QUEUE_MAX);
+        c->queue_full = true;
+        c->refused++;
         return -1;
+    }
+    if (c->queue_full &&
+        xmpp_conn_send_queue_len(c->conn) < COMPONENT_SEND_QUEUE_MAX / 2) {
+        log_info("xmpp send queue drained", "server=%s refused=%llu", c->server,
+                 (unsigned long long)c->refused);
+        c->queue_full = false;
+        c->refused = 0;
     }
     xmpp_send(c->conn, st);
     c->sent_since_run++;
