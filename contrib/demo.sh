@@ -155,8 +155,8 @@ random_secret() {
 # Installation and build
 
 packages=(build-essential autoconf automake libtool pkg-config
-    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev check
-    prosody prosody-modules curl)
+    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
+    libssl-dev check prosody prosody-modules curl python3)
 
 install_missing() {
     local p missing=() policy_added=no
@@ -281,6 +281,24 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
+# the example webhook bot (contrib/examples/echo_bot_json.py)
+
+bot_start() {
+    local dir="$work/bot" log
+    log="$dir/bot.log"
+    mkdir -p "$dir"
+    bot_port=$(free_port)
+    webhook_secret=$(random_secret)
+    say "starting the example webhook bot (127.0.0.1:$bot_port)"
+    WEBHOOK_SECRET=$webhook_secret setsid python3 \
+        "$top/contrib/examples/echo_bot_json.py" "$bot_port" \
+        </dev/null >"$log" 2>&1 &
+    bot_pid=$!
+    service_add bot "$bot_pid" "$log"
+    wait_port "$bot_port" 10 "$bot_pid" || fail "the webhook bot did not start"
+}
+
+# ---------------------------------------------------------------------------
 # restanza
 
 restanza_start() {
@@ -290,6 +308,7 @@ restanza_start() {
     mkdir -p "$dir"
     restanza_http_port=$(free_port)
     (umask 077 && printf '%s\n' "$component_secret" >"$dir/component.secret")
+    rest_token=$(random_secret)
     cat >"$cfg" <<EOF
 # restanza configuration written by contrib/demo.sh
 [server]
@@ -303,6 +322,14 @@ secret_file = $dir/component.secret
 
 [http]
 listen = 127.0.0.1:$restanza_http_port
+
+[rest]
+tokens = $rest_token
+
+[webhook]
+url = http://127.0.0.1:$bot_port/
+content_type = application/json
+secret = $webhook_secret
 
 [log]
 level = info
@@ -351,7 +378,20 @@ restanza is connected to Prosody as $component. Try:
 
   curl -s $base/status
   curl -s $base/metrics
-  curl -si $base/no-such-route          # 404 with a JSON error body
+
+  # send alice a chat message (log in as alice with any XMPP client to see it)
+  curl -si $base/rest -H 'Authorization: Bearer $rest_token' \\
+       -H 'Content-Type: application/json' \\
+       -d '{"to":"alice@$domain","type":"chat","body":"hello from curl"}'
+
+  # ping the server through the component; the pong comes back as JSON
+  curl -s $base/rest/ping/$domain -H 'Authorization: Bearer $rest_token' \\
+       -H 'Accept: application/json'
+
+  # a message from alice's client to bot@$component reaches the example bot
+  # (contrib/examples/echo_bot_json.py), which answers with the same text
+
+  curl -si $base/rest/ping/$domain      # 401: a token is required
 
 XMPP client accounts (no TLS; allow plain-text authentication):
   alice@$domain / alicepw
@@ -374,10 +414,17 @@ main() {
     chmod 700 "$work"
     build
     prosody_start
+    bot_start
     restanza_start
     restanza_wait_connected
     say "GET $status_url"
     print_json "$status_body"
+
+    say "GET /rest/ping/$domain"
+    curl -fsS --max-time 10 "http://127.0.0.1:$restanza_http_port/rest/ping/$domain" \
+        -H "Authorization: Bearer $rest_token" -H 'Accept: application/json' ||
+        fail "GET /rest/ping/$domain failed"
+    echo
 
     if [ $mode = check ]; then
         stop_service "$restanza_index"
