@@ -61,7 +61,7 @@ static void skip_ws(struct scan *sc)
         sc->p++;
 }
 
-static int hexval(char c)
+int json_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -102,7 +102,7 @@ static long hex4(const char *p)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = json_hexval(p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

@@ -48,4 +48,7 @@ bool json_is_int64(json_object *obj);
 /* Compact text without "\/" escaping; caller frees with free(). */
 char *json_to_string(json_object *obj);
 
+/* Value of one hex digit, or -1 (also used to decode forms). */
+int json_hexval(char c);
+
 #endif

@@ -2217,17 +2217,6 @@ json_object *jsonmap_from_stanza(xmpp_stanza_t *st)
 
 /* ---- application/x-www-form-urlencoded -------------------------------- */
 
-static int hexval_form(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent/+ decode s[0..len) into a new string; NULL when malformed. */
 static char *form_decode(const char *s, size_t len)
 {
@@ -2239,8 +2228,8 @@ static char *form_decode(const char *s, size_t len)
             out[n++] = ' ';
         } else if (s[i] == '%') {
             int hi, lo;
-            if (len - i < 3 || (hi = hexval_form(s[i + 1])) < 0 ||
-                (lo = hexval_form(s[i + 2])) < 0)
+            if (len - i < 3 || (hi = json_hexval(s[i + 1])) < 0 ||
+                (lo = json_hexval(s[i + 2])) < 0)
                 goto bad;
             out[n++] = (char)(hi * 16 + lo);
             i += 2;
