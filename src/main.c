@@ -108,13 +108,29 @@ static void on_terminate(int signo, void *arg)
 static void on_reload(int signo, void *arg)
 {
     struct daemon *d = arg;
-    struct conf *fresh = conf_load(d->conf_path, stderr);
+    char *errs = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&errs, &len);
+    struct conf *fresh = conf_load(d->conf_path, f);
 
+    /* stderr may be /dev/null once detached: every problem goes to the
+     * log, one line each. */
+    if (f != NULL)
+        fclose(f);
     if (fresh == NULL) {
+        for (char *line = errs, *next; line != NULL && *line != '\0';
+             line = next) {
+            next = strchr(line, '\n');
+            if (next != NULL)
+                *next++ = '\0';
+            log_error("configuration problem", "problem=\"%s\"", line);
+        }
         log_error("reload failed: configuration invalid, keeping the old one",
                   "file=%s", d->conf_path);
+        free(errs);
         return;
     }
+    free(errs);
     log_set_level(effective_level(fresh->log.level, d->verbosity));
     log_info("reloaded", "file=%s level=%s", d->conf_path,
              log_level_name(log_get_level()));
@@ -223,7 +239,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (!foreground && isatty(STDERR_FILENO)) {
         /* Started by hand without -f: detach, logging to syslog. */
-        if (daemon(0, 0) < 0) {
+        /* nochdir: relative *_file paths stay valid for SIGHUP. */
+        if (daemon(1, 0) < 0) {
             perror("restanza: daemon");
             conf_free(d.conf);
             return EXIT_FATAL;
