@@ -131,9 +131,13 @@ static void on_reload(int signo, void *arg)
         return;
     }
     free(errs);
-    log_set_level(effective_level(fresh->log.level, d->verbosity));
+    enum log_level level = effective_level(fresh->log.level, d->verbosity);
+    /* Say it under whichever of the two levels is more verbose. */
+    if (level >= log_get_level())
+        log_set_level(level);
     log_info("reloaded", "file=%s level=%s", d->conf_path,
-             log_level_name(log_get_level()));
+             log_level_name(level));
+    log_set_level(level);
     conf_free(fresh);
 }
 

@@ -2,6 +2,7 @@
 """Foundation: XEP-0114 connection, /status, basic IQs, reconnection,
 authentication failure, disco nesting, clean shutdown (SPEC §1, §3, §7)."""
 
+import os
 import re
 import signal
 import time
@@ -248,3 +249,26 @@ def test_sigterm_clean_exit(server, restanza):
     assert code == 0, r.diagnostics()
     assert r.log_lines(r'level=info\b.*msg="[^"]*\bstop'), \
         "no 'stop...' info line in the log:\n" + r.log()
+
+
+@pytest.mark.servers("prosody")
+def test_sighup_reloads_log_level_and_keeps_running_on_a_bad_file(
+        server, restanza):
+    """SIGHUP re-reads the file: a valid one applies log.level, an invalid
+    one is reported in the log line by line and the old settings stay.
+    Only the daemon is involved, so one server is enough."""
+    r = restanza(server)
+    r.wait_connected()
+    good = open(r.conf_path).read()
+    with open(r.conf_path, "w") as f:
+        f.write(good + "\n[nonsense]\n")
+    os.kill(r.pid, signal.SIGHUP)
+    r.wait_log(r'msg="configuration problem" problem=.*unknown section')
+    r.wait_log(r"reload failed")
+    assert r.alive()
+    assert r.status()["xmpp"]["state"] == "connected"
+    with open(r.conf_path, "w") as f:
+        f.write(good.replace("level = debug", "level = warn"))
+    os.kill(r.pid, signal.SIGHUP)
+    r.wait_log(r'msg="reloaded".*level=warn')
+    assert r.stop(signal.SIGTERM, timeout=5) == 0
