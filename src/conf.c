@@ -80,6 +80,8 @@ static const char *check_url(const char *value);
 static const char *check_content_type(const char *value);
 static const char *check_stanza_list(const char *value);
 static const char *check_event_list(const char *value);
+static const char *check_roster_url(const char *value);
+static const char *check_writer(const char *value);
 
 #define OFF(field) offsetof(struct conf, field)
 #define STR(x) #x
@@ -153,6 +155,29 @@ static const struct key keys[] = {
      .offset = OFF(webhook.secret)},
     {.section = "webhook", .name = "secret_file", .type = CONF_TYPE_FILE_TEXT,
      .offset = OFF(webhook.secret)},
+    {.section = "roster", .name = "url", .type = CONF_TYPE_STRING,
+     .offset = OFF(roster.url), .check = check_roster_url},
+    {.section = "roster", .name = "token", .type = CONF_TYPE_STRING,
+     .offset = OFF(roster.token)},
+    {.section = "roster", .name = "token_file", .type = CONF_TYPE_FILE_TEXT,
+     .offset = OFF(roster.token)},
+    {.section = "roster", .name = "timeout", .type = CONF_TYPE_UINT,
+     .offset = OFF(roster.timeout), .def = "10", .min = 1, .max = 300},
+    {.section = "roster", .name = "concurrency", .type = CONF_TYPE_UINT,
+     .offset = OFF(roster.concurrency), .def = "32", .min = 1, .max = 256},
+    {.section = "roster", .name = "writer", .type = CONF_TYPE_STRING,
+     .offset = OFF(roster.writer), .def = "auto", .check = check_writer},
+    {.section = "roster", .name = "api_url", .type = CONF_TYPE_STRING,
+     .offset = OFF(roster.api_url), .check = check_url},
+    {.section = "roster", .name = "api_user", .type = CONF_TYPE_STRING,
+     .offset = OFF(roster.api_user)},
+    {.section = "roster", .name = "api_password", .type = CONF_TYPE_STRING,
+     .offset = OFF(roster.api_password)},
+    {.section = "roster", .name = "api_password_file",
+     .type = CONF_TYPE_FILE_TEXT, .offset = OFF(roster.api_password)},
+    {.section = "roster", .name = "min_interval", .type = CONF_TYPE_UINT,
+     .offset = OFF(roster.min_interval), .def = "60", .min = 0,
+     .max = 86400},
     {.section = "log", .name = "level", .type = CONF_TYPE_LEVEL,
      .offset = OFF(log.level), .def = "info"},
 };
@@ -287,6 +312,29 @@ static const char *check_content_type(const char *value)
         strcmp(value, "application/json") == 0)
         return NULL;
     return "is not application/xmpp+xml or application/json";
+}
+
+/* An http(s) URL with exactly one %s (the username) and no other %. */
+static const char *check_roster_url(const char *value)
+{
+    const char *why = check_url(value);
+    const char *pct = strchr(value, '%');
+
+    if (why != NULL)
+        return why;
+    if (pct == NULL || pct[1] != 's')
+        return "must contain %s (the username)";
+    if (strchr(pct + 2, '%') != NULL)
+        return "must contain %s once and no other %";
+    return NULL;
+}
+
+static const char *check_writer(const char *value)
+{
+    if (strcmp(value, "auto") == 0 || strcmp(value, "privilege") == 0 ||
+        strcmp(value, "ejabberd-api") == 0 || strcmp(value, "none") == 0)
+        return NULL;
+    return "is not auto, privilege, ejabberd-api or none";
 }
 
 /* A comma list whose items (blanks trimmed) are all in allowed. */
@@ -1117,6 +1165,34 @@ static void cross_check(struct parser *p)
              "under %d file descriptors",
              c->http.max_connections, c->webhook.concurrency,
              CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_WEBHOOK, CONF_FD_LIMIT);
+    /* Roster fetches share the fd budget the same way. */
+    if (c->roster.url != NULL &&
+        c->http.max_connections + c->roster.concurrency >
+            CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_ROSTER)
+        fail(p,
+             line_of(p, "roster", "concurrency") != 0
+                 ? line_of(p, "roster", "concurrency")
+                 : line_of(p, "http", "max_connections"),
+             "http.max_connections (%u) + roster.concurrency (%u) must not "
+             "exceed %d: libstrophe uses select(), so the process must stay "
+             "under %d file descriptors",
+             c->http.max_connections, c->roster.concurrency,
+             CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_ROSTER, CONF_FD_LIMIT);
+    /* An open refresh endpoint would let anyone trigger fetches. */
+    if (c->roster.url != NULL && c->roster.token == NULL)
+        fail(p, line_of(p, "roster", "url"),
+             "roster.url is set but roster.token (or token_file) is not");
+    if (c->roster.writer != NULL &&
+        strcmp(c->roster.writer, "ejabberd-api") == 0) {
+        static const char *const need[] = {"api_url", "api_user",
+                                           "api_password"};
+        const char *have[] = {c->roster.api_url, c->roster.api_user,
+                              c->roster.api_password};
+        for (size_t i = 0; i < 3; i++)
+            if (have[i] == NULL)
+                fail(p, line_of(p, "roster", "writer"),
+                     "roster.writer = ejabberd-api needs roster.%s", need[i]);
+    }
     load_tokens(p);
 }
 

@@ -20,6 +20,8 @@
 #define CONF_FD_RESERVED 160
 /* Of the reserved fds, those webhook.concurrency may use on top of HTTP. */
 #define CONF_FD_WEBHOOK 64
+/* Of the reserved fds, those roster.concurrency may use on top of HTTP. */
+#define CONF_FD_ROSTER 32
 
 /* A REST bearer token and the JID pattern that limits its `from`. */
 struct conf_token {
@@ -70,6 +72,17 @@ struct conf {
         unsigned queue_max;
         char *secret; /* HMAC-SHA256 key for X-Restanza-Signature, or NULL */
     } webhook;
+    struct {
+        char *url;        /* NULL: no roster feature; holds one %s (username) */
+        char *token;      /* bearer for /roster_admin/refresh, or NULL */
+        unsigned timeout; /* seconds per fetch */
+        unsigned concurrency; /* parallel fetches */
+        char *writer;         /* auto, privilege, ejabberd-api or none */
+        char *api_url;        /* ejabberd mod_http_api base URL */
+        char *api_user;
+        char *api_password;
+        unsigned min_interval; /* seconds between login syncs of a user */
+    } roster;
     struct {
         enum log_level level;
     } log;

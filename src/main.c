@@ -20,6 +20,8 @@
 #include "status.h"
 #include "version.h"
 #include "webhook.h"
+#include "roster.h"
+#include "refresh.h"
 
 #define EXIT_CONFIG 1
 #define EXIT_FATAL 2
@@ -39,6 +41,8 @@ struct daemon {
     struct webhook *webhook;
     struct status *status;
     struct rest *rest;
+    struct roster *roster;
+    struct refresh *refresh;
     bool stopping;
     struct loop_timer *deadline;
 };
@@ -166,6 +170,10 @@ static int run(struct daemon *d)
     status_set_webhook(d->status, d->webhook);
     d->rest = rest_new(d->httpd, d->component, d->delegation, d->conf);
     dispatch_on_message_early(d->dispatch, rest_offer_message, d->rest);
+    d->roster =
+        roster_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
+    d->refresh = refresh_new(d->httpd, d->roster, d->conf);
+    status_set_roster(d->status, d->roster);
     log_info("started", "version=%s component=%s pid=%d", RESTANZA_VERSION,
              d->conf->component.jid, (int)getpid());
     component_start(d->component);
@@ -174,6 +182,8 @@ static int run(struct daemon *d)
     log_info("stopped", "status=%d", rc);
 out:
     loop_timer_cancel(d->loop, d->deadline);
+    refresh_free(d->refresh);
+    roster_free(d->roster);
     rest_free(d->rest);
     status_free(d->status);
     webhook_free(d->webhook);

@@ -104,6 +104,22 @@ static void metrics_render_webhook(char **buf, size_t *len)
         (unsigned long long)counters[METRIC_WEBHOOK_LATENCY_COUNT]);
 }
 
+/* Roster fetches from the web app and their failures. */
+static void metrics_render_roster(char **buf, size_t *len)
+{
+    metrics_appendf(buf, len,
+                    "# HELP restanza_roster_fetches_total Roster fetches from "
+                    "the web app.\n"
+                    "# TYPE restanza_roster_fetches_total counter\n"
+                    "restanza_roster_fetches_total %llu\n"
+                    "# HELP restanza_roster_fetch_failures_total Roster "
+                    "fetches that failed (HTTP status, timeout, bad JSON).\n"
+                    "# TYPE restanza_roster_fetch_failures_total counter\n"
+                    "restanza_roster_fetch_failures_total %llu\n",
+                    (unsigned long long)counters[METRIC_ROSTER_FETCHES],
+                    (unsigned long long)counters[METRIC_ROSTER_FETCH_FAILURES]);
+}
+
 void metrics_render(char **buf, size_t *len)
 {
     static const char *const kinds[] = {"message", "presence", "iq"};
@@ -132,6 +148,7 @@ void metrics_render(char **buf, size_t *len)
                     "restanza_xmpp_disconnects_total %llu\n",
                     (unsigned long long)counters[METRIC_XMPP_DISCONNECTS]);
     metrics_render_webhook(buf, len);
+    metrics_render_roster(buf, len);
     metrics_appendf(buf, len,
                     "# HELP restanza_http_requests_total HTTP requests by "
                     "route and status.\n"

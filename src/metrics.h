@@ -23,6 +23,8 @@ enum metric {
     METRIC_WEBHOOK_FAIL_OTHER,      /* any other failure */
     METRIC_WEBHOOK_LATENCY_US,      /* sum of request durations */
     METRIC_WEBHOOK_LATENCY_COUNT,
+    METRIC_ROSTER_FETCHES,        /* web app roster fetches finished */
+    METRIC_ROSTER_FETCH_FAILURES, /* ... that failed (any reason) */
     METRIC_COUNT
 };
 

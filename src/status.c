@@ -18,6 +18,7 @@
 #include "strmap.h"
 #include "version.h"
 #include "webhook.h"
+#include "roster.h"
 #include "xmalloc.h"
 
 struct status {
@@ -25,7 +26,8 @@ struct status {
     struct component *c;
     struct delegation *d;
     const struct conf *conf;
-    struct webhook *w; /* or NULL */
+    struct webhook *w;     /* or NULL */
+    struct roster *roster; /* or NULL */
 };
 
 bool status_token_equal(const char *a, const char *b)
@@ -129,6 +131,18 @@ char *status_json(struct status *s, size_t *len)
         hook, "in_flight",
         json_object_new_int64((int64_t)webhook_in_flight(s->w)));
     json_object_object_add(root, "webhook", hook);
+    if (s->roster != NULL) {
+        json_object *ro = json_object_new_object();
+        json_object_object_add(
+            ro, "writer", json_object_new_string(roster_writer(s->roster)));
+        json_object_object_add(
+            ro, "cached_users",
+            json_object_new_int64((int64_t)roster_cached(s->roster)));
+        json_object_object_add(
+            ro, "last_sync",
+            json_object_new_int64((int64_t)roster_last_sync(s->roster)));
+        json_object_object_add(root, "roster", ro);
+    }
     json_object_object_add(http, "parked",
                            json_object_new_int64((int64_t)httpd_parked(s->h)));
     json_object_object_add(root, "http", http);
@@ -193,6 +207,11 @@ struct status *status_new(struct httpd *h, struct component *c,
     httpd_route(h, "GET", "/status", false, "status", on_status, s);
     httpd_route(h, "GET", "/metrics", false, "metrics", on_metrics, s);
     return s;
+}
+
+void status_set_roster(struct status *s, struct roster *r)
+{
+    s->roster = r;
 }
 
 void status_set_webhook(struct status *s, struct webhook *w)

@@ -19,6 +19,9 @@ void status_free(struct status *s);
 /* Report this webhook's queue in /status (borrowed; NULL: none). */
 void status_set_webhook(struct status *s, struct webhook *w);
 
+struct roster;
+/* Report this roster feature in /status (borrowed; NULL: none). */
+void status_set_roster(struct status *s, struct roster *r);
 /* Compare secrets in time independent of where they differ. */
 bool status_token_equal(const char *a, const char *b);
 

@@ -1403,6 +1403,84 @@ START_TEST(test_webhook_concurrency_counts_against_the_fd_budget)
 }
 END_TEST
 
+/* A roster config: BASE plus a [roster] section (line 6) with these lines. */
+#define ROSTER(lines) BASE "[roster]\n" lines
+
+START_TEST(test_roster_defaults)
+{
+    struct conf *conf = parse_ok(BASE);
+
+    ck_assert_ptr_null(conf->roster.url);
+    ck_assert_ptr_null(conf->roster.token);
+    ck_assert_uint_eq(conf->roster.timeout, 10);
+    ck_assert_uint_eq(conf->roster.concurrency, 32);
+    ck_assert_str_eq(conf->roster.writer, "auto");
+    ck_assert_ptr_null(conf->roster.api_url);
+    ck_assert_uint_eq(conf->roster.min_interval, 60);
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_roster_values)
+{
+    struct conf *conf =
+        parse_ok(ROSTER("url = http://app.example/contacts/%s?x=1\n"
+                        "token = t0k3n\n"
+                        "timeout = 3\n"
+                        "concurrency = 8\n"
+                        "writer = ejabberd-api\n"
+                        "api_url = http://127.0.0.1:5443/api\n"
+                        "api_user = admin@example.org\n"
+                        "api_password = pw\n"
+                        "min_interval = 0\n"));
+
+    ck_assert_str_eq(conf->roster.url, "http://app.example/contacts/%s?x=1");
+    ck_assert_str_eq(conf->roster.token, "t0k3n");
+    ck_assert_uint_eq(conf->roster.timeout, 3);
+    ck_assert_uint_eq(conf->roster.concurrency, 8);
+    ck_assert_str_eq(conf->roster.writer, "ejabberd-api");
+    ck_assert_str_eq(conf->roster.api_url, "http://127.0.0.1:5443/api");
+    ck_assert_str_eq(conf->roster.api_user, "admin@example.org");
+    ck_assert_str_eq(conf->roster.api_password, "pw");
+    ck_assert_uint_eq(conf->roster.min_interval, 0);
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_roster_cross_checks)
+{
+    char *out;
+    struct conf *conf;
+
+    conf = parse(ROSTER("url = http://app/contacts\ntoken = t\n"), &out);
+    ck_assert_ptr_null(conf);
+    ck_assert_ptr_nonnull(strstr(out, "t.conf:7: "));
+    ck_assert_ptr_nonnull(strstr(out, "must contain %s"));
+    free(out);
+    conf = parse(ROSTER("url = http://app/%s/%s\ntoken = t\n"), &out);
+    ck_assert_ptr_null(conf);
+    ck_assert_ptr_nonnull(strstr(out, "once"));
+    free(out);
+    parse_fails(ROSTER("url = http://app/%s\n"),
+                "t.conf:7: roster.url is set but roster.token (or "
+                "token_file) is not\n");
+    conf = parse(ROSTER("writer = privileged\n"), &out);
+    ck_assert_ptr_null(conf);
+    ck_assert_ptr_nonnull(strstr(out, "t.conf:7: "));
+    free(out);
+    parse_fails(ROSTER("writer = ejabberd-api\napi_user = a\n"),
+                "t.conf:7: roster.writer = ejabberd-api needs roster.api_url\n"
+                "t.conf:7: roster.writer = ejabberd-api needs "
+                "roster.api_password\n");
+    conf = parse(ROSTER("url = http://app/%s\ntoken = t\n"
+                        "concurrency = 33\n[http]\nmax_connections = 864\n"),
+                 &out);
+    ck_assert_ptr_null(conf);
+    ck_assert_ptr_nonnull(strstr(out, "t.conf:9: http.max_connections"));
+    free(out);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
     Suite *s = suite_create("conf");
@@ -1520,6 +1598,12 @@ static Suite *conf_suite(void)
     tcase_add_test(webhook,
                    test_webhook_concurrency_counts_against_the_fd_budget);
     suite_add_tcase(s, webhook);
+
+    TCase *roster = tcase_create("roster");
+    tcase_add_test(roster, test_roster_defaults);
+    tcase_add_test(roster, test_roster_values);
+    tcase_add_test(roster, test_roster_cross_checks);
+    suite_add_tcase(s, roster);
     return s;
 }
 

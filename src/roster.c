@@ -1,0 +1,1347 @@
+/* SPDX-License-Identifier: MIT */
+/* roster.c: rosters owned by a web app: parse, diff, fetch, sync, cache. */
+#include "config.h"
+
+#include "roster.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "component.h"
+#include "conf.h"
+#include "delegation.h"
+#include "dispatch.h"
+#include "httpc.h"
+#include "jid.h"
+#include "json.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "stanza.h"
+#include "strmap.h"
+#include "xmalloc.h"
+
+#define EL_ITEM "item"
+#define EL_GROUP "group"
+#define ATTR_JID "jid"
+#define ATTR_NAME "name"
+#define ATTR_SUBSCRIPTION "subscription"
+
+/* Biggest web app answer we read. */
+#define ROSTER_MAX_RESPONSE (1024 * 1024)
+/* Privileged roster IQs and ejabberd API calls. */
+#define ROSTER_WRITE_TIMEOUT_MS 15000
+/* A delegated roster get is answered within this (ejabberd waits 32 s). */
+#define ROSTER_DELEGATED_MS 24000
+
+/* ---------------------------------------------------------------------- */
+/* lists (pure) */
+
+static const char *const sub_names[] = {"none", "to", "from", "both"};
+
+const char *roster_sub_name(enum roster_sub sub)
+{
+    return sub_names[sub];
+}
+
+static int sub_parse(const char *s, enum roster_sub *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, sub_names[i]) == 0) {
+            *out = (enum roster_sub)i;
+            return 0;
+        }
+    return -1;
+}
+
+static void item_clear(struct roster_item *it)
+{
+    free(it->jid);
+    free(it->name);
+    for (size_t i = 0; i < it->ngroups; i++)
+        free(it->groups[i]);
+    free(it->groups);
+}
+
+void roster_list_free(struct roster_list *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        item_clear(&l->items[i]);
+    free(l->items);
+    free(l);
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct roster_item *)a)->jid,
+                  ((const struct roster_item *)b)->jid);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+const struct roster_item *roster_list_find(const struct roster_list *l,
+                                           const char *jid)
+{
+    struct roster_item key = {.jid = (char *)jid};
+
+    if (l == NULL || l->n == 0)
+        return NULL;
+    return bsearch(&key, l->items, l->n, sizeof(key), item_cmp);
+}
+
+/* The bare JID lower-cased (ASCII), or NULL when s is no bare user JID. */
+static char *normal_jid(const char *s)
+{
+    struct jid j;
+    char *out;
+
+    if (jid_parse(s, &j) < 0)
+        return NULL;
+    if (j.resource != NULL) {
+        jid_clear(&j);
+        return NULL;
+    }
+    jid_clear(&j);
+    out = xstrdup(s);
+    for (char *c = out; *c != '\0'; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return out;
+}
+
+/* Append a group unless present; ownership of g taken. */
+static void add_group(struct roster_item *it, char *g)
+{
+    for (size_t i = 0; i < it->ngroups; i++)
+        if (strcmp(it->groups[i], g) == 0) {
+            free(g);
+            return;
+        }
+    it->groups = xrealloc(it->groups, (it->ngroups + 1) * sizeof(char *));
+    it->groups[it->ngroups++] = g;
+}
+
+static struct roster_item *list_push(struct roster_list *l)
+{
+    struct roster_item *it;
+
+    l->items = xrealloc(l->items, (l->n + 1) * sizeof(*l->items));
+    it = &l->items[l->n++];
+    memset(it, 0, sizeof(*it));
+    return it;
+}
+
+/* Sort items and their groups; later duplicates of a JID are dropped. */
+static void list_finish(struct roster_list *l)
+{
+    size_t w = 0;
+
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i].ngroups > 1)
+            qsort(l->items[i].groups, l->items[i].ngroups, sizeof(char *),
+                  str_cmp);
+    if (l->n > 1)
+        qsort(l->items, l->n, sizeof(*l->items), item_cmp);
+    for (size_t i = 0; i < l->n; i++) {
+        if (w > 0 && strcmp(l->items[w - 1].jid, l->items[i].jid) == 0) {
+            item_clear(&l->items[i]);
+            continue;
+        }
+        l->items[w++] = l->items[i];
+    }
+    l->n = w;
+}
+
+/* Fill groups from a JSON array of strings or object of true; -1 if bad. */
+static int parse_groups(struct roster_item *it, json_object *g,
+                        const char **why)
+{
+    if (json_object_is_type(g, json_type_array)) {
+        size_t n = json_object_array_length(g);
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(g, i);
+            if (!json_object_is_type(e, json_type_string) ||
+                json_object_get_string_len(e) == 0 ||
+                strlen(json_object_get_string(e)) !=
+                    (size_t)json_object_get_string_len(e)) {
+                *why = "groups must hold non-empty strings";
+                return -1;
+            }
+            add_group(it, xstrdup(json_object_get_string(e)));
+        }
+        return 0;
+    }
+    if (json_object_is_type(g, json_type_object)) {
+        json_object_object_foreach(g, key, val)
+        {
+            if (!json_object_is_type(val, json_type_boolean)) {
+                *why = "groups object values must be true or false";
+                return -1;
+            }
+            if (*key == '\0') {
+                *why = "groups must be non-empty";
+                return -1;
+            }
+            if (json_object_get_boolean(val))
+                add_group(it, xstrdup(key));
+        }
+        return 0;
+    }
+    *why = "groups is neither an array nor an object";
+    return -1;
+}
+
+/* One web app entry into it; -1 with *why when invalid. */
+static int parse_entry(struct roster_item *it, json_object *v, const char **why)
+{
+    json_object *f;
+    const char *sub;
+
+    if (!json_object_is_type(v, json_type_object)) {
+        *why = "entry is not an object";
+        return -1;
+    }
+    it->sub = ROSTER_SUB_BOTH;
+    if (json_object_object_get_ex(v, "name", &f) && f != NULL) {
+        const char *name = json_get_string(v, "name");
+        if (name == NULL) {
+            *why = "name is not a string";
+            return -1;
+        }
+        if (*name != '\0')
+            it->name = xstrdup(name);
+    }
+    if (json_object_object_get_ex(v, "groups", &f) && f != NULL &&
+        parse_groups(it, f, why) < 0)
+        return -1;
+    if (json_object_object_get_ex(v, "subscription", &f) && f != NULL) {
+        sub = json_get_string(v, "subscription");
+        if (sub == NULL || sub_parse(sub, &it->sub) < 0) {
+            *why = "subscription is not both, to, from or none";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct roster_list *roster_parse(const char *user_jid, const char *body,
+                                 size_t len, char *err, size_t errlen)
+{
+    char why[160] = "";
+    json_object *root = json_parse(body, len, 16, why, sizeof(why));
+    struct roster_list *l;
+
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        snprintf(err, errlen, "%s",
+                 root == NULL ? (*why != '\0' ? why : "null")
+                              : "not a JSON object");
+        json_object_put(root);
+        return NULL;
+    }
+    l = xcalloc(1, sizeof(*l));
+    json_object_object_foreach(root, key, val)
+    {
+        struct roster_item it = {0};
+        const char *bad = NULL;
+
+        it.jid = normal_jid(key);
+        if (it.jid == NULL)
+            bad = "invalid bare JID";
+        else if (strcasecmp(it.jid, user_jid) == 0)
+            bad = "the user's own JID";
+        if (bad == NULL)
+            parse_entry(&it, val, &bad);
+        if (bad != NULL) {
+            log_warn("roster entry skipped", "user=%s jid=%s reason=%s",
+                     user_jid, key, bad);
+            item_clear(&it);
+            continue;
+        }
+        *list_push(l) = it;
+    }
+    json_object_put(root);
+    list_finish(l);
+    return l;
+}
+
+struct roster_list *roster_from_query(xmpp_stanza_t *query)
+{
+    struct roster_list *l = xcalloc(1, sizeof(*l));
+
+    if (query == NULL)
+        return l;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(query); c != NULL;
+         c = xmpp_stanza_get_next(c)) {
+        const char *jid, *name, *sub;
+        struct roster_item *it;
+        char *nj;
+
+        if (!stanza_is(c, EL_ITEM))
+            continue;
+        jid = stanza_attr(c, ATTR_JID);
+        nj = jid != NULL ? normal_jid(jid) : NULL;
+        if (nj == NULL)
+            continue;
+        it = list_push(l);
+        it->jid = nj;
+        name = stanza_attr(c, ATTR_NAME);
+        if (name != NULL && *name != '\0')
+            it->name = xstrdup(name);
+        sub = stanza_attr(c, ATTR_SUBSCRIPTION);
+        if (sub == NULL || sub_parse(sub, &it->sub) < 0)
+            it->sub = ROSTER_SUB_NONE;
+        for (xmpp_stanza_t *g = xmpp_stanza_get_children(c); g != NULL;
+             g = xmpp_stanza_get_next(g)) {
+            char *text;
+            if (!stanza_is(g, EL_GROUP))
+                continue;
+            text = xmpp_stanza_get_text(g);
+            if (text != NULL && *text != '\0')
+                add_group(it, xstrdup(text));
+            if (text != NULL)
+                xmpp_free(xmpp_stanza_get_context(g), text);
+        }
+    }
+    list_finish(l);
+    return l;
+}
+
+struct roster_list *roster_from_api(const char *body, size_t len, char *err,
+                                    size_t errlen)
+{
+    char why[160] = "";
+    json_object *root = json_parse(body, len, 8, why, sizeof(why));
+    struct roster_list *l;
+    size_t n;
+
+    if (root == NULL || !json_object_is_type(root, json_type_array)) {
+        snprintf(err, errlen, "get_roster: %s",
+                 root == NULL ? why : "not a JSON array");
+        json_object_put(root);
+        return NULL;
+    }
+    l = xcalloc(1, sizeof(*l));
+    n = json_object_array_length(root);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(root, i);
+        const char *jid = json_get_string(e, "jid");
+        const char *nick = json_get_string(e, "nick");
+        const char *sub = json_get_string(e, "subscription");
+        const char *group = json_get_string(e, "group");
+        struct roster_item *it = NULL;
+        char *nj = jid != NULL ? normal_jid(jid) : NULL;
+
+        if (nj == NULL)
+            continue;
+        /* One entry per group: merge them (the list is short). */
+        for (size_t k = 0; k < l->n; k++)
+            if (strcmp(l->items[k].jid, nj) == 0)
+                it = &l->items[k];
+        if (it == NULL) {
+            it = list_push(l);
+            it->jid = nj;
+            nj = NULL;
+            if (nick != NULL && *nick != '\0')
+                it->name = xstrdup(nick);
+            if (sub == NULL || sub_parse(sub, &it->sub) < 0)
+                it->sub = ROSTER_SUB_NONE;
+        }
+        free(nj);
+        if (group != NULL && *group != '\0')
+            add_group(it, xstrdup(group));
+    }
+    json_object_put(root);
+    list_finish(l);
+    return l;
+}
+
+/* A deep copy of l. */
+static struct roster_list *list_dup(const struct roster_list *l)
+{
+    struct roster_list *c = xcalloc(1, sizeof(*c));
+
+    c->n = l->n;
+    c->items = l->n ? xcalloc(l->n, sizeof(*c->items)) : NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct roster_item *a = &l->items[i];
+        struct roster_item *b = &c->items[i];
+        b->jid = xstrdup(a->jid);
+        b->name = a->name ? xstrdup(a->name) : NULL;
+        b->sub = a->sub;
+        b->ngroups = a->ngroups;
+        b->groups = a->ngroups ? xcalloc(a->ngroups, sizeof(char *)) : NULL;
+        for (size_t g = 0; g < a->ngroups; g++)
+            b->groups[g] = xstrdup(a->groups[g]);
+    }
+    return c;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static bool item_equal(const struct roster_item *a, const struct roster_item *b)
+{
+    if (!str_eq(a->name, b->name) || a->sub != b->sub ||
+        a->ngroups != b->ngroups)
+        return false;
+    for (size_t i = 0; i < a->ngroups; i++)
+        if (strcmp(a->groups[i], b->groups[i]) != 0)
+            return false;
+    return true;
+}
+
+size_t roster_diff(const struct roster_list *want,
+                   const struct roster_list *have, struct roster_change **out)
+{
+    size_t n = 0, cap = want->n + have->n;
+    struct roster_change *ch = cap ? xcalloc(cap, sizeof(*ch)) : NULL;
+
+    for (size_t i = 0; i < want->n; i++) {
+        const struct roster_item *h =
+            roster_list_find(have, want->items[i].jid);
+        if (h == NULL || !item_equal(&want->items[i], h))
+            ch[n++] = (struct roster_change){ROSTER_OP_SET, &want->items[i]};
+    }
+    for (size_t i = 0; i < have->n; i++)
+        if (roster_list_find(want, have->items[i].jid) == NULL)
+            ch[n++] = (struct roster_change){ROSTER_OP_REMOVE, &have->items[i]};
+    if (n == 0) {
+        free(ch);
+        ch = NULL;
+    }
+    *out = ch;
+    return n;
+}
+
+xmpp_stanza_t *roster_item_stanza(xmpp_ctx_t *ctx,
+                                  const struct roster_item *item, bool remove)
+{
+    xmpp_stanza_t *el = stanza_element(ctx, EL_ITEM, NULL);
+
+    xmpp_stanza_set_attribute(el, ATTR_JID, item->jid);
+    if (remove) {
+        xmpp_stanza_set_attribute(el, ATTR_SUBSCRIPTION, "remove");
+        return el;
+    }
+    if (item->name != NULL)
+        xmpp_stanza_set_attribute(el, ATTR_NAME, item->name);
+    xmpp_stanza_set_attribute(el, ATTR_SUBSCRIPTION,
+                              roster_sub_name(item->sub));
+    for (size_t i = 0; i < item->ngroups; i++)
+        stanza_add_text(stanza_add_element(el, EL_GROUP, NULL),
+                        item->groups[i]);
+    return el;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the manager: fetch, read, diff, write */
+
+enum writer {
+    WRITER_NONE,
+    WRITER_PRIVILEGE,
+    WRITER_API,
+};
+
+struct waiter {
+    roster_done_cb cb;
+    void *arg;
+};
+
+enum job_state {
+    JOB_QUEUED,
+    JOB_FETCHING,
+    JOB_READING,
+    JOB_WRITING,
+};
+
+struct job;
+
+/* An outstanding IQ of a job; outlives the job when the job goes first. */
+struct ticket {
+    struct job *job; /* NULL once the job is gone */
+    struct ticket *next;
+};
+
+struct job {
+    struct roster *r;
+    char *user; /* local part */
+    char *jid;  /* user@domain */
+    enum job_state state;
+    bool fetch_only; /* refresh the cache, write nothing */
+    struct waiter *waiters;
+    size_t nwaiters;
+    struct httpc_transfer *t;
+    struct ticket *tickets;
+    struct roster_list *want; /* what the web app said (own copy) */
+    struct roster_list *have;
+    struct roster_change *changes;
+    size_t nchanges, next_change, pending;
+    char *error;
+    struct job *prev, *next; /* r->jobs list */
+};
+
+struct roster {
+    struct loop *loop;
+    struct component *c;
+    struct dispatch *dp;
+    struct delegation *d;
+    const struct conf *conf;
+    struct httpc *http;
+    struct strmap *cache;  /* user -> struct roster_list */
+    struct strmap *latest; /* user -> newest struct job (borrowed) */
+    struct strmap *logins; /* user -> uint64_t ms of the last login sync */
+    struct job *jobs;      /* every job, queued or running */
+    size_t running;
+    struct loop_timer *pump;
+    time_t last_sync;
+    char *auth; /* "Authorization: Basic ..." for the ejabberd API */
+    bool warned_none;
+};
+
+static void schedule_pump(struct roster *r);
+
+static enum writer writer_of(const struct roster *r)
+{
+    const char *w = r->conf->roster.writer;
+    const char *p;
+
+    if (strcmp(w, "privilege") == 0)
+        return WRITER_PRIVILEGE;
+    if (strcmp(w, "ejabberd-api") == 0)
+        return WRITER_API;
+    if (strcmp(w, "none") == 0)
+        return WRITER_NONE;
+    p = delegation_privilege(r->d, r->conf->server.domain, "roster");
+    if (p != NULL && (strcmp(p, "set") == 0 || strcmp(p, "both") == 0))
+        return WRITER_PRIVILEGE;
+    return WRITER_NONE;
+}
+
+const char *roster_writer(const struct roster *r)
+{
+    static const char *const names[] = {"none", "privilege", "ejabberd-api"};
+
+    return names[writer_of(r)];
+}
+
+size_t roster_cached(const struct roster *r)
+{
+    return r != NULL ? strmap_count(r->cache) : 0;
+}
+
+time_t roster_last_sync(const struct roster *r)
+{
+    return r != NULL ? r->last_sync : 0;
+}
+
+bool roster_ready(const struct roster *r)
+{
+    return component_state(r->c) == COMPONENT_CONNECTED;
+}
+
+static void job_free(struct job *j)
+{
+    for (struct ticket *t = j->tickets; t != NULL; t = t->next)
+        t->job = NULL;
+    free(j->waiters);
+    free(j->user);
+    free(j->jid);
+    roster_list_free(j->want);
+    roster_list_free(j->have);
+    free(j->changes);
+    free(j->error);
+    free(j);
+}
+
+static void job_set_error(struct job *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void job_set_error(struct job *j, const char *fmt, ...)
+{
+    va_list ap;
+    char buf[300];
+
+    if (j->error != NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    j->error = xstrdup(buf);
+}
+
+/* The job is over: tell every waiter, free it, start the next one. */
+static void job_finish(struct job *j)
+{
+    struct roster *r = j->r;
+
+    if (j->t != NULL) {
+        httpc_cancel(r->http, j->t);
+        j->t = NULL;
+    }
+    if (j->state != JOB_QUEUED)
+        r->running--;
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        r->jobs = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    if (strmap_get(r->latest, j->user) == j)
+        strmap_del(r->latest, j->user);
+    if (!j->fetch_only) {
+        r->last_sync = time(NULL);
+        if (j->error != NULL)
+            log_warn("roster sync failed", "user=%s reason=%s", j->user,
+                     j->error);
+        else
+            log_info("roster synced", "user=%s writer=%s changes=%zu", j->user,
+                     roster_writer(r), j->nchanges);
+    }
+    for (size_t i = 0; i < j->nwaiters; i++)
+        if (j->waiters[i].cb != NULL)
+            j->waiters[i].cb(j->user, j->error, j->waiters[i].arg);
+    job_free(j);
+    schedule_pump(r);
+}
+
+static struct ticket *ticket_new(struct job *j)
+{
+    struct ticket *t = xcalloc(1, sizeof(*t));
+
+    t->job = j;
+    t->next = j->tickets;
+    j->tickets = t;
+    return t;
+}
+
+/* Forget t in its job (if any) and free it; returns the job or NULL. */
+static struct job *ticket_take(struct ticket *t)
+{
+    struct job *j = t->job;
+
+    if (j != NULL)
+        for (struct ticket **p = &j->tickets; *p != NULL; p = &(*p)->next)
+            if (*p == t) {
+                *p = t->next;
+                break;
+            }
+    free(t);
+    return j;
+}
+
+static const char *iq_error_text(enum iq_outcome o, xmpp_stanza_t *reply,
+                                 char *buf, size_t len)
+{
+    xmpp_stanza_t *err, *cond;
+
+    if (o == IQ_TIMEOUT)
+        return "XMPP server did not answer";
+    if (o != IQ_REPLY)
+        return "XMPP stream went away";
+    err = stanza_child(reply, EL_ERROR, NULL);
+    cond = err != NULL ? stanza_first_element(err) : NULL;
+    snprintf(buf, len, "XMPP error %s",
+             cond != NULL ? xmpp_stanza_get_name(cond) : "(unknown)");
+    return buf;
+}
+
+static bool iq_ok(enum iq_outcome o, xmpp_stanza_t *reply)
+{
+    const char *type;
+
+    if (o != IQ_REPLY)
+        return false;
+    type = stanza_attr(reply, ATTR_TYPE);
+    return type != NULL && strcmp(type, "result") == 0;
+}
+
+/* -- privilege writer -- */
+
+static void on_priv_set(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
+{
+    struct job *j = ticket_take(arg);
+    char buf[120];
+
+    if (j == NULL)
+        return;
+    if (!iq_ok(o, reply))
+        job_set_error(j, "roster set: %s",
+                      iq_error_text(o, reply, buf, sizeof(buf)));
+    if (--j->pending == 0)
+        job_finish(j);
+}
+
+/* A roster IQ from the component to the user's bare JID. */
+static xmpp_stanza_t *roster_iq(struct job *j, const char *type)
+{
+    xmpp_ctx_t *ctx = component_ctx(j->r->c);
+    xmpp_stanza_t *iq =
+        stanza_iq(ctx, type, NULL, component_jid(j->r->c), j->jid);
+
+    stanza_add_element(iq, EL_QUERY, NS_ROSTER);
+    return iq;
+}
+
+/* One IQ per item (RFC 6121), all sent at once: the server pipelines. */
+static void priv_write(struct job *j)
+{
+    xmpp_ctx_t *ctx = component_ctx(j->r->c);
+
+    j->state = JOB_WRITING;
+    j->pending = 1; /* held until every IQ is out */
+    for (size_t i = 0; i < j->nchanges; i++) {
+        xmpp_stanza_t *iq = roster_iq(j, "set");
+        xmpp_stanza_t *q = stanza_child(iq, EL_QUERY, NS_ROSTER);
+        struct ticket *t = ticket_new(j);
+
+        stanza_adopt(q,
+                     roster_item_stanza(ctx, j->changes[i].item,
+                                        j->changes[i].op == ROSTER_OP_REMOVE));
+        if (component_send_iq(j->r->c, iq, ROSTER_WRITE_TIMEOUT_MS, on_priv_set,
+                              t) < 0) {
+            ticket_take(t);
+            job_set_error(j, "XMPP server not connected");
+        } else {
+            j->pending++;
+        }
+        xmpp_stanza_release(iq);
+    }
+    if (--j->pending == 0)
+        job_finish(j);
+}
+
+static void diff_and_write(struct job *j);
+
+static void on_priv_get(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
+{
+    struct job *j = ticket_take(arg);
+    char buf[120];
+
+    if (j == NULL)
+        return;
+    if (!iq_ok(o, reply)) {
+        job_set_error(j, "roster get: %s",
+                      iq_error_text(o, reply, buf, sizeof(buf)));
+        job_finish(j);
+        return;
+    }
+    j->have = roster_from_query(stanza_child(reply, EL_QUERY, NS_ROSTER));
+    diff_and_write(j);
+}
+
+static void priv_read(struct job *j)
+{
+    struct roster *r = j->r;
+    const char *p =
+        delegation_privilege(r->d, r->conf->server.domain, "roster");
+    xmpp_stanza_t *iq;
+    struct ticket *t;
+
+    j->state = JOB_READING;
+    if (p == NULL || strcmp(p, "get") == 0) {
+        job_set_error(j, "roster set privilege not granted");
+        job_finish(j);
+        return;
+    }
+    if (strcmp(p, "set") == 0) {
+        /* Without get we cannot see what to remove: set everything. */
+        j->have = xcalloc(1, sizeof(*j->have));
+        diff_and_write(j);
+        return;
+    }
+    iq = roster_iq(j, "get");
+    t = ticket_new(j);
+    if (component_send_iq(r->c, iq, ROSTER_WRITE_TIMEOUT_MS, on_priv_get, t) <
+        0) {
+        ticket_take(t);
+        job_set_error(j, "XMPP server not connected");
+        job_finish(j);
+    }
+    xmpp_stanza_release(iq);
+}
+
+/* -- ejabberd-api writer -- */
+
+static void api_next(struct job *j);
+
+/* POST api_url/cmd with a JSON body; cb gets the job back. */
+static void api_call(struct job *j, const char *cmd, json_object *args,
+                     httpc_cb cb)
+{
+    struct roster *r = j->r;
+    const char *headers[] = {"Content-Type: application/json",
+                             "Accept: application/json", r->auth, NULL};
+    char *body = json_to_string(args);
+    char *url = xmalloc(strlen(r->conf->roster.api_url) + strlen(cmd) + 2);
+    struct httpc_request req = {
+        .method = "POST",
+        .headers = headers,
+        .body = body,
+        .body_len = strlen(body),
+        .timeout_ms = ROSTER_WRITE_TIMEOUT_MS,
+    };
+    size_t base = strlen(r->conf->roster.api_url);
+
+    memcpy(url, r->conf->roster.api_url, base);
+    if (base > 0 && url[base - 1] == '/')
+        base--;
+    sprintf(url + base, "/%s", cmd);
+    req.url = url;
+    j->t = httpc_start(r->http, &req, cb, j);
+    free(url);
+    free(body);
+    json_object_put(args);
+    if (j->t == NULL) {
+        job_set_error(j, "cannot start ejabberd API request");
+        job_finish(j);
+    }
+}
+
+/* NULL when the API call worked, else why (in buf). */
+static const char *api_failed(const struct httpc_response *resp, char *buf,
+                              size_t len)
+{
+    if (resp->error != HTTPC_OK) {
+        snprintf(buf, len, "ejabberd API: %s", resp->error_text);
+        return buf;
+    }
+    if (resp->status != 200) {
+        snprintf(buf, len, "ejabberd API: HTTP %ld: %.80s", resp->status,
+                 resp->body);
+        return buf;
+    }
+    return NULL;
+}
+
+static void on_api_write(const struct httpc_response *resp, void *arg)
+{
+    struct job *j = arg;
+    char buf[200];
+    const char *why;
+
+    j->t = NULL;
+    if (resp->error == HTTPC_E_SHUTDOWN) {
+        job_set_error(j, "shutting down");
+        job_finish(j);
+        return;
+    }
+    why = api_failed(resp, buf, sizeof(buf));
+    if (why == NULL && strcmp(resp->body, "0") != 0)
+        why = "ejabberd API: command failed";
+    if (why != NULL)
+        job_set_error(j, "%s", why);
+    api_next(j);
+}
+
+/* Apply the changes one call at a time (one item each). */
+static void api_next(struct job *j)
+{
+    const struct conf *conf = j->r->conf;
+    const struct roster_change *ch;
+    json_object *args;
+    struct jid who;
+
+    if (j->next_change == j->nchanges) {
+        job_finish(j);
+        return;
+    }
+    ch = &j->changes[j->next_change++];
+    if (jid_parse(ch->item->jid, &who) < 0 || who.local == NULL) {
+        jid_clear(&who);
+        job_set_error(j, "cannot write %s through the ejabberd API",
+                      ch->item->jid);
+        api_next(j);
+        return;
+    }
+    args = json_object_new_object();
+    json_object_object_add(args, "localuser", json_object_new_string(j->user));
+    json_object_object_add(args, "localhost",
+                           json_object_new_string(conf->server.domain));
+    json_object_object_add(args, "user", json_object_new_string(who.local));
+    json_object_object_add(args, "host", json_object_new_string(who.domain));
+    jid_clear(&who);
+    if (ch->op == ROSTER_OP_REMOVE) {
+        api_call(j, "delete_rosteritem", args, on_api_write);
+        return;
+    }
+    {
+        /* API v0 joins groups with ';' (get_roster splits them again). */
+        size_t len = 1;
+        char *groups;
+        for (size_t i = 0; i < ch->item->ngroups; i++)
+            len += strlen(ch->item->groups[i]) + 1;
+        groups = xcalloc(1, len);
+        for (size_t i = 0; i < ch->item->ngroups; i++) {
+            if (i > 0)
+                strcat(groups, ";");
+            strcat(groups, ch->item->groups[i]);
+        }
+        json_object_object_add(
+            args, "nick",
+            json_object_new_string(ch->item->name ? ch->item->name : ""));
+        json_object_object_add(args, "group", json_object_new_string(groups));
+        json_object_object_add(
+            args, "subs",
+            json_object_new_string(roster_sub_name(ch->item->sub)));
+        free(groups);
+    }
+    api_call(j, "add_rosteritem", args, on_api_write);
+}
+
+static void on_api_get(const struct httpc_response *resp, void *arg)
+{
+    struct job *j = arg;
+    char buf[200];
+    const char *why;
+
+    j->t = NULL;
+    if (resp->error == HTTPC_E_SHUTDOWN) {
+        job_set_error(j, "shutting down");
+        job_finish(j);
+        return;
+    }
+    why = api_failed(resp, buf, sizeof(buf));
+    if (why == NULL) {
+        j->have = roster_from_api(resp->body, resp->len, buf, sizeof(buf));
+        if (j->have == NULL)
+            why = buf;
+    }
+    if (why != NULL) {
+        job_set_error(j, "%s", why);
+        job_finish(j);
+        return;
+    }
+    diff_and_write(j);
+}
+
+static void api_read(struct job *j)
+{
+    json_object *args = json_object_new_object();
+
+    j->state = JOB_READING;
+    json_object_object_add(args, "user", json_object_new_string(j->user));
+    json_object_object_add(args, "host",
+                           json_object_new_string(j->r->conf->server.domain));
+    api_call(j, "get_roster", args, on_api_get);
+}
+
+static void diff_and_write(struct job *j)
+{
+    j->nchanges = roster_diff(j->want, j->have, &j->changes);
+    if (j->nchanges == 0) {
+        job_finish(j);
+        return;
+    }
+    j->state = JOB_WRITING;
+    if (writer_of(j->r) == WRITER_API)
+        api_next(j);
+    else
+        priv_write(j);
+}
+
+/* -- fetch -- */
+
+static void on_fetch(const struct httpc_response *resp, void *arg)
+{
+    struct job *j = arg;
+    struct roster *r = j->r;
+    struct roster_list *l;
+    char err[200];
+    enum writer w;
+
+    j->t = NULL;
+    metrics_inc(METRIC_ROSTER_FETCHES);
+    if (resp->error != HTTPC_OK || resp->status != 200) {
+        metrics_inc(METRIC_ROSTER_FETCH_FAILURES);
+        if (resp->error == HTTPC_E_SHUTDOWN)
+            job_set_error(j, "shutting down");
+        else if (resp->error == HTTPC_E_TIMEOUT)
+            job_set_error(j, "web app: timeout: %s", resp->error_text);
+        else if (resp->error != HTTPC_OK)
+            job_set_error(j, "web app: %s", resp->error_text);
+        else
+            job_set_error(j, "web app: HTTP %ld", resp->status);
+        job_finish(j);
+        return;
+    }
+    l = roster_parse(j->jid, resp->body, resp->len, err, sizeof(err));
+    if (l == NULL) {
+        metrics_inc(METRIC_ROSTER_FETCH_FAILURES);
+        job_set_error(j, "web app: invalid roster: %s", err);
+        job_finish(j);
+        return;
+    }
+    strmap_set(r->cache, j->user, l);
+    /* The cache entry may be replaced while we write: keep a copy. */
+    j->want = list_dup(l);
+    if (j->fetch_only) {
+        job_finish(j);
+        return;
+    }
+    w = writer_of(r);
+    if (w == WRITER_NONE) {
+        if (!r->warned_none)
+            log_warn("roster writer is none: rosters are fetched but not "
+                     "written",
+                     "writer=%s", r->conf->roster.writer);
+        r->warned_none = true;
+        job_finish(j);
+    } else if (w == WRITER_API) {
+        api_read(j);
+    } else if (!roster_ready(r)) {
+        job_set_error(j, "XMPP server not connected");
+        job_finish(j);
+    } else {
+        priv_read(j);
+    }
+}
+
+/* roster.url with %s replaced by the encoded user; caller frees. */
+static char *fetch_url(const char *tmpl, const char *user)
+{
+    char *enc = httpc_escape(user);
+    const char *pct = strstr(tmpl, "%s");
+    size_t pre = (size_t)(pct - tmpl);
+    char *url = xmalloc(strlen(tmpl) + strlen(enc) + 1);
+
+    memcpy(url, tmpl, pre);
+    strcpy(url + pre, enc);
+    strcat(url, pct + 2);
+    free(enc);
+    return url;
+}
+
+static void job_start(struct job *j)
+{
+    struct roster *r = j->r;
+    const char *headers[] = {"Accept: application/json", NULL};
+    char *url = fetch_url(r->conf->roster.url, j->user);
+    unsigned timeout = r->conf->roster.timeout * 1000;
+    struct httpc_request req = {
+        .url = url,
+        .headers = headers,
+        .timeout_ms = timeout,
+        .max_response = ROSTER_MAX_RESPONSE,
+    };
+
+    /* A delegated get must be answered within ROSTER_DELEGATED_MS. */
+    if (j->fetch_only && req.timeout_ms > ROSTER_DELEGATED_MS - 4000)
+        req.timeout_ms = ROSTER_DELEGATED_MS - 4000;
+    r->running++;
+    j->state = JOB_FETCHING;
+    log_debug("roster fetch", "user=%s url=%s", j->user, url);
+    j->t = httpc_start(r->http, &req, on_fetch, j);
+    free(url);
+    if (j->t == NULL) {
+        job_set_error(j, "cannot start the web app request");
+        job_finish(j);
+    }
+}
+
+static void on_pump(void *arg)
+{
+    struct roster *r = arg;
+
+    r->pump = NULL;
+    /* Oldest first: the list is newest first, so walk from the tail. */
+    while (r->running < r->conf->roster.concurrency) {
+        struct job *q = NULL;
+        for (struct job *j = r->jobs; j != NULL; j = j->next)
+            if (j->state == JOB_QUEUED)
+                q = j;
+        if (q == NULL)
+            break;
+        job_start(q);
+    }
+}
+
+static void schedule_pump(struct roster *r)
+{
+    if (r->pump == NULL)
+        r->pump = loop_timer_add(r->loop, 0, on_pump, r);
+}
+
+static void job_add_waiter(struct job *j, roster_done_cb cb, void *arg)
+{
+    j->waiters = xrealloc(j->waiters, (j->nwaiters + 1) * sizeof(*j->waiters));
+    j->waiters[j->nwaiters++] = (struct waiter){cb, arg};
+}
+
+/* Queue a job for user (or join a queued one). */
+static void enqueue(struct roster *r, const char *user, bool fetch_only,
+                    roster_done_cb cb, void *arg)
+{
+    struct job *j = strmap_get(r->latest, user);
+
+    if (j != NULL && (j->state == JOB_QUEUED || fetch_only)) {
+        if (!fetch_only)
+            j->fetch_only = false;
+        job_add_waiter(j, cb, arg);
+        return;
+    }
+    j = xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->user = xstrdup(user);
+    j->jid = xmalloc(strlen(user) + strlen(r->conf->server.domain) + 2);
+    sprintf(j->jid, "%s@%s", user, r->conf->server.domain);
+    j->fetch_only = fetch_only;
+    job_add_waiter(j, cb, arg);
+    j->next = r->jobs;
+    if (r->jobs != NULL)
+        r->jobs->prev = j;
+    r->jobs = j;
+    strmap_set(r->latest, user, j);
+    schedule_pump(r);
+}
+
+void roster_sync(struct roster *r, const char *user, roster_done_cb cb,
+                 void *arg)
+{
+    enqueue(r, user, false, cb, arg);
+}
+
+/* ---------------------------------------------------------------------- */
+/* delegated jabber:iq:roster */
+
+/* A delegated get waiting for the web app. */
+struct dreq {
+    struct roster *r;
+    xmpp_stanza_t *outer; /* our copy */
+    xmpp_stanza_t *inner; /* inside outer */
+    char *dlg_ns;
+    struct loop_timer *timer;
+    bool answered;
+};
+
+/* Send an inner error for the forwarded IQ. */
+static void delegated_error(struct roster *r, xmpp_stanza_t *outer,
+                            xmpp_stanza_t *inner, const char *dlg_ns,
+                            const char *type, const char *cond,
+                            const char *text)
+{
+    xmpp_ctx_t *ctx = component_ctx(r->c);
+    xmpp_stanza_t *reply = delegation_inner_reply(ctx, inner, "error");
+
+    stanza_adopt(reply, stanza_error_element(ctx, type, cond, text));
+    dispatch_delegated_reply(r->dp, outer, dlg_ns, reply);
+}
+
+/* Answer a roster get with the cached web app roster of user. */
+static void delegated_result(struct roster *r, xmpp_stanza_t *outer,
+                             xmpp_stanza_t *inner, const char *dlg_ns,
+                             const struct roster_list *l)
+{
+    xmpp_ctx_t *ctx = component_ctx(r->c);
+    xmpp_stanza_t *reply = delegation_inner_reply(ctx, inner, "result");
+    xmpp_stanza_t *q = stanza_add_element(reply, EL_QUERY, NS_ROSTER);
+
+    for (size_t i = 0; i < l->n; i++)
+        stanza_adopt(q, roster_item_stanza(ctx, &l->items[i], false));
+    dispatch_delegated_reply(r->dp, outer, dlg_ns, reply);
+}
+
+static void dreq_free(struct dreq *q)
+{
+    loop_timer_cancel(q->r->loop, q->timer);
+    xmpp_stanza_release(q->outer);
+    free(q->dlg_ns);
+    free(q);
+}
+
+/* The web app did not answer in time: never leave the client waiting. */
+static void on_dreq_timer(void *arg)
+{
+    struct dreq *q = arg;
+
+    q->timer = NULL;
+    q->answered = true;
+    delegated_error(q->r, q->outer, q->inner, q->dlg_ns, ERR_WAIT,
+                    COND_REMOTE_TIMEOUT, "the roster web app did not answer");
+}
+
+static void on_dreq_fetched(const char *user, const char *error, void *arg)
+{
+    struct dreq *q = arg;
+    const struct roster_list *l = strmap_get(q->r->cache, user);
+
+    if (!q->answered) {
+        if (error == NULL && l != NULL)
+            delegated_result(q->r, q->outer, q->inner, q->dlg_ns, l);
+        else if (error != NULL && strncmp(error, "web app: timeout", 16) == 0)
+            delegated_error(q->r, q->outer, q->inner, q->dlg_ns, ERR_WAIT,
+                            COND_REMOTE_TIMEOUT,
+                            "the roster web app did not answer");
+        else
+            delegated_error(q->r, q->outer, q->inner, q->dlg_ns, ERR_CANCEL,
+                            COND_INTERNAL, "the roster web app failed");
+    }
+    dreq_free(q);
+}
+
+static void on_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
+                         const char *dlg_ns, void *arg)
+{
+    struct roster *r = arg;
+    const char *type = stanza_attr(inner, ATTR_TYPE);
+    const char *from = stanza_attr(inner, ATTR_FROM);
+    const char *to = stanza_attr(inner, ATTR_TO);
+    struct jid f = {0}, t = {0};
+    const struct roster_list *l;
+    struct dreq *q;
+
+    if (from == NULL || jid_parse(from, &f) < 0) {
+        delegated_error(r, outer, inner, dlg_ns, ERR_MODIFY, COND_BAD_REQUEST,
+                        NULL);
+        return;
+    }
+    /* ejabberd forwards our own privileged roster IQs back (#1737). */
+    if (f.local == NULL) {
+        delegated_error(r, outer, inner, dlg_ns, ERR_CANCEL,
+                        COND_FEATURE_NOT_IMPLEMENTED,
+                        "restanza does not serve this roster request");
+        goto out;
+    }
+    if (strcasecmp(f.domain, r->conf->server.domain) != 0 ||
+        (to != NULL && (jid_parse(to, &t) < 0 || t.local == NULL ||
+                        strcasecmp(t.local, f.local) != 0 ||
+                        strcasecmp(t.domain, f.domain) != 0))) {
+        delegated_error(r, outer, inner, dlg_ns, ERR_AUTH, COND_FORBIDDEN,
+                        NULL);
+        goto out;
+    }
+    if (type == NULL || strcmp(type, "get") != 0) {
+        delegated_error(r, outer, inner, dlg_ns, ERR_CANCEL, COND_NOT_ALLOWED,
+                        "the roster is managed by a web app");
+        goto out;
+    }
+    for (char *c = f.local; *c != '\0'; c++)
+        *c = (char)tolower((unsigned char)*c);
+    l = strmap_get(r->cache, f.local);
+    if (l != NULL) {
+        delegated_result(r, outer, inner, dlg_ns, l);
+        goto out;
+    }
+    q = xcalloc(1, sizeof(*q));
+    q->r = r;
+    q->outer = xmpp_stanza_copy(outer);
+    q->inner = delegation_unwrap(q->outer, &dlg_ns);
+    q->dlg_ns = xstrdup(dlg_ns);
+    q->timer = loop_timer_add(r->loop, ROSTER_DELEGATED_MS, on_dreq_timer, q);
+    enqueue(r, f.local, true, on_dreq_fetched, q);
+out:
+    jid_clear(&f);
+    jid_clear(&t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* login trigger */
+
+/* An available presence of a user of ours: sync at most once a while. */
+static bool on_presence(xmpp_stanza_t *st, void *arg)
+{
+    struct roster *r = arg;
+    const char *from = stanza_attr(st, ATTR_FROM);
+    uint64_t now = loop_now(r->loop), *last;
+    struct jid f;
+
+    if (stanza_attr(st, ATTR_TYPE) != NULL || from == NULL ||
+        jid_parse(from, &f) < 0)
+        return false;
+    if (f.local != NULL && strcasecmp(f.domain, r->conf->server.domain) == 0) {
+        last = strmap_get(r->logins, f.local);
+        if (last == NULL ||
+            now - *last >= (uint64_t)r->conf->roster.min_interval * 1000) {
+            if (last == NULL) {
+                last = xmalloc(sizeof(*last));
+                strmap_set(r->logins, f.local, last);
+            }
+            *last = now;
+            log_info("roster login sync", "user=%s", f.local);
+            roster_sync(r, f.local, NULL, NULL);
+        }
+    }
+    jid_clear(&f);
+    return false;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void list_free_cb(void *v)
+{
+    roster_list_free(v);
+}
+
+struct roster *roster_new(struct loop *loop, struct component *c,
+                          struct dispatch *dp, struct delegation *d,
+                          const struct conf *conf)
+{
+    struct roster *r;
+
+    if (conf->roster.url == NULL)
+        return NULL;
+    r = xcalloc(1, sizeof(*r));
+    r->loop = loop;
+    r->c = c;
+    r->dp = dp;
+    r->d = d;
+    r->conf = conf;
+    r->http = httpc_new(loop, conf->roster.concurrency);
+    r->cache = strmap_new(list_free_cb);
+    r->latest = strmap_new(NULL);
+    r->logins = strmap_new(free);
+    if (conf->roster.api_user != NULL && conf->roster.api_password != NULL) {
+        xmpp_ctx_t *ctx = component_ctx(c);
+        size_t n = strlen(conf->roster.api_user) +
+                   strlen(conf->roster.api_password) + 2;
+        char *cred = xmalloc(n);
+        char *b64;
+        snprintf(cred, n, "%s:%s", conf->roster.api_user,
+                 conf->roster.api_password);
+        b64 =
+            xmpp_base64_encode(ctx, (const unsigned char *)cred, strlen(cred));
+        r->auth = xmalloc(strlen(b64) + 32);
+        sprintf(r->auth, "Authorization: Basic %s", b64);
+        xmpp_free(ctx, b64);
+        free(cred);
+    }
+    dispatch_on_presence(dp, on_presence, r);
+    dispatch_delegate(dp, NS_ROSTER, on_delegated, r);
+    log_info("roster enabled", "url=%s writer=%s", conf->roster.url,
+             conf->roster.writer);
+    return r;
+}
+
+void roster_free(struct roster *r)
+{
+    if (r == NULL)
+        return;
+    dispatch_on_presence(r->dp, NULL, NULL);
+    dispatch_delegate(r->dp, NS_ROSTER, NULL, NULL);
+    loop_timer_cancel(r->loop, r->pump);
+    r->pump = NULL;
+    while (r->jobs != NULL) {
+        job_set_error(r->jobs, "shutting down");
+        job_finish(r->jobs);
+        loop_timer_cancel(r->loop, r->pump);
+        r->pump = NULL;
+    }
+    httpc_free(r->http);
+    strmap_free(r->cache);
+    strmap_free(r->latest);
+    strmap_free(r->logins);
+    free(r->auth);
+    free(r);
+}
