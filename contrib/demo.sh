@@ -188,6 +188,14 @@ install_missing() {
 # Build in the checkout unless src/restanza is newer than every source.
 build() {
     local bin="$top/src/restanza" newer log="$work/build.log"
+    if [ -n "${RESTANZA_BIN:-}" ]; then
+        # A binary built elsewhere (tests/run.sh builds out of tree).
+        [ -x "$RESTANZA_BIN" ] || fail "RESTANZA_BIN=$RESTANZA_BIN is not executable"
+        restanza_bin=$RESTANZA_BIN
+        say "using $restanza_bin (RESTANZA_BIN)"
+        return 0
+    fi
+    restanza_bin=$bin
     if [ -x "$bin" ]; then
         newer=$(find "$top/src" "$top/configure.ac" "$top/Makefile.am" \
             \( -name '*.[ch]' -o -name configure.ac -o -name Makefile.am \) \
@@ -299,6 +307,37 @@ bot_start() {
 }
 
 # ---------------------------------------------------------------------------
+# the example roster web app (contrib/examples/roster-app.py)
+
+roster_app_start() {
+    local dir="$work/roster-app" log
+    log="$dir/roster-app.log"
+    mkdir -p "$dir"
+    roster_app_port=$(free_port)
+    roster_token=$(random_secret)
+    (umask 077 && printf '%s\n' "$roster_token" >"$dir/roster.token")
+    contacts_file="$dir/contacts.json"
+    cat >"$contacts_file" <<JSON
+{
+  "alice": {"bob@$domain": {"name": "Bob", "groups": ["Friends"]}},
+  "bob": {"alice@$domain": {"name": "Alice", "groups": ["Friends"]}}
+}
+JSON
+    # restanza is not listening yet; the app only calls it when the file
+    # changes, by then it is.
+    restanza_http_port=$(free_port)
+    say "starting the example roster app (127.0.0.1:$roster_app_port)"
+    setsid python3 "$top/contrib/examples/roster-app.py" \
+        --file "$contacts_file" --listen "127.0.0.1:$roster_app_port" \
+        --refresh-url "http://127.0.0.1:$restanza_http_port/roster_admin/refresh" \
+        --token-file "$dir/roster.token" </dev/null >"$log" 2>&1 &
+    roster_app_pid=$!
+    service_add roster-app "$roster_app_pid" "$log"
+    wait_port "$roster_app_port" 10 "$roster_app_pid" ||
+        fail "the roster app did not start"
+}
+
+# ---------------------------------------------------------------------------
 # restanza
 
 restanza_start() {
@@ -306,7 +345,6 @@ restanza_start() {
     cfg="$dir/restanza.conf"
     log="$dir/restanza.log"
     mkdir -p "$dir"
-    restanza_http_port=$(free_port)
     (umask 077 && printf '%s\n' "$component_secret" >"$dir/component.secret")
     rest_token=$(random_secret)
     cat >"$cfg" <<EOF
@@ -331,13 +369,17 @@ url = http://127.0.0.1:$bot_port/
 content_type = application/json
 secret = $webhook_secret
 
+[roster]
+url = http://127.0.0.1:$roster_app_port/contacts/%s
+token_file = $work/roster-app/roster.token
+
 [log]
 level = info
 EOF
-    "$top/src/restanza" --check-config -c "$cfg" >/dev/null ||
+    "$restanza_bin" --check-config -c "$cfg" >/dev/null ||
         fail "restanza rejected the generated configuration $cfg"
     say "starting restanza (HTTP 127.0.0.1:$restanza_http_port)"
-    setsid "$top/src/restanza" -f -c "$cfg" </dev/null >"$log" 2>&1 &
+    setsid "$restanza_bin" -f -c "$cfg" </dev/null >"$log" 2>&1 &
     restanza_pid=$!
     service_add restanza "$restanza_pid" "$log"
     restanza_index=$((${#svc_pids[@]} - 1))
@@ -393,6 +435,12 @@ restanza is connected to Prosody as $component. Try:
 
   curl -si $base/rest/ping/$domain      # 401: a token is required
 
+  # rosters come from the example roster app: edit its file
+  #   $contacts_file
+  # and the app asks restanza to refresh; or refresh by hand:
+  curl -s $base/roster_admin/refresh -H 'Authorization: Bearer $roster_token' \\
+       -d '["alice","bob"]'
+
 XMPP client accounts (no TLS; allow plain-text authentication):
   alice@$domain / alicepw
   bob@$domain   / bobpw
@@ -415,6 +463,7 @@ main() {
     build
     prosody_start
     bot_start
+    roster_app_start
     restanza_start
     restanza_wait_connected
     say "GET $status_url"
@@ -424,6 +473,12 @@ main() {
     curl -fsS --max-time 10 "http://127.0.0.1:$restanza_http_port/rest/ping/$domain" \
         -H "Authorization: Bearer $rest_token" -H 'Accept: application/json' ||
         fail "GET /rest/ping/$domain failed"
+    echo
+
+    say "POST /roster_admin/refresh [\"alice\",\"bob\"]"
+    curl -fsS --max-time 20 "http://127.0.0.1:$restanza_http_port/roster_admin/refresh" \
+        -H "Authorization: Bearer $roster_token" -d '["alice","bob"]' ||
+        fail "the roster refresh failed"
     echo
 
     if [ $mode = check ]; then
