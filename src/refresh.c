@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "hmac.h"
 #include "httpd.h"
 #include "jid.h"
 #include "json.h"
@@ -141,7 +142,7 @@ static bool authorized(struct refresh *f, struct httpd_request *req)
     cred = hdr + 7;
     while (*cred == ' ')
         cred++;
-    if (!status_token_equal(cred, f->conf->roster.token)) {
+    if (!hmac_equal(cred, f->conf->roster.token)) {
         bad(req, 403, "wrong token");
         return false;
     }

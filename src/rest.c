@@ -13,6 +13,7 @@
 #include "component.h"
 #include "conf.h"
 #include "delegation.h"
+#include "hmac.h"
 #include "httpd.h"
 #include "iq.h"
 #include "jid.h"
@@ -659,7 +660,7 @@ static bool authenticate(struct job *j)
         size_t match = conf->rest.ntokens;
         /* Check every token so the time spent tells nothing. */
         for (size_t i = 0; i < conf->rest.ntokens; i++) {
-            bool eq = status_token_equal(cred, conf->rest.tokens[i].token);
+            bool eq = hmac_equal(cred, conf->rest.tokens[i].token);
             if (eq && match == conf->rest.ntokens)
                 match = i;
         }
@@ -679,7 +680,7 @@ static bool authenticate(struct job *j)
             return false;
         }
         /* Both comparisons run whatever the first one says. */
-        ok = status_token_equal(secret, conf->component.secret);
+        ok = hmac_equal(secret, conf->component.secret);
         ok = (strcasecmp(user, conf->component.jid) == 0) & ok;
         free(user);
         free(secret);

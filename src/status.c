@@ -11,6 +11,7 @@
 #include "component.h"
 #include "conf.h"
 #include "delegation.h"
+#include "hmac.h"
 #include "httpd.h"
 #include "iq.h"
 #include "log.h"
@@ -30,17 +31,6 @@ struct status {
     struct roster *roster; /* or NULL */
 };
 
-bool status_token_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char diff = la != lb;
-
-    /* Walk the expected secret's full length whatever the input. */
-    for (size_t i = 0; i < lb; i++)
-        diff |= (unsigned char)(b[i] ^ (i < la ? a[i] : 0));
-    return diff == 0;
-}
-
 /* True when the request may see operations data; answers it otherwise. */
 static bool authorized(struct status *s, struct httpd_request *req)
 {
@@ -55,7 +45,7 @@ static bool authorized(struct status *s, struct httpd_request *req)
                     "No credentials provided");
         return false;
     }
-    if (!status_token_equal(auth + 7, token)) {
+    if (!hmac_equal(auth + 7, token)) {
         log_warn("wrong admin token", "path=%s", httpd_request_path(req));
         httpd_error(req, 403, "auth", "not-authorized",
                     "Credentials not accepted");

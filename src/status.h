@@ -22,9 +22,6 @@ void status_set_webhook(struct status *s, struct webhook *w);
 struct roster;
 /* Report this roster feature in /status (borrowed; NULL: none). */
 void status_set_roster(struct status *s, struct roster *r);
-/* Compare secrets in time independent of where they differ. */
-bool status_token_equal(const char *a, const char *b);
-
 /* The /status document as a JSON string; caller frees. */
 char *status_json(struct status *s, size_t *len);
 
