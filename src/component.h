@@ -28,8 +28,9 @@ typedef void (*component_stanza_cb)(xmpp_stanza_t *st, void *arg);
 typedef void (*component_state_cb)(enum component_state state, void *arg);
 typedef void (*component_stopped_cb)(void *arg);
 
-/* Most stanzas queued to the server before component_send() refuses. */
-#define COMPONENT_SEND_QUEUE_MAX 20000
+/* Bytes of stanzas queued for the server before component_send() refuses
+ * (about 20,000 chat messages). */
+#define COMPONENT_OUT_MAX (8 * 1024 * 1024)
 
 struct component *component_new(struct loop *loop, const struct conf *conf);
 void component_free(struct component *c);
