@@ -16,7 +16,8 @@ die() { printf 'tests/run.sh: %s\n' "$*" >&2; echo "0 passed, 1 failed"; exit 1;
 packages=(build-essential autoconf automake libtool pkg-config
     libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check
     prosody prosody-modules ejabberd erlang-base python3-slixmpp python3-pytest
-    curl valgrind procps clang-format python3-yaml python3-jsonschema)
+    curl valgrind procps clang-format python3-yaml python3-jsonschema
+    clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -83,6 +84,23 @@ else
     unit_fail=$((unit_fail + 1))
 fi
 
+say "fuzzing (libFuzzer, ${FUZZ_SECONDS:-15} s per target)"
+# Each target counts as one test: it passes when it ran and found no crash.
+fuzz_pass=0
+fuzz_fail=0
+"$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-15}" >"$results/fuzz.log" 2>&1
+sed -n '/^fuzz /,$p' "$results/fuzz.log" | head -60
+grep -q '^fuzz [a-z_]*:' "$results/fuzz.log" || { tail -20 "$results/fuzz.log"; fuzz_fail=1; }
+while read -r line; do
+    if [[ "$line" =~ ,\ 0\ crashes,.*exit\ 0$ ]] && [[ ! "$line" =~ :\ 0\ execs ]]; then
+        fuzz_pass=$((fuzz_pass + 1))
+    else
+        fuzz_fail=$((fuzz_fail + 1))
+    fi
+done < <(grep -E '^fuzz [a-z_]+:' "$results/fuzz.log")
+unit_pass=$((unit_pass + fuzz_pass))
+unit_fail=$((unit_fail + fuzz_fail))
+
 say "integration tests (Prosody and ejabberd)"
 export RESTANZA_BIN="$build/src/restanza"
 export RESTANZA_VALGRIND_BIN="$build_vg/src/restanza"
@@ -109,6 +127,6 @@ read -r int_pass int_fail int_skip <<<"$int_counts"
 
 passed=$((unit_pass + int_pass))
 failed=$((unit_fail + int_fail))
-echo "unit: $unit_pass passed, $unit_fail failed; integration: $int_pass passed, $int_fail failed, $int_skip skipped"
+echo "unit (with $fuzz_pass+$fuzz_fail fuzz targets): $unit_pass passed, $unit_fail failed; integration: $int_pass passed, $int_fail failed, $int_skip skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
