@@ -60,6 +60,14 @@ class RosterApp:
                     code, body = 404, b"no such user"
                 elif how == "garbage":
                     code, body = 200, b"<html>oops</html>"
+                elif how == "2mb":           # over the 1 MiB fetch cap
+                    code = 200
+                    body = (b'{"x@localhost":{"name":"' + b"a" * (2 << 20)
+                            + b'"}}')
+                elif how == "badutf8":
+                    code = 200
+                    body = (b'{"x@localhost":{"name":"' + bytes([0xff, 0xfe])
+                            + b'"}}')
                 else:
                     code = 200
                     body = json.dumps(app.rosters.get(user, {})).encode()
@@ -340,6 +348,35 @@ def test_failing_users_are_listed_and_left_alone(
     assert (body["status"], body["updated"], body["errors"]) == ("error", 0, 2)
     assert sorted(body["failed"]) == ["alice", "bob"]
     assert roster_of(client, srv, "bob") == before["bob"]
+
+
+def test_oversized_invalid_utf8_and_huge_rosters(
+        sync_server, restanza, client, app):
+    """issue 6 (3): a 2 MB answer and invalid UTF-8 are errors for that user
+    only and nothing changes on the server for them; a roster of 2,000
+    contacts is applied in full."""
+    srv = sync_server
+    app.rosters = {"bob": {"carol@localhost": {"name": "C"}},
+                   "carol": {"bob@localhost": {"name": "B"}}}
+    r = start(restanza, srv, app.url)
+    assert refresh(r, ["bob", "carol"]).json()["updated"] == 2
+    app.behaviour = {"bob": "2mb", "carol": "badutf8"}
+    t0 = time.monotonic()
+    body = refresh(r, ["bob", "carol"]).json()
+    assert time.monotonic() - t0 < 4
+    assert (body["status"], body["updated"], body["errors"]) == ("error", 0, 2)
+    assert sorted(body["failed"]) == ["bob", "carol"]
+    assert set(roster_of(client, srv, "bob")) == {"carol@localhost"}
+    assert set(roster_of(client, srv, "carol")) == {"bob@localhost"}
+    app.behaviour = {}
+    many = {"c%d@localhost" % i: {"name": "C%d" % i, "groups": ["G"]}
+            for i in range(2000)}
+    app.rosters = {"bob": many}
+    t0 = time.monotonic()
+    body = refresh(r, ["bob"], timeout=120).json()
+    print("roster_2000_contacts_s=%.2f" % (time.monotonic() - t0))
+    assert (body["status"], body["updated"], body["errors"]) == ("ok", 1, 0)
+    assert set(roster_of(client, srv, "bob")) == set(many)
 
 
 # --------------------------------------------------------------------------
