@@ -416,14 +416,25 @@ def restanza(tmp_path, request):
 
     yield start
     failed = _failed(request)
+    unclean = []
     for r in started:
         if r.alive():
             try:
-                r.stop(timeout=30 if r.valgrind_log else 5)
+                code = r.stop(timeout=30 if r.valgrind_log else 5)
             except AssertionError as e:
                 print(e)
+                code = "no exit"
+            # Every daemon still running must stop cleanly: with the
+            # sanitizer build a leak or a memory error at exit shows here
+            # (ASAN_OPTIONS exitcode=86 in tests/run.sh).
+            if code != 0:
+                unclean.append((r, code))
         if failed:
             print("\n" + r.diagnostics(lines=150))
+    if unclean and not failed:
+        pytest.fail("restanza did not stop cleanly at teardown: %s\n%s" % (
+            ", ".join(str(c) for _, c in unclean),
+            unclean[0][0].diagnostics(lines=80)))
 
 
 # --------------------------------------------------------------------------
