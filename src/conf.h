@@ -54,6 +54,11 @@ struct conf {
         size_t max_body;
         unsigned max_connections;
         unsigned timeout; /* idle connection timeout, seconds */
+        /* Seconds a request header may take to arrive, counted from the
+         * connection (or, on a kept-alive one, from the end of the idle
+         * timeout after the previous answer). */
+        unsigned header_timeout;
+        unsigned body_timeout; /* seconds from header to the body's end */
     } http;
     struct {
         char *tokens_text; /* inline value or tokens_file content, as read */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,12 @@
 #define TLS_FILE_MAX (1 << 20)
 /* Bytes of an oversized body we read and drop before closing instead. */
 #define DISCARD_MAX (1u << 20)
+/* Connections accepted per wake-up of the listening socket. */
+#define ACCEPT_BATCH 64
+/* Pause after accept() ran out of descriptors or memory, in ms. */
+#define ACCEPT_PAUSE_MS 100
+/* Lines per second of one kind of connection-limit log line. */
+#define LOG_BURST 5
 
 struct route {
     const char *method;
@@ -42,6 +49,31 @@ enum req_state {
     REQ_PARKED,   /* suspended, waiting for httpd_respond */
     REQ_ANSWERED, /* response stored, not yet queued */
     REQ_QUEUED,   /* handed to MHD */
+};
+
+/* What a connection is waiting for, and so which deadline applies. */
+enum conn_phase {
+    CONN_HEADER, /* the next request's header: http.header_timeout */
+    CONN_BODY,   /* the rest of the request: http.body_timeout */
+    CONN_BUSY,   /* handled, parked or answering: MHD's idle timeout only */
+};
+
+/* One TCP connection that MHD manages (its socket context). */
+struct httpd_conn {
+    struct httpd *h;
+    int fd;
+    enum conn_phase phase;
+    uint64_t deadline; /* loop_clock_ms() time, 0 for none */
+    bool cut;          /* shut down for lateness, MHD not done with it yet */
+    char peer[INET6_ADDRSTRLEN + 8];
+    struct httpd_conn *prev, *next;
+};
+
+/* At most LOG_BURST lines a second; the next line counts the rest. */
+struct ratelimit {
+    uint64_t window; /* start of the current second */
+    unsigned lines;
+    unsigned suppressed;
 };
 
 struct httpd_request {
@@ -65,6 +97,7 @@ struct httpd_request {
     httpd_abort_cb abort_cb;
     void *abort_arg;
     struct httpd_request *prev, *next; /* list of parked requests */
+    struct httpd_conn *tcp;            /* its connection, NULL if unknown */
 };
 
 struct httpd {
@@ -72,6 +105,15 @@ struct httpd {
     const struct conf *conf;
     struct MHD_Daemon *daemon;
     int epfd;
+    int listen_fd; /* ours: MHD gets each connection from us */
+    struct loop_timer *accept_pause;
+    struct httpd_conn *conns; /* every connection MHD holds */
+    size_t nconns;
+    struct loop_timer *sweep; /* fires at sweep_due, the first deadline */
+    uint64_t sweep_due;
+    struct ratelimit refused_log, slow_log, accept_log;
+    char refusal[512]; /* the 503 sent to connections over the limit */
+    size_t refusal_len;
     struct route routes[MAX_ROUTES];
     size_t nroutes;
     struct httpd_request *parked;
@@ -122,6 +164,301 @@ static int64_t prepare(void *arg)
             return -1;
     }
     return t > INT64_MAX ? -1 : (int64_t)t;
+}
+
+/* Whether a rate-limited line may go out now; *suppressed gets the number
+ * of lines held back since the last one that went out. */
+static bool ratelimit_pass(struct ratelimit *r, uint64_t now,
+                           unsigned *suppressed)
+{
+    if (now - r->window >= 1000) {
+        r->window = now;
+        r->lines = 0;
+    }
+    if (r->lines == LOG_BURST) {
+        r->suppressed++;
+        return false;
+    }
+    r->lines++;
+    *suppressed = r->suppressed;
+    r->suppressed = 0;
+    return true;
+}
+
+/* "addr:port" or "[addr]:port" of a peer, for logs. */
+static void format_peer(const struct sockaddr *sa, char *out, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s->sin_addr, host, sizeof(host));
+        snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(s->sin_port));
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof(host));
+        snprintf(out, cap, "[%s]:%u", host, (unsigned)ntohs(s->sin6_port));
+    } else {
+        snprintf(out, cap, "unknown");
+    }
+}
+
+/* The JSON error shape of the REST API into out; its length, or 0. */
+static size_t error_body(char *out, size_t cap, unsigned status,
+                         const char *type, const char *condition,
+                         const char *esc_text)
+{
+    int n = snprintf(out, cap,
+                     "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
+                     "\"condition\":\"%s\",\"text\":\"%s\"},\"code\":%u}\n",
+                     type, condition, esc_text, status);
+
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* The whole HTTP answer for a connection over max_connections. */
+static size_t refusal(char *out, size_t cap)
+{
+    char body[256];
+    size_t n =
+        error_body(body, sizeof(body), 503, "wait", "resource-constraint",
+                   "Too many connections, retry later");
+    int m = snprintf(out, cap,
+                     "HTTP/1.1 503 Service Unavailable\r\n"
+                     "Content-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n"
+                     "Retry-After: 1\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     n, body);
+
+    return m > 0 && (size_t)m < cap ? (size_t)m : 0;
+}
+
+static void on_sweep(void *arg);
+
+/* Make the sweep timer fire at due (loop_clock_ms() time). */
+static void sweep_arm(struct httpd *h, uint64_t due)
+{
+    uint64_t now = loop_clock_ms();
+
+    loop_timer_cancel(h->loop, h->sweep);
+    h->sweep_due = due;
+    h->sweep = loop_timer_add(h->loop, due > now ? due - now : 0, on_sweep, h);
+}
+
+/* Move a connection to phase, with a deadline secs from now (0: none). */
+static void conn_arm(struct httpd_conn *c, enum conn_phase phase, unsigned secs)
+{
+    struct httpd *h = c->h;
+
+    if (c->cut)
+        return;
+    c->phase = phase;
+    c->deadline = 0;
+    if (secs == 0)
+        return;
+    /* The time of this wake-up: a few ms early at worst, and cheap. */
+    c->deadline = loop_now(h->loop) + (uint64_t)secs * 1000u;
+    /* Later deadlines wait for the sweep that comes first. */
+    if (h->sweep == NULL || c->deadline < h->sweep_due)
+        sweep_arm(h, c->deadline);
+}
+
+/* Cut a connection whose request is late. MHD reads end-of-file, closes
+ * the socket and frees the connection itself: the fd stays MHD's. */
+static void conn_expire(struct httpd_conn *c, uint64_t now)
+{
+    struct httpd *h = c->h;
+    bool header = c->phase == CONN_HEADER;
+    unsigned suppressed;
+
+    c->cut = true;
+    c->deadline = 0;
+    if (shutdown(c->fd, SHUT_RDWR) < 0)
+        log_debug("shutdown of a late HTTP connection failed",
+                  "peer=%s error=\"%s\"", c->peer, strerror(errno));
+    metrics_inc(header ? METRIC_HTTP_HEADER_TIMEOUTS
+                       : METRIC_HTTP_BODY_TIMEOUTS);
+    if (ratelimit_pass(&h->slow_log, now, &suppressed))
+        log_info(header ? "http request header too slow, closing"
+                        : "http request body too slow, closing",
+                 "peer=%s limit_s=%u suppressed=%u", c->peer,
+                 header ? h->conf->http.header_timeout
+                        : h->conf->http.body_timeout,
+                 suppressed);
+}
+
+/* Close the connections past their deadline; wait for the next one. */
+static void on_sweep(void *arg)
+{
+    struct httpd *h = arg;
+    uint64_t now = loop_clock_ms(), next = 0;
+
+    h->sweep = NULL; /* the loop frees a timer that fired */
+    for (struct httpd_conn *c = h->conns; c != NULL; c = c->next) {
+        if (c->deadline == 0)
+            continue;
+        if (c->deadline <= now)
+            conn_expire(c, now);
+        else if (next == 0 || c->deadline < next)
+            next = c->deadline;
+    }
+    if (next != 0)
+        sweep_arm(h, next);
+}
+
+/* The connection MHD serves req on (our socket context), or NULL. */
+static struct httpd_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* MHD took or dropped a connection: track it for deadlines and the limit. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct httpd *h = cls;
+    struct httpd_conn *c = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *addr =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+        c = xcalloc(1, sizeof(*c));
+        c->h = h;
+        c->fd = fd != NULL ? fd->connect_fd : -1;
+        format_peer(addr != NULL ? addr->client_addr : NULL, c->peer,
+                    sizeof(c->peer));
+        c->next = h->conns;
+        if (h->conns != NULL)
+            h->conns->prev = c;
+        h->conns = c;
+        h->nconns++;
+        *socket_context = c;
+        if (c->fd >= 0)
+            conn_arm(c, CONN_HEADER, h->conf->http.header_timeout);
+        return;
+    }
+    if (c == NULL)
+        return;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    h->nconns--;
+    free(c);
+    *socket_context = NULL;
+}
+
+/* Answer a connection over max_connections with a fixed 503 and close it:
+ * it never reaches MHD, so it costs one fd for a moment only. */
+static void refuse(struct httpd *h, int fd, const struct sockaddr *sa)
+{
+    char peer[INET6_ADDRSTRLEN + 8], scratch[4096];
+    unsigned suppressed;
+
+    /* Read what the client has sent so far: closing a socket with unread
+     * data sends a reset, which some clients see before our answer. */
+    for (int i = 0; i < 4; i++)
+        if (recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) <= 0)
+            break;
+    /* A fresh socket's send buffer takes the short answer at once. TLS
+     * would need a handshake first: that client just sees the close. */
+    if (h->tls_cert == NULL &&
+        send(fd, h->refusal, h->refusal_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        log_debug("cannot send the 503 to a refused connection", "error=\"%s\"",
+                  strerror(errno));
+    close(fd);
+    metrics_inc(METRIC_HTTP_REFUSED);
+    if (ratelimit_pass(&h->refused_log, loop_clock_ms(), &suppressed)) {
+        format_peer(sa, peer, sizeof(peer));
+        log_warn("http connection over max_connections, refused",
+                 "peer=%s open=%zu limit=%u suppressed=%u", peer, h->nconns,
+                 h->conf->http.max_connections, suppressed);
+    }
+}
+
+static void on_accept_resume(void *arg)
+{
+    struct httpd *h = arg;
+
+    h->accept_pause = NULL; /* the loop frees a timer that fired */
+    if (h->listen_fd >= 0)
+        loop_fd_mod(h->loop, h->listen_fd, LOOP_IN);
+}
+
+/* New clients: MHD gets them up to max_connections, the others a 503. */
+static void on_listen(int fd, unsigned events, void *arg)
+{
+    struct httpd *h = arg;
+
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        unsigned suppressed;
+        int c = accept4(fd, (struct sockaddr *)&ss, &len,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (c < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (c < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                      errno == ENOMEM)) {
+            /* The socket stays readable: stop watching it for a moment
+             * rather than spin. */
+            if (ratelimit_pass(&h->accept_log, loop_clock_ms(), &suppressed))
+                log_error("cannot accept HTTP connections, pausing",
+                          "error=\"%s\" open=%zu suppressed=%u",
+                          strerror(errno), h->nconns, suppressed);
+            loop_fd_mod(h->loop, fd, 0);
+            h->accept_pause =
+                loop_timer_add(h->loop, ACCEPT_PAUSE_MS, on_accept_resume, h);
+            return;
+        }
+        if (c < 0) {
+            /* Network errors of the pending connection (accept(2)): it is
+             * gone, the next one may be fine. */
+            log_debug("accept failed", "error=\"%s\"", strerror(errno));
+            continue;
+        }
+        if (h->nconns >= h->conf->http.max_connections) {
+            refuse(h, c, (struct sockaddr *)&ss);
+            continue;
+        }
+        /* MHD owns c from here, and closes it if it fails. */
+        if (MHD_add_connection(h->daemon, c, (struct sockaddr *)&ss, len) !=
+            MHD_YES)
+            log_warn("libmicrohttpd did not take a connection", "error=\"%s\"",
+                     strerror(errno));
+    }
+}
+
+/* A non-blocking listening TCP socket on sa, or -1 with errno set. */
+static int listen_on(const struct sockaddr *sa, socklen_t len)
+{
+    int one = 1, e;
+    int fd =
+        socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    /* As libmicrohttpd did: restart at once, IPv6 only on an IPv6 address. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        (sa->sa_family != AF_INET6 ||
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0) &&
+        bind(fd, sa, len) == 0 && listen(fd, 1024) == 0)
+        return fd;
+    e = errno;
+    close(fd);
+    errno = e;
+    return -1;
 }
 
 static void unlink_parked(struct httpd_request *req)
@@ -279,13 +616,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         req->method = xstrdup(method);
         req->path = xstrdup(url);
         req->rest = "";
+        req->tcp = conn_of(conn);
         *req_cls = req;
         if (has_cl && cl > h->conf->http.max_body) {
             /* Refuse before reading: MHD closes after the answer. */
             req->too_large = true;
+            if (req->tcp != NULL)
+                conn_arm(req->tcp, CONN_BUSY, 0);
             dispatch(req);
             return queue(req);
         }
+        /* The header is in; the body (if any) has its own time. */
+        if (req->tcp != NULL)
+            conn_arm(req->tcp, CONN_BODY, h->conf->http.body_timeout);
         return MHD_YES;
     }
     if (req->state == REQ_ANSWERED)
@@ -317,6 +660,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         req->body[req->body_len] = '\0';
         return MHD_YES;
     }
+    /* The request is in: from here only MHD's idle timeout (answer) or the
+     * IQ deadline (parked) applies. */
+    if (req->tcp != NULL)
+        conn_arm(req->tcp, CONN_BUSY, 0);
     dispatch(req);
     if (req->state == REQ_ANSWERED)
         return queue(req);
@@ -343,6 +690,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         log_debug("http request ended early", "method=%s path=%s code=%d",
                   req->method, req->path, (int)toe);
+    /* Kept alive: the next request may idle for http.timeout (MHD closes
+     * the connection then), and its header gets header_timeout on top. */
+    if (req->tcp != NULL)
+        conn_arm(req->tcp, CONN_HEADER,
+                 req->h->conf->http.timeout +
+                     req->h->conf->http.header_timeout);
     request_free(req);
     *req_cls = NULL;
 }
@@ -373,22 +726,30 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
     struct sockaddr_in sin = {0};
     struct sockaddr_in6 sin6 = {0};
     struct sockaddr *sa;
+    socklen_t salen;
+    /* We accept connections ourselves (on_listen) to refuse those over
+     * max_connections with an answer rather than leave them waiting. */
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+                     MHD_USE_NO_LISTEN_SOCKET;
     const union MHD_DaemonInfo *info;
 
     h->loop = loop;
     h->conf = conf;
     h->epfd = -1;
+    h->listen_fd = -1;
+    h->refusal_len = refusal(h->refusal, sizeof(h->refusal));
     if (inet_pton(AF_INET, conf->http.listen_host, &sin.sin_addr) == 1) {
         sin.sin_family = AF_INET;
         sin.sin_port = htons((uint16_t)conf->http.listen_port);
         sa = (struct sockaddr *)&sin;
+        salen = sizeof(sin);
     } else if (inet_pton(AF_INET6, conf->http.listen_host, &sin6.sin6_addr) ==
                1) {
         sin6.sin6_family = AF_INET6;
         sin6.sin6_port = htons((uint16_t)conf->http.listen_port);
         sa = (struct sockaddr *)&sin6;
+        salen = sizeof(sin6);
         flags |= MHD_USE_IPv6;
     } else {
         log_error("http.listen is not a numeric address", "host=%s",
@@ -414,38 +775,51 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
         }
         flags |= MHD_USE_TLS;
     }
+    h->listen_fd = listen_on(sa, salen);
+    if (h->listen_fd < 0) {
+        log_error("cannot listen for HTTP", "listen=%s:%u error=\"%s\"",
+                  conf->http.listen_host, conf->http.listen_port,
+                  strerror(errno));
+        goto fail;
+    }
     errno = 0;
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)conf->http.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)conf->http.timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        h, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        h, MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->http.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->http.timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
     if (h->daemon == NULL) {
-        log_error("cannot listen for HTTP", "listen=%s:%u error=\"%s\"",
-                  conf->http.listen_host, conf->http.listen_port,
+        log_error("cannot start libmicrohttpd", "error=\"%s\"",
                   errno ? strerror(errno) : "see debug log");
-        free(h->tls_cert);
-        free(h->tls_key);
-        free(h);
-        return NULL;
+        goto fail;
     }
     info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     h->epfd = info != NULL ? info->epoll_fd : -1;
     if (h->epfd < 0 || loop_fd_add(loop, h->epfd, LOOP_IN, on_epoll, h) < 0) {
         log_error("cannot watch libmicrohttpd's epoll fd", "");
-        MHD_stop_daemon(h->daemon);
-        free(h->tls_cert);
-        free(h->tls_key);
-        free(h);
-        return NULL;
+        goto fail;
+    }
+    if (loop_fd_add(loop, h->listen_fd, LOOP_IN, on_listen, h) < 0) {
+        log_error("cannot watch the HTTP listening socket", "");
+        loop_fd_del(loop, h->epfd);
+        goto fail;
     }
     loop_prepare_add(loop, prepare, h);
     log_info("http listening", "listen=%s:%u tls=%s", conf->http.listen_host,
              conf->http.listen_port, h->tls_cert ? "yes" : "no");
     return h;
+fail:
+    if (h->daemon != NULL)
+        MHD_stop_daemon(h->daemon);
+    if (h->listen_fd >= 0)
+        close(h->listen_fd);
+    free(h->tls_cert);
+    free(h->tls_key);
+    free(h);
+    return NULL;
 }
 
 void httpd_shutdown(struct httpd *h)
@@ -453,10 +827,12 @@ void httpd_shutdown(struct httpd *h)
     if (h->shutting_down)
         return;
     h->shutting_down = true;
-    /* Stop accepting; MHD hands the listening socket back to us. */
-    int fd = MHD_quiesce_daemon(h->daemon);
-    if (fd >= 0)
-        close(fd);
+    /* Stop accepting: new clients are refused by the kernel from now on. */
+    loop_timer_cancel(h->loop, h->accept_pause);
+    h->accept_pause = NULL;
+    loop_fd_del(h->loop, h->listen_fd);
+    close(h->listen_fd);
+    h->listen_fd = -1;
     while (h->parked != NULL) {
         struct httpd_request *req = h->parked;
         httpd_abort_cb cb = req->abort_cb;
@@ -477,6 +853,11 @@ size_t httpd_parked(const struct httpd *h)
     return h->nparked;
 }
 
+size_t httpd_connections(const struct httpd *h)
+{
+    return h->nconns;
+}
+
 void httpd_free(struct httpd *h)
 {
     if (h == NULL)
@@ -486,7 +867,14 @@ void httpd_free(struct httpd *h)
     MHD_run(h->daemon);
     loop_prepare_del(h->loop, prepare, h);
     loop_fd_del(h->loop, h->epfd);
+    /* Closes every connection; on_connection forgets each one. */
     MHD_stop_daemon(h->daemon);
+    loop_timer_cancel(h->loop, h->sweep);
+    while (h->conns != NULL) {
+        struct httpd_conn *c = h->conns;
+        h->conns = c->next;
+        free(c);
+    }
     free(h->tls_cert);
     free(h->tls_key);
     free(h);
@@ -625,15 +1013,11 @@ void httpd_error(struct httpd_request *req, unsigned status, const char *type,
                  const char *condition, const char *text)
 {
     char esc[1024], body[1400];
-    int n;
+    size_t n;
 
     json_escape(esc, sizeof(esc), text != NULL ? text : "");
-    n = snprintf(body, sizeof(body),
-                 "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
-                 "\"condition\":\"%s\",\"text\":\"%s\"},\"code\":%u}\n",
-                 type, condition, esc, status);
-    httpd_respond(req, status, "application/json", body,
-                  n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0);
+    n = error_body(body, sizeof(body), status, type, condition, esc);
+    httpd_respond(req, status, "application/json", body, n);
 }
 
 void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb, void *arg)

@@ -35,6 +35,8 @@ void httpd_route(struct httpd *h, const char *method, const char *path,
 /* Stop accepting connections and answer every parked request with 503. */
 void httpd_shutdown(struct httpd *h);
 size_t httpd_parked(const struct httpd *h);
+/* Client connections open now (at most http.max_connections). */
+size_t httpd_connections(const struct httpd *h);
 
 /* Borrowed views, valid until the request is answered. */
 const char *httpd_request_method(const struct httpd_request *req);

@@ -120,6 +120,25 @@ static void metrics_render_roster(char **buf, size_t *len)
                     (unsigned long long)counters[METRIC_ROSTER_FETCH_FAILURES]);
 }
 
+/* HTTP connections refused or closed by restanza's own limits. */
+static void metrics_render_http_limits(char **buf, size_t *len)
+{
+    metrics_appendf(
+        buf, len,
+        "# HELP restanza_http_connections_refused_total Connections "
+        "answered 503 and closed because http.max_connections were open.\n"
+        "# TYPE restanza_http_connections_refused_total counter\n"
+        "restanza_http_connections_refused_total %llu\n"
+        "# HELP restanza_http_request_timeouts_total Connections closed "
+        "because a request header or body did not arrive in time.\n"
+        "# TYPE restanza_http_request_timeouts_total counter\n"
+        "restanza_http_request_timeouts_total{phase=\"header\"} %llu\n"
+        "restanza_http_request_timeouts_total{phase=\"body\"} %llu\n",
+        (unsigned long long)counters[METRIC_HTTP_REFUSED],
+        (unsigned long long)counters[METRIC_HTTP_HEADER_TIMEOUTS],
+        (unsigned long long)counters[METRIC_HTTP_BODY_TIMEOUTS]);
+}
+
 void metrics_render(char **buf, size_t *len)
 {
     static const char *const kinds[] = {"message", "presence", "iq"};
@@ -149,6 +168,7 @@ void metrics_render(char **buf, size_t *len)
                     (unsigned long long)counters[METRIC_XMPP_DISCONNECTS]);
     metrics_render_webhook(buf, len);
     metrics_render_roster(buf, len);
+    metrics_render_http_limits(buf, len);
     metrics_appendf(buf, len,
                     "# HELP restanza_http_requests_total HTTP requests by "
                     "route and status.\n"

@@ -25,6 +25,9 @@ enum metric {
     METRIC_WEBHOOK_LATENCY_COUNT,
     METRIC_ROSTER_FETCHES,        /* web app roster fetches finished */
     METRIC_ROSTER_FETCH_FAILURES, /* ... that failed (any reason) */
+    METRIC_HTTP_REFUSED,          /* connections over max_connections */
+    METRIC_HTTP_HEADER_TIMEOUTS,  /* closed: header not in within its time */
+    METRIC_HTTP_BODY_TIMEOUTS,    /* closed: body not in within its time */
     METRIC_COUNT
 };
 

@@ -178,9 +178,14 @@ static void on_metrics(struct httpd_request *req, void *arg)
                     "# HELP restanza_http_parked HTTP requests waiting for "
                     "XMPP.\n"
                     "# TYPE restanza_http_parked gauge\n"
-                    "restanza_http_parked %zu\n",
+                    "restanza_http_parked %zu\n"
+                    "# HELP restanza_http_connections HTTP connections open "
+                    "(at most http.max_connections).\n"
+                    "# TYPE restanza_http_connections gauge\n"
+                    "restanza_http_connections %zu\n",
                     component_state(s->c) == COMPONENT_CONNECTED,
-                    iq_pending(component_iqs(s->c)), httpd_parked(s->h));
+                    iq_pending(component_iqs(s->c)), httpd_parked(s->h),
+                    httpd_connections(s->h));
     httpd_respond(req, 200, "text/plain; version=0.0.4", buf, len);
     free(buf);
 }

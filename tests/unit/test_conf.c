@@ -135,6 +135,8 @@ START_TEST(test_minimal_config_gets_every_default)
     ck_assert_uint_eq(conf->http.max_body, 196608);
     ck_assert_uint_eq(conf->http.max_connections, 512);
     ck_assert_uint_eq(conf->http.timeout, 30);
+    ck_assert_uint_eq(conf->http.header_timeout, 10);
+    ck_assert_uint_eq(conf->http.body_timeout, 30);
     ck_assert_int_eq(conf->log.level, LOG_LEVEL_INFO);
     conf_free(conf);
 }
@@ -162,6 +164,8 @@ START_TEST(test_full_config_file_sets_every_value)
     ck_assert_uint_eq(conf->http.max_body, 67108864);
     ck_assert_uint_eq(conf->http.max_connections, 864);
     ck_assert_uint_eq(conf->http.timeout, 1);
+    ck_assert_uint_eq(conf->http.header_timeout, 3600);
+    ck_assert_uint_eq(conf->http.body_timeout, 2);
     ck_assert_uint_eq(conf->rest.ntokens, 1);
     ck_assert_str_eq(conf->rest.tokens[0].token, "tok_a_0123456789abcdef");
     ck_assert_str_eq(conf->rest.tokens[0].pattern, "bot@rest.example.org");
@@ -995,6 +999,24 @@ START_TEST(test_http_timeout_range)
 }
 END_TEST
 
+START_TEST(test_http_header_and_body_timeout_ranges)
+{
+    struct conf *conf =
+        parse_ok(HTTP("header_timeout = 5\nbody_timeout = 120"));
+
+    ck_assert_uint_eq(conf->http.header_timeout, 5);
+    ck_assert_uint_eq(conf->http.body_timeout, 120);
+    conf_free(conf);
+    check_range(BASE "[http]\nheader_timeout = ", 7, "http.header_timeout", 1,
+                3600, "1 to 3600");
+    check_range(BASE "[http]\nbody_timeout = ", 7, "http.body_timeout", 1, 3600,
+                "1 to 3600");
+    parse_fails(HTTP("header_timeout = 10s"),
+                "t.conf:7: http.header_timeout: '10s' is not an integer "
+                "from 1 to 3600\n");
+}
+END_TEST
+
 static const struct {
     const char *name;
     enum log_level level;
@@ -1564,6 +1586,7 @@ static Suite *conf_suite(void)
     tcase_add_test(values, test_max_body_range_in_plain_bytes);
     tcase_add_test(values, test_max_connections_explains_the_fd_budget);
     tcase_add_test(values, test_http_timeout_range);
+    tcase_add_test(values, test_http_header_and_body_timeout_ranges);
     tcase_add_loop_test(values, test_log_level_names, 0,
                         sizeof(levels) / sizeof(levels[0]));
     tcase_add_test(values, test_log_level_rejects_other_names);

@@ -19,6 +19,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 
 /* Every wait in these tests ends by this many ms, so a bug fails fast. */
 #define DEADLINE_MS 3000
@@ -35,6 +36,10 @@
 #define ERR_413                                                                \
     "{\"type\":\"error\",\"error\":{\"type\":\"modify\",\"condition\":"        \
     "\"resource-constraint\",\"text\":\"Payload too large\"},\"code\":413}\n"
+#define ERR_503_FULL                                                           \
+    "{\"type\":\"error\",\"error\":{\"type\":\"wait\",\"condition\":"          \
+    "\"resource-constraint\",\"text\":\"Too many connections, retry later\"}," \
+    "\"code\":503}\n"
 #define ERR_503                                                                \
     "{\"type\":\"error\",\"error\":{\"type\":\"wait\",\"condition\":"          \
     "\"service-unavailable\",\"text\":\"restanza is shutting down\"},"         \
@@ -107,7 +112,8 @@ static unsigned free_port(void)
     return ntohs(sin.sin_port);
 }
 
-static void fx_start(struct fx *fx)
+/* Settings only; fx_open() starts the server with them. */
+static void fx_init(struct fx *fx)
 {
     memset(fx, 0, sizeof(*fx));
     strcpy(fx->host, "127.0.0.1");
@@ -118,17 +124,29 @@ static void fx_start(struct fx *fx)
     fx->conf.http.max_body = MAX_BODY;
     fx->conf.http.max_connections = 64;
     fx->conf.http.timeout = 2;
+    fx->conf.http.header_timeout = 5;
+    fx->conf.http.body_timeout = 5;
     /* UNIT_DEBUG=1 shows what the adapters log. */
     fx->conf.log.level =
         getenv("UNIT_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN;
     log_set_level(fx->conf.log.level);
     snprintf(fx->base, sizeof(fx->base), "http://127.0.0.1:%u", fx->port);
+}
+
+static void fx_open(struct fx *fx)
+{
     fx->loop = loop_new();
     ck_assert_ptr_nonnull(fx->loop);
     fx->httpd = httpd_new(fx->loop, &fx->conf);
     ck_assert_ptr_nonnull(fx->httpd);
     fx->httpc = httpc_new(fx->loop, 8);
     ck_assert_ptr_nonnull(fx->httpc);
+}
+
+static void fx_start(struct fx *fx)
+{
+    fx_init(fx);
+    fx_open(fx);
 }
 
 static void fx_stop(struct fx *fx)
@@ -416,6 +434,26 @@ static void raw_start(struct raw *r, struct fx *fx, const char *out,
         ck_assert_int_eq(errno, EINPROGRESS);
     ck_assert_int_eq(
         loop_fd_add(fx->loop, r->fd, LOOP_IN | LOOP_OUT, on_raw, r), 0);
+}
+
+/* Watch a finished raw client again, for what comes next (EOF). */
+static void raw_rewatch(struct raw *r)
+{
+    r->done = r->complete = r->eof = false;
+    r->err = 0;
+    r->inlen = 0;
+    r->in[0] = '\0';
+    ck_assert_int_eq(loop_fd_add(r->loop, r->fd, LOOP_IN, on_raw, r), 0);
+}
+
+/* Run the loop until the server holds n connections. */
+static bool run_until_connections(struct fx *fx, size_t n)
+{
+    uint64_t end = loop_clock_ms() + DEADLINE_MS;
+
+    while (httpd_connections(fx->httpd) != n && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx->loop, 100), 0);
+    return httpd_connections(fx->httpd) == n;
 }
 
 static void raw_close(struct raw *r)
@@ -881,6 +919,147 @@ START_TEST(test_request_from_127_0_0_1_is_loopback)
 }
 END_TEST
 
+START_TEST(test_header_sent_too_slowly_is_cut_at_header_timeout)
+{
+    /* Idle for less than MHD's timeout (10 s), and never complete. */
+    static const char out[] = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: a";
+    struct fx fx;
+    struct raw raw;
+    uint64_t start;
+
+    metrics_reset();
+    fx_init(&fx);
+    fx.conf.http.timeout = 10;
+    fx.conf.http.header_timeout = 1;
+    fx_open(&fx);
+    httpd_route(fx.httpd, "GET", "/hello", false, "hello", h_hello, &fx);
+    start = loop_clock_ms();
+    raw_start(&raw, &fx, out, sizeof(out) - 1);
+    ck_assert_msg(run_until(fx.loop, &raw.done, DEADLINE_MS),
+                  "slow header still open after 3 s");
+    ck_assert(raw.eof || raw.err == ECONNRESET);
+    ck_assert_uint_eq(raw.inlen, 0);
+    ck_assert_uint_ge(raw.done_at - start, 900);
+    ck_assert_uint_le(raw.done_at - start, 1500);
+    ck_assert_int_eq(fx.seen.calls, 0);
+    ck_assert_uint_eq(metrics_get(METRIC_HTTP_HEADER_TIMEOUTS), 1);
+    ck_assert_uint_eq(metrics_get(METRIC_HTTP_BODY_TIMEOUTS), 0);
+    /* MHD let go of the connection it was cut from. */
+    ck_assert(run_until_connections(&fx, 0));
+    raw_close(&raw);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_body_sent_too_slowly_is_cut_at_body_timeout)
+{
+    static const char out[] = "POST /echo HTTP/1.1\r\nHost: a\r\n"
+                              "Content-Length: 10\r\n\r\nabc";
+    struct fx fx;
+    struct raw raw;
+    uint64_t start;
+
+    metrics_reset();
+    fx_init(&fx);
+    fx.conf.http.timeout = 10;
+    fx.conf.http.body_timeout = 1;
+    fx_open(&fx);
+    httpd_route(fx.httpd, "POST", "/echo", false, "echo", h_echo, &fx);
+    start = loop_clock_ms();
+    raw_start(&raw, &fx, out, sizeof(out) - 1);
+    ck_assert_msg(run_until(fx.loop, &raw.done, DEADLINE_MS),
+                  "slow body still open after 3 s");
+    ck_assert(raw.eof || raw.err == ECONNRESET);
+    ck_assert_uint_ge(raw.done_at - start, 900);
+    ck_assert_uint_le(raw.done_at - start, 1500);
+    ck_assert_int_eq(fx.seen.calls, 0);
+    ck_assert_uint_eq(metrics_get(METRIC_HTTP_HEADER_TIMEOUTS), 0);
+    ck_assert_uint_eq(metrics_get(METRIC_HTTP_BODY_TIMEOUTS), 1);
+    ck_assert(run_until_connections(&fx, 0));
+    raw_close(&raw);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_kept_alive_connection_idles_for_timeout_not_header_timeout)
+{
+    static const char out[] = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+    struct fx fx;
+    struct raw raw;
+    uint64_t answered;
+
+    metrics_reset();
+    fx_init(&fx);
+    fx.conf.http.timeout = 2;
+    fx.conf.http.header_timeout = 1;
+    fx_open(&fx);
+    httpd_route(fx.httpd, "GET", "/hello", false, "hello", h_hello, &fx);
+    raw_start(&raw, &fx, out, sizeof(out) - 1);
+    ck_assert(run_until(fx.loop, &raw.done, DEADLINE_MS));
+    ck_assert_msg(raw.complete, "reply: %s", raw.in);
+    ck_assert_int_eq(raw_status(&raw), 200);
+    answered = raw.done_at;
+    /* Idle after an answer: MHD's idle timeout closes it, not ours. */
+    raw_rewatch(&raw);
+    ck_assert(run_until(fx.loop, &raw.done, 4000));
+    ck_assert(raw.eof || raw.err == ECONNRESET);
+    ck_assert_uint_ge(raw.done_at - answered, 1500);
+    ck_assert_uint_eq(metrics_get(METRIC_HTTP_HEADER_TIMEOUTS), 0);
+    raw_close(&raw);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_connection_over_max_connections_gets_503_and_close)
+{
+    static const char out[] = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+    struct fx fx;
+    struct raw idle[2], over, again;
+    char buf[64];
+
+    metrics_reset();
+    fx_init(&fx);
+    fx.conf.http.max_connections = 2;
+    fx_open(&fx);
+    httpd_route(fx.httpd, "GET", "/hello", false, "hello", h_hello, &fx);
+    for (int i = 0; i < 2; i++)
+        raw_start(&idle[i], &fx, "", 0);
+    ck_assert(run_until_connections(&fx, 2));
+
+    raw_start(&over, &fx, out, sizeof(out) - 1);
+    ck_assert(run_until(fx.loop, &over.done, DEADLINE_MS));
+    ck_assert_msg(over.complete, "reply: %s", over.in);
+    ck_assert_int_eq(raw_status(&over), 503);
+    ck_assert_str_eq(raw_header(&over, "Connection", buf, sizeof(buf)),
+                     "close");
+    ck_assert_str_eq(raw_header(&over, "Retry-After", buf, sizeof(buf)), "1");
+    ck_assert_str_eq(raw_header(&over, "Content-Type", buf, sizeof(buf)),
+                     "application/json");
+    ck_assert_str_eq(raw_body(&over), ERR_503_FULL);
+    /* ... and the connection ends there. */
+    raw_rewatch(&over);
+    ck_assert(run_until(fx.loop, &over.done, DEADLINE_MS));
+    ck_assert(over.eof || over.err == ECONNRESET);
+    ck_assert_int_eq(fx.seen.calls, 0);
+    ck_assert_uint_eq(metrics_get(METRIC_HTTP_REFUSED), 1);
+    ck_assert_uint_eq(httpd_connections(fx.httpd), 2);
+
+    /* A slot frees up: the next client is served. */
+    raw_close(&idle[0]);
+    ck_assert(run_until_connections(&fx, 1));
+    raw_start(&again, &fx, out, sizeof(out) - 1);
+    ck_assert(run_until(fx.loop, &again.done, DEADLINE_MS));
+    ck_assert_msg(again.complete, "reply: %s", again.in);
+    ck_assert_int_eq(raw_status(&again), 200);
+    ck_assert_int_eq(fx.seen.calls, 1);
+    ck_assert_uint_eq(metrics_get(METRIC_HTTP_REFUSED), 1);
+    raw_close(&again);
+    raw_close(&over);
+    raw_close(&idle[1]);
+    fx_stop(&fx);
+}
+END_TEST
+
 START_TEST(test_free_answers_parked_with_503)
 {
     static const char out[] = "GET /park HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -922,6 +1101,14 @@ static Suite *http_suite(void)
     tcase_add_test(server, test_idle_connection_is_closed_after_timeout);
     tcase_add_test(server, test_free_answers_parked_with_503);
     tcase_add_test(server, test_request_from_127_0_0_1_is_loopback);
+    tcase_add_test(server,
+                   test_header_sent_too_slowly_is_cut_at_header_timeout);
+    tcase_add_test(server, test_body_sent_too_slowly_is_cut_at_body_timeout);
+    tcase_add_test(
+        server,
+        test_kept_alive_connection_idles_for_timeout_not_header_timeout);
+    tcase_add_test(server,
+                   test_connection_over_max_connections_gets_503_and_close);
     /* The idle timeout takes 2 s; valgrind slows the rest down. */
     tcase_set_timeout(server, 30);
     suite_add_tcase(s, server);
