@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import resource
+import selectors
 import signal
 import socket
 import threading
@@ -348,9 +349,54 @@ def closed_within(sock, seconds, drip=None):
     return None
 
 
+def read_answer(sock, timeout):
+    """Everything the peer sent until it closed (b"" if nothing), or None
+    when it neither sent nor closed within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            return data
+        if chunk == b"":
+            return data
+        data += chunk
+    return None
+
+
+def split_answer(raw):
+    """(status, headers with lower-case names, body) of a raw answer."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def metric(r, name):
+    """The value of one /metrics sample (name with its labels)."""
+    text = r.request("GET", "/metrics").body.decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no metric %s in /metrics" % name)
+
+
+HEADER_TIMEOUT = 2
+BODY_TIMEOUT = 2
+
+
 def test_http_abuse_gets_statuses_and_status_stays_fast(server, restanza):
     r = start(server, restanza, config={"http": {
-        "timeout": 3, "max_connections": 512, "max_body": 65536}})
+        "timeout": 3, "header_timeout": HEADER_TIMEOUT,
+        "body_timeout": BODY_TIMEOUT, "max_connections": 512,
+        "max_body": 65536}})
     probe = Probe(r)
     checks = {}
     j = {"Content-Type": JSON}
@@ -369,78 +415,160 @@ def test_http_abuse_gets_statuses_and_status_stays_fast(server, restanza):
     expect = {"PUT /rest": 405, "DELETE /status": 405, "POST /status": 405,
               "text/csv": 415, "invalid UTF-8": 400, "10000-deep": 400,
               "over max_body": 413}
+    post = (b"POST /rest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
 
-    # A chunked body that never ends: closed by the idle timeout.
+    # A chunked body that never ends: closed by http.body_timeout (before
+    # the 3 s idle timeout).
     s = socket.create_connection(("127.0.0.1", r.http_port))
-    s.sendall(b"POST /rest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-              + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
-              b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n")
+    s.sendall(post + b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n")
     chunked_s = closed_within(s, 10)
     s.close()
 
-    # Slowloris: headers one byte a second.
+    # A body dribbled a byte a second is never idle: body_timeout again.
+    s = socket.create_connection(("127.0.0.1", r.http_port))
+    s.sendall(post + b"Content-Length: 1000\r\n\r\n")
+    dribble_s = closed_within(s, 10, drip=b'{"kind":"message","body":"' +
+                              b"a" * 100)
+    s.close()
+
+    # Slowloris: headers one byte a second, closed by http.header_timeout.
     s = socket.create_connection(("127.0.0.1", r.http_port))
     slowloris_s = closed_within(
         s, 12, drip=b"GET /status HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
         + b"a" * 100)
     s.close()
 
-    # 900 idle connections against max_connections 512.
+    # 900 idle connections against max_connections 512, of which the probe
+    # holds one: 511 are taken, the others answered 503 at once.
+    sel = selectors.DefaultSelector()
     idle = []
+    t_flood = time.monotonic()
     for _ in range(900):
         c = socket.socket()
         c.setblocking(False)
         c.connect_ex(("127.0.0.1", r.http_port))
         idle.append(c)
-    time.sleep(1.0)
+        sel.register(c, selectors.EVENT_READ)
+    answers = {}     # socket -> (bytes until EOF, seconds after t_flood)
+    partial = {}
+    while time.monotonic() - t_flood < 1.0:
+        for key, _ in sel.select(0.05):
+            c = key.fileobj
+            try:
+                chunk = c.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            if chunk:
+                partial[c] = partial.get(c, b"") + chunk
+                continue
+            sel.unregister(c)
+            answers[c] = (partial.pop(c, b""),
+                          time.monotonic() - t_flood)
     during = list(probe.latencies)
     fds_during, maxfd_during = pid_fds(r.pid)
-    closed_early = 0
-    for c in idle:
-        try:
-            if c.recv(1) == b"":
-                closed_early += 1
-        except BlockingIOError:
-            pass
-        except OSError:
-            closed_early += 1
-    # A fresh connection while the flood holds every slot: served once idle
-    # ones time out.
-    fresh = call(r, "GET", "/status", timeout=20)
+    held = [c for c in idle if c not in answers]
+    refused = [a for a in answers.values() if a[0]]
+    refused_answers = {a[0] for a in refused}
+    refused_within_s = max([a[1] for a in refused] or [0])
+    # A fresh request while every slot is taken: refused at once, not left
+    # waiting in the listen backlog.
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", r.http_port))
+    s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+    fresh_raw = read_answer(s, 5)
+    fresh_s = time.monotonic() - t0
+    s.close()
+    # The held connections never send a header: cut at header_timeout.
+    while sel.get_map() and time.monotonic() - t_flood < HEADER_TIMEOUT + 5:
+        for key, _ in sel.select(0.05):
+            c = key.fileobj
+            try:
+                chunk = c.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                sel.unregister(c)
+                answers[c] = (b"", time.monotonic() - t_flood)
+    still_open = len(sel.get_map())
+    held_cut_s = max([answers[c][1] for c in held if c in answers] or [0])
+    sel.close()
+    # Slots are free again: a fresh request is served at once.
+    after = call(r, "GET", "/status", timeout=5)
     for c in idle:
         c.close()
-    time.sleep(0.5)
-    after = call(r, "GET", "/status", timeout=5)
+    refused_total = metric(r, "restanza_http_connections_refused_total")
+    header_cut = metric(
+        r, 'restanza_http_request_timeouts_total{phase="header"}')
+    body_cut = metric(r, 'restanza_http_request_timeouts_total{phase="body"}')
     max_probe = probe.finish()
     report("http_abuse", server, statuses=checks,
            chunked_closed_s=chunked_s and round(chunked_s, 2),
+           dribbled_body_closed_s=dribble_s and round(dribble_s, 2),
            slowloris_closed_s=slowloris_s and round(slowloris_s, 2),
-           idle_opened=900, idle_closed_by_server_at_1s=closed_early,
+           idle_opened=900, idle_held=len(held), idle_refused=len(refused),
+           refused_all_within_s=round(refused_within_s, 3),
+           held_cut_after_s=round(held_cut_s, 2), still_open=still_open,
            fds_during_flood=fds_during, max_fd=maxfd_during,
-           fresh_status_during_flood=[fresh[0], round(fresh[2], 3)],
-           fresh_status_after=[after[0], round(after[2], 3)],
+           fresh_during_flood_status_ms=[
+               fresh_raw and split_answer(fresh_raw)[0],
+               round(1000 * fresh_s, 2)],
+           fresh_after_status_ms=[after[0], round(1000 * after[2], 2)],
+           metrics=dict(refused=refused_total, header_timeouts=header_cut,
+                        body_timeouts=body_cut),
            probe_requests=len(probe.latencies),
            probe_max_ms=round(1000 * (max_probe or 0), 1),
            probe_max_during_flood_ms=round(
                1000 * max(during[-5:] or [0]), 1),
            probe_failures=probe.failures[:5])
     assert checks == expect
-    assert chunked_s is not None and chunked_s < 6, chunked_s
+    # Late requests are cut at their deadline, not left to hold a slot.
+    assert chunked_s is not None and chunked_s < BODY_TIMEOUT + 1, chunked_s
+    assert dribble_s is not None and dribble_s < BODY_TIMEOUT + 1, dribble_s
+    assert slowloris_s is not None and slowloris_s < HEADER_TIMEOUT + 1, \
+        slowloris_s
+    # Over the limit: a prompt, complete 503, never silence.
+    assert len(held) <= 511 and len(refused) >= 900 - 511, \
+        (len(held), len(refused))
+    assert len(held) + len(refused) == 900, (len(held), len(refused))
+    assert refused_within_s < 1.0
+    assert len(refused_answers) == 1, refused_answers
+    assert fresh_raw is not None and fresh_s < 0.5, fresh_s
+    assert fresh_raw in refused_answers
+    status, headers, body = split_answer(fresh_raw)
+    assert status == 503
+    assert headers["connection"] == "close"
+    assert headers["content-type"] == JSON
+    assert headers["retry-after"] == "1"
+    assert int(headers["content-length"]) == len(body)
+    assert json.loads(body) == {
+        "type": "error", "code": 503,
+        "error": {"type": "wait", "condition": "resource-constraint",
+                  "text": "Too many connections, retry later"}}
+    # The held ones were cut at header_timeout (counted from their accept).
+    assert still_open == 0
+    assert held_cut_s < HEADER_TIMEOUT + 1.0, held_cut_s
+    assert refused_total >= len(refused) + 1       # + the fresh one
+    assert header_cut >= len(held) + 1             # + slowloris
+    assert body_cut >= 2                           # chunked, dribbled
+    # The reserved keep-alive probe was served fast throughout.
     assert not probe.failures, probe.failures
     assert max_probe is not None and max_probe < 0.1, max_probe
     assert maxfd_during < 1024 - 100
-    assert fresh[0] == 200 and after[0] == 200 and after[2] < 0.1
+    assert after[0] == 200 and after[2] < 0.1, after
     assert r.alive()
-    # Slowloris: libmicrohttpd's timeout counts idle time only, so a byte a
-    # second keeps a connection; it holds one slot of max_connections.
-    # (measured and reported, see doc/reliability.md).
 
 
 # --------------------------------------------------------------------------
 # (5) reconnect while 400 HTTP connections are open
 
 def test_reconnect_with_400_http_connections_open(server, restanza, client):
-    r = start(server, restanza, config={"http": {"timeout": 120}})
+    r = start(server, restanza, config={"http": {"timeout": 120,
+                                                "header_timeout": 120}})
     conns = []
     for _ in range(400):
         c = socket.create_connection(("127.0.0.1", r.http_port))
