@@ -53,8 +53,10 @@ struct component {
     bool ping_outstanding;
     bool stopping;
     bool queue_full; /* refusing sends until the queue drains */
-    char *out;       /* serialized stanzas not yet given to libstrophe */
-    size_t out_len, out_cap;
+    /* Serialized stanzas; out.buf[out_head..out.len) is not yet given to
+     * libstrophe. */
+    struct stanza_out out;
+    size_t out_head;
     uint64_t refused;
     bool keep_reason; /* last_error set by us before ending the stream */
     uint64_t reconnects;
@@ -171,14 +173,38 @@ static void on_tick(void *arg)
         run_strophe(c);
 }
 
-/* libstrophe logs raw data with strlen(): terminate the piece we pass. */
+/* Bytes accepted but not yet handed to libstrophe. */
+static size_t out_pending(const struct component *c)
+{
+    return c->out.len - c->out_head;
+}
+
+static void out_clear(struct component *c)
+{
+    c->out.len = 0;
+    c->out_head = 0;
+}
+
+/* Hand libstrophe the next n pending bytes. It logs raw data with strlen():
+ * terminate the piece we pass. */
 static void send_raw_bytes(struct component *c, size_t n)
 {
-    char saved = c->out[n];
+    char *p = c->out.buf + c->out_head;
+    char saved = p[n];
 
-    c->out[n] = '\0';
-    xmpp_send_raw(c->conn, c->out, n);
-    c->out[n] = saved;
+    p[n] = '\0';
+    xmpp_send_raw(c->conn, p, n);
+    p[n] = saved;
+    c->out_head += n;
+    if (c->out_head == c->out.len) {
+        out_clear(c);
+    } else if (c->out_head >= c->out.cap / 2) {
+        /* Compact now and then, not after every piece: under backlog the
+         * buffer holds megabytes. */
+        memmove(c->out.buf, p + n, c->out.len - c->out_head);
+        c->out.len -= c->out_head;
+        c->out_head = 0;
+    }
 }
 
 /*
@@ -192,15 +218,13 @@ static void hand_over(struct component *c)
 {
     size_t n;
 
-    if (c->out_len == 0 || c->state != COMPONENT_CONNECTED ||
+    if (out_pending(c) == 0 || c->state != COMPONENT_CONNECTED ||
         xmpp_conn_send_queue_len(c->conn) > 0)
         return;
     /* A cut inside a stanza is harmless: the bytes go out in order, and
      * component_stop() hands everything over before the stream closes. */
-    n = c->out_len < OUT_CHUNK ? c->out_len : OUT_CHUNK;
+    n = out_pending(c) < OUT_CHUNK ? out_pending(c) : OUT_CHUNK;
     send_raw_bytes(c, n);
-    memmove(c->out, c->out + n, c->out_len - n);
-    c->out_len -= n;
 }
 
 /* Before each wait: ask for POLLOUT only when there is something to write. */
@@ -213,7 +237,7 @@ static int64_t prepare(void *arg)
         return -1;
     hand_over(c);
     if (xmpp_conn_is_connecting(c->conn) ||
-        xmpp_conn_send_queue_len(c->conn) > 0 || c->out_len > 0)
+        xmpp_conn_send_queue_len(c->conn) > 0 || out_pending(c) > 0)
         want |= LOOP_OUT;
     loop_fd_mod(c->loop, c->fd, want);
     return TICK_MS;
@@ -397,10 +421,10 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     loop_timer_cancel(c->loop, c->ping_timer);
     c->ping_timer = NULL;
     c->ping_outstanding = false;
-    if (c->out_len > 0)
+    if (out_pending(c) > 0)
         log_warn("stanzas not sent before the stream ended",
-                 "server=%s bytes=%zu", c->server, c->out_len);
-    c->out_len = 0;
+                 "server=%s bytes=%zu", c->server, out_pending(c));
+    out_clear(c);
     /* We are inside libstrophe: release the conn from the loop. */
     c->dead_conn = c->conn;
     c->conn = NULL;
@@ -558,7 +582,7 @@ void component_free(struct component *c)
         xmpp_conn_release(c->conn);
     if (c->dead_conn != NULL)
         xmpp_conn_release(c->dead_conn);
-    free(c->out);
+    free(c->out.buf);
     xmpp_ctx_free(c->ctx);
     xmpp_shutdown();
     if (current == c)
@@ -613,10 +637,8 @@ void component_stop(struct component *c, component_stopped_cb cb, void *arg)
     c->stopped_cb = cb;
     c->stopped_arg = arg;
     /* Everything we accepted goes out before </stream:stream>. */
-    if (c->state == COMPONENT_CONNECTED && c->out_len > 0) {
-        send_raw_bytes(c, c->out_len);
-        c->out_len = 0;
-    }
+    if (c->state == COMPONENT_CONNECTED && out_pending(c) > 0)
+        send_raw_bytes(c, out_pending(c));
     c->stop_timer = loop_timer_add(c->loop, STOP_GRACE_MS, on_stop_timeout, c);
     xmpp_disconnect(c->conn);
 }
@@ -624,12 +646,11 @@ void component_stop(struct component *c, component_stopped_cb cb, void *arg)
 int component_send(struct component *c, xmpp_stanza_t *st)
 {
     const char *name;
-    char *text = NULL;
-    size_t len = 0;
+    size_t before, len;
 
     if (c->state != COMPONENT_CONNECTED || c->conn == NULL)
         return -1;
-    if (c->out_len >= COMPONENT_OUT_MAX) {
+    if (out_pending(c) >= COMPONENT_OUT_MAX) {
         /* Under overload every caller hits this: say it once per
          * episode, not once per refused stanza. */
         if (!c->queue_full)
@@ -639,23 +660,18 @@ int component_send(struct component *c, xmpp_stanza_t *st)
         c->refused++;
         return -1;
     }
-    if (c->queue_full && c->out_len < COMPONENT_OUT_MAX / 2) {
+    if (c->queue_full && out_pending(c) < COMPONENT_OUT_MAX / 2) {
         log_info("xmpp send queue drained", "server=%s refused=%llu", c->server,
                  (unsigned long long)c->refused);
         c->queue_full = false;
         c->refused = 0;
     }
-    if (xmpp_stanza_to_text(st, &text, &len) != XMPP_EOK) {
+    before = c->out.len;
+    if (stanza_serialize(st, &c->out) < 0) {
         log_error("cannot serialize stanza", "server=%s", c->server);
         return -1;
     }
-    if (c->out_len + len + 1 > c->out_cap) {
-        c->out_cap = (c->out_len + len + 1) * 2;
-        c->out = xrealloc(c->out, c->out_cap);
-    }
-    memcpy(c->out + c->out_len, text, len);
-    c->out_len += len;
-    xmpp_free(c->ctx, text);
+    len = c->out.len - before;
     if (log_enabled(LOG_LEVEL_DEBUG))
         log_debug("xmpp queued", "bytes=%zu", len);
     c->sent_since_run++;

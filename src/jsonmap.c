@@ -813,7 +813,7 @@ static json_object *html_from_xml(xmpp_stanza_t *el, const char *ns, int depth)
     if ((at = strstr(text, decl)) != NULL)
         memmove(at, at + sizeof(decl) - 1, strlen(at + sizeof(decl) - 1) + 1);
     r = json_object_new_string(text);
-    xmpp_free(xmpp_stanza_get_context(el), text);
+    free(text);
     return r;
 }
 

@@ -4,6 +4,9 @@
 
 #include "stanza.h"
 
+#include "xmalloc.h"
+
+#include <stdlib.h>
 #include <string.h>
 
 const char *stanza_attr(xmpp_stanza_t *st, const char *name)
@@ -143,14 +146,190 @@ xmpp_stanza_t *stanza_error(xmpp_ctx_t *ctx, xmpp_stanza_t *req,
     return r;
 }
 
+/* Room for n more bytes in the growing output. */
+static void out_reserve(struct stanza_out *o, size_t n)
+{
+    if (o->len + n + 1 <= o->cap)
+        return;
+    o->cap = o->cap * 2 > o->len + n + 1 ? o->cap * 2 : o->len + n + 1;
+    if (o->cap < 256)
+        o->cap = 256;
+    o->buf = xrealloc(o->buf, o->cap);
+}
+
+static void out_put(struct stanza_out *o, const char *s, size_t n)
+{
+    out_reserve(o, n);
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+/*
+ * Escaped character data. In attribute values the whitespace characters an
+ * XML parser would normalise to spaces are escaped too, and a carriage
+ * return everywhere, so a value reads back exactly as it was set.
+ */
+static void out_escaped(struct stanza_out *o, const char *s, bool attr)
+{
+    const char *run = s;
+
+    for (; *s != '\0'; s++) {
+        const char *rep;
+        switch (*s) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\t':
+            rep = attr ? "&#9;" : NULL;
+            break;
+        case '\n':
+            rep = attr ? "&#10;" : NULL;
+            break;
+        case '\r':
+            rep = "&#13;";
+            break;
+        default:
+            rep = NULL;
+            break;
+        }
+        if (rep == NULL)
+            continue;
+        out_put(o, run, (size_t)(s - run));
+        out_put(o, rep, strlen(rep));
+        run = s + 1;
+    }
+    out_put(o, run, (size_t)(s - run));
+}
+
+/* The start tag of el; its xmlns only where it differs from parent_ns. */
+static void out_start_tag(struct stanza_out *o, xmpp_stanza_t *el,
+                          const char *parent_ns, bool empty)
+{
+    const char *stack_attrs[32];
+    const char **attrs = stack_attrs;
+    int n = xmpp_stanza_get_attribute_count(el) * 2;
+    const char *name = xmpp_stanza_get_name(el);
+
+    if (n > (int)(sizeof(stack_attrs) / sizeof(*stack_attrs)))
+        attrs = xcalloc((size_t)n, sizeof(*attrs));
+    n = n > 0 ? xmpp_stanza_get_attributes(el, attrs, n) : 0;
+    out_put(o, "<", 1);
+    out_put(o, name, strlen(name));
+    for (int i = 0; i + 1 < n; i += 2) {
+        if (strcmp(attrs[i], ATTR_XMLNS) == 0 && parent_ns != NULL &&
+            strcmp(attrs[i + 1], parent_ns) == 0)
+            continue;
+        out_put(o, " ", 1);
+        out_put(o, attrs[i], strlen(attrs[i]));
+        out_put(o, "=\"", 2);
+        out_escaped(o, attrs[i + 1], true);
+        out_put(o, "\"", 1);
+    }
+    if (empty)
+        out_put(o, "/>", 2);
+    else
+        out_put(o, ">", 1);
+    if (attrs != stack_attrs)
+        free(attrs);
+}
+
+static void out_end_tag(struct stanza_out *o, xmpp_stanza_t *el)
+{
+    const char *name = xmpp_stanza_get_name(el);
+
+    out_put(o, "</", 2);
+    out_put(o, name, strlen(name));
+    out_put(o, ">", 1);
+}
+
+/*
+ * Depth-first without recursion: a stanza relayed from a user may nest as
+ * deep as the server lets it, which must not decide our stack use.
+ */
+int stanza_serialize(xmpp_stanza_t *root, struct stanza_out *o)
+{
+    xmpp_stanza_t *stack_els[16], **els = stack_els;
+    size_t depth = 0, cap = sizeof(stack_els) / sizeof(*stack_els);
+    size_t start = o->len;
+    xmpp_stanza_t *cur = root;
+    int rc = 0;
+
+    if (root == NULL || xmpp_stanza_is_text(root)) {
+        const char *t = root != NULL ? xmpp_stanza_get_text_ptr(root) : NULL;
+        if (t == NULL)
+            return -1;
+        out_escaped(o, t, false);
+        o->buf[o->len] = '\0';
+        return 0;
+    }
+    for (;;) {
+        /* cur is a tag: write its start tag, then go to what follows. */
+        xmpp_stanza_t *child = xmpp_stanza_get_children(cur);
+        if (xmpp_stanza_get_name(cur) == NULL) {
+            rc = -1;
+            break;
+        }
+        /* At the top, jabber:client is the stream's: left implicit, as
+         * libstrophe does. */
+        out_start_tag(
+            o, cur, depth > 0 ? xmpp_stanza_get_ns(els[depth - 1]) : NS_CLIENT,
+            child == NULL);
+        if (child != NULL) {
+            if (depth == cap) {
+                cap *= 2;
+                els = els == stack_els ? memcpy(xcalloc(cap, sizeof(*els)),
+                                                stack_els, sizeof(stack_els))
+                                       : xreallocarray(els, cap, sizeof(*els));
+            }
+            els[depth++] = cur;
+            cur = child;
+        } else {
+            cur = depth > 0 ? xmpp_stanza_get_next(cur) : NULL;
+        }
+        /* Text runs and end tags up to the next tag to enter. */
+        for (;;) {
+            while (cur != NULL && !xmpp_stanza_is_tag(cur)) {
+                const char *t = xmpp_stanza_get_text_ptr(cur);
+                if (t != NULL)
+                    out_escaped(o, t, false);
+                cur = xmpp_stanza_get_next(cur);
+            }
+            if (cur != NULL || depth == 0)
+                break;
+            cur = els[--depth];
+            out_end_tag(o, cur);
+            cur = depth > 0 ? xmpp_stanza_get_next(cur) : NULL;
+        }
+        if (cur == NULL)
+            break;
+    }
+    if (els != stack_els)
+        free(els);
+    if (rc < 0)
+        o->len = start;
+    out_reserve(o, 0);
+    o->buf[o->len] = '\0';
+    return rc;
+}
+
 char *stanza_to_text(xmpp_stanza_t *st, size_t *len)
 {
-    char *buf = NULL;
-    size_t n = 0;
+    struct stanza_out o = {0};
 
-    if (xmpp_stanza_to_text(st, &buf, &n) != XMPP_EOK)
+    if (stanza_serialize(st, &o) < 0) {
+        free(o.buf);
         return NULL;
+    }
     if (len != NULL)
-        *len = n;
-    return buf;
+        *len = o.len;
+    return o.buf;
 }

@@ -107,7 +107,21 @@ xmpp_stanza_t *stanza_error(xmpp_ctx_t *ctx, xmpp_stanza_t *req,
 xmpp_stanza_t *stanza_error_element(xmpp_ctx_t *ctx, const char *type,
                                     const char *condition, const char *text);
 
-/* Serialize compactly; NULL on failure; free with xmpp_free(ctx, s). */
+/* Output of stanza_serialize: buf[0..len) plus a NUL, cap allocated. */
+struct stanza_out {
+    char *buf;
+    size_t len;
+    size_t cap;
+};
+
+/*
+ * Append the compact XML of st (an element or a text node) to o, growing
+ * o->buf with xrealloc; a child's xmlns is written only where it differs
+ * from its parent's. 0, or -1 (o unchanged in length) for a nameless tag.
+ */
+int stanza_serialize(xmpp_stanza_t *st, struct stanza_out *o);
+
+/* Serialize compactly into new memory; NULL on failure; free(). */
 char *stanza_to_text(xmpp_stanza_t *st, size_t *len);
 
 #endif

@@ -749,16 +749,9 @@ static int job_body(struct job *j)
         j->len = strlen(j->body);
         return 0;
     }
-    size_t len;
-    char *text;
     strip_stream_ns(j->orig);
-    text = stanza_to_text(j->orig, &len);
-    if (text == NULL)
-        return -1;
-    j->body = xstrndup(text, len);
-    j->len = len;
-    xmpp_free(w->ctx, text);
-    return 0;
+    j->body = stanza_to_text(j->orig, &j->len);
+    return j->body != NULL ? 0 : -1;
 }
 
 /* Queue or start a job built around copy (ownership taken). */

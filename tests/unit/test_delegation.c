@@ -60,7 +60,7 @@ static void assert_xml_release(xmpp_stanza_t *st, const char *expected)
 
     ck_assert_ptr_nonnull(text);
     ck_assert_str_eq(text, expected);
-    xmpp_free(ctx, text);
+    free(text);
     xmpp_stanza_release(st);
 }
 

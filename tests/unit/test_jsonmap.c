@@ -119,7 +119,7 @@ static char *to_xml_text(const char *json)
                   err.condition, err.text);
     text = stanza_to_text(st, NULL);
     copy = strdup(text);
-    xmpp_free(ctx, text);
+    free(text);
     xmpp_stanza_release(st);
     json_object_put(o);
     return copy;
@@ -1191,7 +1191,7 @@ START_TEST(test_form_then_mapping_builds_the_stanza)
     text = stanza_to_text(st, NULL);
     ck_assert_str_eq(text, "<message to=\"a@b.example\" type=\"chat\">"
                            "<body>Hi there</body></message>");
-    xmpp_free(ctx, text);
+    free(text);
     xmpp_stanza_release(st);
     json_object_put(o);
 }

@@ -6,6 +6,7 @@
 #include "stanza.h"
 
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 static xmpp_ctx_t *ctx;
@@ -41,7 +42,7 @@ static void assert_xml_release(xmpp_stanza_t *st, const char *expected)
     ck_assert_ptr_nonnull(text);
     ck_assert_str_eq(text, expected);
     ck_assert_uint_eq(len, strlen(expected));
-    xmpp_free(ctx, text);
+    free(text);
     xmpp_stanza_release(st);
 }
 
@@ -300,8 +301,95 @@ START_TEST(test_to_text_accepts_null_length)
     char *text = stanza_to_text(el, NULL);
 
     ck_assert_str_eq(text, "<ping xmlns=\"urn:xmpp:ping\"/>");
-    xmpp_free(ctx, text);
+    free(text);
     xmpp_stanza_release(el);
+}
+END_TEST
+
+/* Parsed documents serialize exactly as libstrophe's own serializer does,
+ * apart from the whitespace we escape on purpose (next test). */
+START_TEST(test_serialize_matches_libstrophe)
+{
+    static const char *const docs[] = {
+        "<message xmlns='jabber:client' to='a@b' type='chat' id='x'><body>hi "
+        "&amp; &lt;there&gt; \"q\" 'a'</body><html "
+        "xmlns='http://jabber.org/protocol/xhtml-im'><body "
+        "xmlns='http://www.w3.org/1999/xhtml'><p>x<b>y</b>z</p><br/></body>"
+        "</html></message>",
+        "<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>",
+        "<a><b><c><d/></c></b><e/>text<f>t2</f>tail</a>",
+        "<a x='1&amp;2&lt;3&gt;4&quot;5'/>",
+        "<message xmlns='jabber:component:accept'><body>x</body></message>",
+        "<presence><x xmlns='a'><y xmlns='b'><z xmlns='a'/></y></x></presence>",
+        "<forwarded xmlns='urn:xmpp:forward:0'><message "
+        "xmlns='jabber:client'><body>\xc3\xa9</body></message></forwarded>",
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(*docs); i++) {
+        xmpp_stanza_t *st = xmpp_stanza_new_from_string(ctx, docs[i]);
+        char *want = NULL, *got;
+        size_t want_len = 0, got_len = 0;
+
+        ck_assert_ptr_nonnull(st);
+        ck_assert_int_eq(xmpp_stanza_to_text(st, &want, &want_len), XMPP_EOK);
+        got = stanza_to_text(st, &got_len);
+        ck_assert_str_eq(got, want);
+        ck_assert_uint_eq(got_len, want_len);
+        free(got);
+        xmpp_free(ctx, want);
+        xmpp_stanza_release(st);
+    }
+}
+END_TEST
+
+START_TEST(test_serialize_escapes_whitespace_a_parser_would_change)
+{
+    xmpp_stanza_t *el = stanza_element(ctx, "m", NULL);
+
+    xmpp_stanza_set_attribute(el, "a", "x\ny\tz\r");
+    stanza_add_text(el, "a\r\nb\tc");
+    assert_xml_release(el, "<m a=\"x&#10;y&#9;z&#13;\">a&#13;\nb\tc</m>");
+}
+END_TEST
+
+/* Appends to what the buffer holds; deep nesting costs no stack. */
+START_TEST(test_serialize_appends_and_nests_deeply)
+{
+    struct stanza_out o = {0};
+    xmpp_stanza_t *root = stanza_element(ctx, "r", "urn:x"), *el = root;
+    xmpp_stanza_t *a = stanza_element(ctx, "a", NULL);
+    const int depth = 100000;
+
+    for (int i = 0; i < depth; i++)
+        el = stanza_add_element(el, "e", NULL);
+    stanza_add_text(el, "&");
+    ck_assert_int_eq(stanza_serialize(a, &o), 0);
+    ck_assert_str_eq(o.buf, "<a/>");
+    ck_assert_int_eq(stanza_serialize(root, &o), 0);
+    ck_assert_uint_eq(o.len, strlen(o.buf));
+    ck_assert_uint_eq(o.len, 4 + strlen("<r xmlns=\"urn:x\"></r>") +
+                                 (size_t)depth * strlen("<e></e>") + 5);
+    ck_assert(strstr(o.buf, "<e>&amp;</e></e>") != NULL);
+    ck_assert_int_eq(strncmp(o.buf + 4, "<r xmlns=\"urn:x\"><e><e>", 23), 0);
+    free(o.buf);
+    xmpp_stanza_release(a);
+    xmpp_stanza_release(root);
+}
+END_TEST
+
+START_TEST(test_serialize_refuses_a_blank_stanza_and_keeps_the_buffer)
+{
+    struct stanza_out o = {0};
+    xmpp_stanza_t *blank = xmpp_stanza_new(ctx);
+    xmpp_stanza_t *a = stanza_element(ctx, "a", NULL);
+
+    ck_assert_int_eq(stanza_serialize(a, &o), 0);
+    ck_assert_int_eq(stanza_serialize(blank, &o), -1);
+    ck_assert_int_eq(stanza_serialize(NULL, &o), -1);
+    ck_assert_str_eq(o.buf, "<a/>");
+    ck_assert_ptr_null(stanza_to_text(blank, NULL));
+    free(o.buf);
+    xmpp_stanza_release(a);
+    xmpp_stanza_release(blank);
 }
 END_TEST
 
@@ -329,6 +417,11 @@ static Suite *stanza_suite(void)
     tcase_add_test(tc, test_iq_escapes_attribute_values);
     tcase_add_test(tc, test_to_text_is_compact_and_reports_length);
     tcase_add_test(tc, test_to_text_accepts_null_length);
+    tcase_add_test(tc, test_serialize_matches_libstrophe);
+    tcase_add_test(tc, test_serialize_escapes_whitespace_a_parser_would_change);
+    tcase_add_test(tc, test_serialize_appends_and_nests_deeply);
+    tcase_add_test(tc,
+                   test_serialize_refuses_a_blank_stanza_and_keeps_the_buffer);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("replies");
