@@ -441,6 +441,31 @@ bool json_utf8_valid(const char *text, size_t len)
     return true;
 }
 
+/*
+ * One tokener, reset between documents: a new one costs an allocation and
+ * the clearing of its whole depth stack on every request (measured with
+ * callgrind: about a quarter of a small document's parse). The daemon has
+ * one thread.
+ */
+static json_tokener *cached_tok;
+static int cached_depth;
+
+static json_tokener *tokener(int max_depth)
+{
+    if (cached_tok != NULL && cached_depth == max_depth) {
+        json_tokener_reset(cached_tok);
+        return cached_tok;
+    }
+    json_parse_release();
+    /* json-c counts the top-level container as one level more. */
+    if ((cached_tok = json_tokener_new_ex(max_depth + 1)) == NULL)
+        return NULL;
+    cached_depth = max_depth;
+    json_tokener_set_flags(cached_tok,
+                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    return cached_tok;
+}
+
 json_object *json_parse(const char *text, size_t len, int max_depth, char *err,
                         size_t errlen)
 {
@@ -470,15 +495,11 @@ json_object *json_parse(const char *text, size_t len, int max_depth, char *err,
         return NULL;
     }
 
-    /* json-c counts the top-level container as one level more. */
-    tok = json_tokener_new_ex(sc.max_depth + 1);
-    if (tok == NULL) {
+    if ((tok = tokener(sc.max_depth)) == NULL) {
         sc.p = text;
         fail(&sc, "out of memory");
         return NULL;
     }
-    json_tokener_set_flags(tok,
-                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     obj = json_tokener_parse_ex(tok, text, (int)len);
     /* A bare number at the very end needs an explicit terminator. */
     if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue)
@@ -488,8 +509,14 @@ json_object *json_parse(const char *text, size_t len, int max_depth, char *err,
         sc.p = text + json_tokener_get_parse_end(tok);
         fail(&sc, "%s", json_tokener_error_desc(json_tokener_get_error(tok)));
     }
-    json_tokener_free(tok);
     return obj;
+}
+
+void json_parse_release(void)
+{
+    if (cached_tok != NULL)
+        json_tokener_free(cached_tok);
+    cached_tok = NULL;
 }
 
 static json_object *get(json_object *obj, const char *key, json_type type)

@@ -25,6 +25,9 @@
 json_object *json_parse(const char *text, size_t len, int max_depth, char *err,
                         size_t errlen);
 
+/* Free the parser json_parse keeps between calls (at exit). */
+void json_parse_release(void);
+
 /*
  * Typed getters on obj[key]; none coerces ("123" is not 123, 1 is not true).
  * A missing key, JSON null, a non-object obj or a wrong type all count as

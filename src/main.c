@@ -14,6 +14,7 @@
 #include "delegation.h"
 #include "dispatch.h"
 #include "httpd.h"
+#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "rest.h"
@@ -192,6 +193,7 @@ out:
     component_free(d->component);
     delegation_free(d->delegation);
     loop_free(d->loop);
+    json_parse_release();
     return rc;
 }
 
