@@ -512,7 +512,7 @@ static void respond_error(struct httpd_request *req, enum rest_format fmt,
     body = stanza_to_text(err, &len);
     if (body != NULL) {
         httpd_respond(req, status, MIME_XML, body, len);
-        xmpp_free(ctx, body);
+        free(body);
     } else {
         httpd_error(req, status, type, condition, text);
     }
@@ -563,17 +563,12 @@ static void client_namespace(xmpp_stanza_t *st, bool top)
 static char *stanza_xml(xmpp_stanza_t *st, size_t *len)
 {
     xmpp_stanza_t *copy = xmpp_stanza_copy(st);
-    xmpp_ctx_t *ctx = xmpp_stanza_get_context(st);
-    char *text, *out = NULL;
+    char *text;
 
     client_namespace(copy, true);
     text = stanza_to_text(copy, len);
-    if (text != NULL) {
-        out = xstrndup(text, *len);
-        xmpp_free(ctx, text);
-    }
     xmpp_stanza_release(copy);
-    return out;
+    return text;
 }
 
 /* Answer with stanzas: one, or a MAM <xmpp> collection ending with last. */
@@ -840,10 +835,23 @@ static xmpp_stanza_t *parse_body(struct job *j, const struct path *p,
     }
 }
 
+/* The attributes the top element keeps (mod_rest's rebuild). */
+static bool kept_attribute(const char *name)
+{
+    static const char *const kept[] = {ATTR_TO, ATTR_FROM, ATTR_ID, ATTR_TYPE,
+                                       "xml:lang"};
+    for (size_t i = 0; i < sizeof(kept) / sizeof(*kept); i++)
+        if (strcmp(name, kept[i]) == 0)
+            return true;
+    return false;
+}
+
 /*
- * Rebuild the top element as mod_rest does: only from, to, id (made when
+ * Normalise the top element as mod_rest does: only from, to, id (made when
  * absent), type and xml:lang survive; validate name, xmlns, to, from and
- * the iq rules. Returns a new stanza, or NULL with err set.
+ * the iq rules. Done in place on the stanza the request produced (ours
+ * alone): rebuilding it copied the whole payload once more per request.
+ * Returns st, or NULL with err set.
  */
 static xmpp_stanza_t *normalise(struct rest *r, xmpp_stanza_t *st,
                                 struct jsonmap_error *err)
@@ -855,11 +863,10 @@ static xmpp_stanza_t *normalise(struct rest *r, xmpp_stanza_t *st,
     const char *type = stanza_attr(st, ATTR_TYPE);
     const char *id = stanza_attr(st, ATTR_ID);
     const char *lang = stanza_attr(st, "xml:lang");
+    const char *attrs[2 * 16], **drop = attrs;
     char idbuf[ID_SIZE];
-    xmpp_stanza_t *out;
+    int n, m = 0;
 
-    if (lang == NULL)
-        lang = stanza_attr(st, "lang"); /* libstrophe drops the xml: */
     if (ns != NULL && *ns != '\0' && strcmp(ns, NS_CLIENT) != 0)
         return set_error(err, RE_XMLNS), NULL;
     if (name == NULL ||
@@ -877,23 +884,27 @@ static xmpp_stanza_t *normalise(struct rest *r, xmpp_stanza_t *st,
         if (stanza_element_count(st) != 1)
             return set_error(err, RE_IQ_TAGS), NULL;
     }
-    out = stanza_element(r->ctx, name, NULL);
-    xmpp_stanza_set_attribute(out, ATTR_TO, to);
-    if (from != NULL)
-        xmpp_stanza_set_attribute(out, ATTR_FROM, from);
+    /* libstrophe's parser drops the xml: prefix. */
+    if (lang == NULL && (lang = stanza_attr(st, "lang")) != NULL)
+        xmpp_stanza_set_attribute(st, "xml:lang", lang);
+    n = xmpp_stanza_get_attribute_count(st) * 2;
+    if (n > (int)(sizeof(attrs) / sizeof(*attrs)))
+        drop = xcalloc((size_t)n, sizeof(*drop));
+    n = xmpp_stanza_get_attributes(st, drop, n);
+    /* Collect first, then delete: each name stays valid until its own
+     * deletion. */
+    for (int i = 0; i + 1 < n; i += 2)
+        if (!kept_attribute(drop[i]))
+            drop[m++] = drop[i];
+    for (int i = 0; i < m; i++)
+        xmpp_stanza_del_attribute(st, drop[i]);
+    if (drop != attrs)
+        free(drop);
     if (id == NULL || *id == '\0') {
         iq_new_id(component_iqs(r->c), idbuf, sizeof(idbuf));
-        id = idbuf;
+        xmpp_stanza_set_id(st, idbuf);
     }
-    xmpp_stanza_set_id(out, id);
-    if (type != NULL)
-        xmpp_stanza_set_type(out, type);
-    if (lang != NULL)
-        xmpp_stanza_set_attribute(out, "xml:lang", lang);
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
-         c = xmpp_stanza_get_next(c))
-        stanza_adopt(out, xmpp_stanza_copy(c));
-    return out;
+    return xmpp_stanza_clone(st);
 }
 
 /*
