@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -51,6 +52,63 @@ def note(key, value):
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def cpu_seconds():
+    """CPU time used so far by every process: {pid: (pgid, seconds)}."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(d)] = (int(st[2]), (int(st[11]) + int(st[12])) / tick)
+    return out
+
+
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+class CpuMeter:
+    """Who used the machine's CPU during one phase: the XMPP server (its
+    process group), restanza, our still-running tools, and the children
+    that exited during the phase (wrk, ceiling)."""
+
+    def __init__(self, server_pgid, restanza_pid=None):
+        self.pgid, self.rpid = server_pgid, restanza_pid
+        self.t0, self.c0, self.k0 = time.monotonic(), cpu_seconds(), children_cpu()
+
+    def stop(self):
+        c1, k1 = cpu_seconds(), children_cpu()
+        res = {"server": 0.0, "restanza": 0.0, "tools": 0.0, "other": 0.0}
+        me = os.getpid()
+        for pid, (pgid, sec) in c1.items():
+            d = sec - self.c0.get(pid, (0, 0.0))[1]
+            if pgid == self.pgid:
+                res["server"] += d
+            elif pid == self.rpid:
+                res["restanza"] += d
+            elif pid == me or self._is_child(pid, me):
+                res["tools"] += d
+            else:
+                res["other"] += d
+        res["exited_children"] = k1 - self.k0
+        res["wall"] = time.monotonic() - self.t0
+        return res
+
+    @staticmethod
+    def _is_child(pid, me):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return int(f.read().rsplit(")", 1)[1].split()[1]) == me
+        except OSError:
+            return False
 
 
 class Tool:
@@ -243,6 +301,7 @@ def main():
 
         # -- ceiling: the raw component, restanza not connected ----------
         n0, _ = drain.count()
+        meter = CpuMeter(server.proc.pid)
         out = subprocess.run(
             [str(TOOLS / "ceiling"), "127.0.0.1", str(server.component_port),
              server.component_jid, server.secret, bob, str(CEILING_SECONDS)],
@@ -252,11 +311,16 @@ def main():
             raise RuntimeError("ceiling: %s %s" % (out.stdout, out.stderr))
         sent, start = int(m.group(1)), float(m.group(3))
         n1, last = drain.settle(n0 + sent)
+        cpu = meter.stop()
         delivered = n1 - n0
         ceiling = delivered / (last - start) if last > start else 0
         note("ceiling_sent", sent)
         note("ceiling_delivered", delivered)
         note("ceiling_msg_s", "%.0f" % ceiling)
+        note("ceiling_cpu_server_s", "%.1f" % cpu["server"])
+        note("ceiling_cpu_tools_s", "%.1f" % (cpu["tools"] +
+                                              cpu["exited_children"]))
+        note("ceiling_cpu_wall_s", "%.1f" % cpu["wall"])
 
         # -- restanza with REST, webhook and roster ----------------------
         roster = {"url": "http://127.0.0.1:%d/contacts/%%s" % sink_port,
@@ -275,6 +339,12 @@ def main():
         procs.append(r)
         time.sleep(2)
         note("rss_idle_kb", rss_kb(r.pid))
+        floor = subprocess.run([str(TOOLS / "floor")], capture_output=True,
+                               text=True, timeout=30).stdout
+        m = re.search(r"rss_kb (\d+)", floor)
+        note("rss_floor_kb", m.group(1) if m else "?")
+        if m:
+            note("rss_idle_above_floor_kb", rss_kb(r.pid) - int(m.group(1)))
 
         # -- rest-ping --------------------------------------------------
         for c in (1, 50):
@@ -297,7 +367,9 @@ def main():
                 peak[0] = max(peak[0], rss_kb(r.pid))
         th = threading.Thread(target=sample, daemon=True)
         th.start()
+        meter = CpuMeter(server.proc.pid, r.pid)
         w = wrk(r.url + "/rest", 50, SECONDS, work, lua_body=body)
+        cpu = meter.stop()
         stop.set()
         th.join()
         accepted = w["requests"] - w["non2xx"]
@@ -317,6 +389,14 @@ def main():
         note("send_vs_ceiling", "%.2f" % (w["rps"] / ceiling if ceiling else 0))
         note("send_ok_vs_ceiling", "%.2f" % (ok_rps / ceiling if ceiling else 0))
         note("rss_send_peak_kb", peak[0])
+        # Where the two cores went while wrk ran (CPU seconds).
+        note("send_cpu_wall_s", "%.1f" % cpu["wall"])
+        note("send_cpu_server_s", "%.1f" % cpu["server"])
+        note("send_cpu_restanza_s", "%.1f" % cpu["restanza"])
+        note("send_cpu_wrk_s", "%.1f" % cpu["exited_children"])
+        note("send_cpu_drain_s", "%.1f" % cpu["tools"])
+        note("send_restanza_us_per_req", "%.1f" % (
+            1e6 * cpu["restanza"] / max(1, w["requests"])))
 
         # -- webhook ------------------------------------------------------
         bot = "bot@" + server.component_jid

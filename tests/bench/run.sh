@@ -59,10 +59,14 @@ mkdir -p "$obj"
     make -s -j2 src/restanza >/dev/null) || die "build failed"
 export RESTANZA_BIN="$obj/src/restanza"
 
-say "building the load tools (c2s, ceiling, sink)"
+say "building the load tools (c2s, ceiling, sink) and the memory floor probe"
 for t in c2s ceiling sink; do
     gcc -O2 -Wall -Wextra -o "$build/$t" "$top/tests/bench/$t.c" || die "cannot build $t"
 done
+# shellcheck disable=SC2046
+gcc -O2 -Wall -Wextra -o "$build/floor" "$top/tests/bench/floor.c" \
+    $(pkg-config --cflags --libs libstrophe libcurl libmicrohttpd json-c) ||
+    die "cannot build floor"
 export BENCH_TOOLS="$build"
 
 mkdir -p "$results"
