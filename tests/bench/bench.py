@@ -49,9 +49,9 @@ def note(key, value):
     print("%-28s %s" % (key, value), flush=True)
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        return int(re.search(field + r":\s+(\d+)", f.read()).group(1))
 
 
 def cpu_seconds():
@@ -339,6 +339,8 @@ def main():
         procs.append(r)
         time.sleep(2)
         note("rss_idle_kb", rss_kb(r.pid))
+        # Anonymous memory: restanza's own, what page cache cannot share.
+        note("rss_idle_anon_kb", rss_kb(r.pid, "RssAnon"))
         floor = subprocess.run([str(TOOLS / "floor")], capture_output=True,
                                text=True, timeout=30).stdout
         m = re.search(r"rss_kb (\d+)", floor)

@@ -37,6 +37,7 @@ ROWS = [
     ("RSS floor: the four libraries loaded and initialised", "rss_floor_kb",
      " kB", ""),
     ("RSS idle above that floor", "rss_idle_above_floor_kb", " kB", ""),
+    ("RSS idle, anonymous part (RssAnon)", "rss_idle_anon_kb", " kB", ""),
     ("RSS during rest-send (peak)", "rss_send_peak_kb", " kB", ""),
     ("RSS with 100,000 cached roster entries", "rss_cache_100k_kb", " kB",
      "reported"),
