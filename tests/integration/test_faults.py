@@ -15,6 +15,7 @@ import resource
 import selectors
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -283,43 +284,63 @@ def test_sigterm_under_load_answers_parked_and_exits_0(server, restanza,
 # --------------------------------------------------------------------------
 # (4) HTTP abuse
 
+PROBE_SCRIPT = r"""
+import http.client, sys, time
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+conn.connect()
+while True:
+    t0 = time.monotonic()
+    try:
+        conn.request("GET", "/status")
+        resp = conn.getresponse()
+        resp.read()
+        print("ok %d %.6f" % (resp.status, time.monotonic() - t0), flush=True)
+    except (OSError, http.client.HTTPException) as e:
+        print("error %r" % (e,), flush=True)
+        conn.close()
+        try:
+            conn.connect()
+        except OSError as e2:
+            print("error %r" % (e2,), flush=True)
+    time.sleep(0.2)
+"""
+
+
 class Probe:
-    """GET /status on one reserved keep-alive connection every 0.2 s."""
+    """GET /status on one reserved keep-alive connection every 0.2 s, from
+    a process of its own: a thread of this one would measure our own
+    interpreter's pauses (the GIL, while this process opens hundreds of
+    sockets) as well as the daemon's."""
 
     def __init__(self, r):
         self.r = r
         self.latencies = []
         self.failures = []
-        self.stop = threading.Event()
-        self.conn = http.client.HTTPConnection("127.0.0.1", r.http_port,
-                                               timeout=5)
-        self.conn.connect()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", "-c", PROBE_SCRIPT, str(r.http_port)],
+            stdout=subprocess.PIPE, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.latencies and not self.failures and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
 
-    def _run(self):
-        while not self.stop.is_set():
-            t0 = time.monotonic()
-            try:
-                self.conn.request("GET", "/status")
-                resp = self.conn.getresponse()
-                resp.read()
-                if resp.status != 200:
-                    self.failures.append(resp.status)
-                self.latencies.append(time.monotonic() - t0)
-            except (OSError, http.client.HTTPException) as e:
-                self.failures.append(repr(e))
-                self.conn.close()
-                try:
-                    self.conn.connect()
-                except OSError as e2:
-                    self.failures.append(repr(e2))
-            self.stop.wait(0.2)
+    def _read(self):
+        for line in self.proc.stdout:
+            word, _, rest = line.strip().partition(" ")
+            if word == "ok":
+                status, secs = rest.split()
+                if status != "200":
+                    self.failures.append(int(status))
+                self.latencies.append(float(secs))
+            else:
+                self.failures.append(rest)
 
     def finish(self):
-        self.stop.set()
+        self.proc.terminate()
+        self.proc.wait(10)
         self.thread.join(10)
-        self.conn.close()
         return max(self.latencies) if self.latencies else None
 
 
