@@ -72,6 +72,7 @@ struct httpd_conn {
     int fd;
     enum conn_phase phase;
     uint64_t deadline; /* loop_clock_ms() time, 0 for none */
+    uint64_t since;    /* when that deadline was set */
     bool cut;          /* shut down for lateness, MHD not done with it yet */
     char peer[INET6_ADDRSTRLEN + 8];
     struct httpd_conn *prev, *next;
@@ -266,7 +267,8 @@ static void conn_arm(struct httpd_conn *c, enum conn_phase phase, unsigned secs)
     if (secs == 0)
         return;
     /* The time of this wake-up: a few ms early at worst, and cheap. */
-    c->deadline = loop_now(h->loop) + (uint64_t)secs * 1000u;
+    c->since = loop_now(h->loop);
+    c->deadline = c->since + (uint64_t)secs * 1000u;
     /* Later deadlines wait for the sweep that comes first. */
     if (h->sweep == NULL || c->deadline < h->sweep_due)
         sweep_arm(h, c->deadline);
@@ -278,7 +280,7 @@ static void conn_expire(struct httpd_conn *c, uint64_t now)
 {
     struct httpd *h = c->h;
     bool header = c->phase == CONN_HEADER;
-    unsigned suppressed;
+    unsigned suppressed, limit = (unsigned)((c->deadline - c->since) / 1000u);
 
     c->cut = true;
     c->deadline = 0;
@@ -290,9 +292,7 @@ static void conn_expire(struct httpd_conn *c, uint64_t now)
     if (ratelimit_pass(&h->slow_log, now, &suppressed))
         log_info(header ? "http request header too slow, closing"
                         : "http request body too slow, closing",
-                 "peer=%s limit_s=%u suppressed=%u", c->peer,
-                 header ? h->conf->http.header_timeout
-                        : h->conf->http.body_timeout,
+                 "peer=%s limit_s=%u suppressed=%u", c->peer, limit,
                  suppressed);
 }
 
@@ -426,6 +426,7 @@ static void on_listen(int fd, unsigned events, void *arg)
                           "error=\"%s\" open=%zu suppressed=%u",
                           strerror(errno), h->nconns, suppressed);
             loop_fd_mod(h->loop, fd, 0);
+            loop_timer_cancel(h->loop, h->accept_pause);
             h->accept_pause =
                 loop_timer_add(h->loop, ACCEPT_PAUSE_MS, on_accept_resume, h);
             return;
@@ -442,9 +443,10 @@ static void on_listen(int fd, unsigned events, void *arg)
         }
         /* MHD owns c from here, and closes it if it fails. */
         if (MHD_add_connection(h->daemon, c, (struct sockaddr *)&ss, len) !=
-            MHD_YES)
-            log_warn("libmicrohttpd did not take a connection", "error=\"%s\"",
-                     strerror(errno));
+                MHD_YES &&
+            ratelimit_pass(&h->accept_log, loop_clock_ms(), &suppressed))
+            log_warn("libmicrohttpd did not take a connection",
+                     "error=\"%s\" suppressed=%u", strerror(errno), suppressed);
     }
 }
 
@@ -668,10 +670,23 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         req->body[req->body_len] = '\0';
         return MHD_YES;
     }
+    /* Cut for lateness while its last bytes were arriving: the client
+     * counts it as failed and may retry, so it must not be acted on. */
+    if (req->tcp != NULL && req->tcp->cut)
+        return MHD_NO;
     /* The request is in: from here only MHD's idle timeout (answer) or the
      * IQ deadline (parked) applies. */
     if (req->tcp != NULL)
         conn_arm(req->tcp, CONN_BUSY, 0);
+    if (h->shutting_down) {
+        /* The handlers' owners may be gone already (httpd_free runs MHD
+         * once more after them). */
+        req->route_name = "shutdown";
+        httpd_add_header(req, "Retry-After", "5");
+        httpd_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "wait",
+                    "service-unavailable", "restanza is shutting down");
+        return queue(req);
+    }
     dispatch(req);
     if (req->state == REQ_ANSWERED)
         return queue(req);

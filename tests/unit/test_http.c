@@ -1010,6 +1010,49 @@ START_TEST(test_kept_alive_connection_idles_for_timeout_not_header_timeout)
 }
 END_TEST
 
+/* The next header on a kept-alive connection has timeout + header_timeout
+ * from the answer: dribbled a byte every 0.4 s (never idle for MHD), it is
+ * cut then, not held forever. */
+START_TEST(test_kept_alive_next_header_dribbled_is_cut)
+{
+    static const char out[] = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+    static const char drip[] = "GET /hello HTTP/1.1\r\nHost: a\r\n"
+                               "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
+    struct fx fx;
+    struct raw raw;
+    uint64_t answered, end, next = 0;
+    size_t k = 0;
+
+    metrics_reset();
+    fx_init(&fx);
+    fx.conf.http.timeout = 2;
+    fx.conf.http.header_timeout = 1;
+    fx_open(&fx);
+    httpd_route(fx.httpd, "GET", "/hello", false, "hello", h_hello, &fx);
+    raw_start(&raw, &fx, out, sizeof(out) - 1);
+    ck_assert(run_until(fx.loop, &raw.done, DEADLINE_MS));
+    ck_assert_int_eq(raw_status(&raw), 200);
+    answered = raw.done_at;
+    raw_rewatch(&raw);
+    end = loop_clock_ms() + 8000;
+    while (!raw.done && loop_clock_ms() < end) {
+        if (loop_clock_ms() >= next && drip[k] != '\0') {
+            (void)send(raw.fd, drip + k++, 1, MSG_NOSIGNAL);
+            next = loop_clock_ms() + 400;
+        }
+        ck_assert_int_eq(loop_run_once(fx.loop, 100), 0);
+    }
+    ck_assert_msg(raw.done, "dribbled header still open after 8 s");
+    ck_assert(raw.eof || raw.err == ECONNRESET);
+    ck_assert_uint_ge(raw.done_at - answered, 2700);
+    ck_assert_uint_le(raw.done_at - answered, 4500);
+    ck_assert_int_eq(fx.seen.calls, 1);
+    ck_assert_uint_eq(metrics_get(METRIC_HTTP_HEADER_TIMEOUTS), 1);
+    raw_close(&raw);
+    fx_stop(&fx);
+}
+END_TEST
+
 START_TEST(test_connection_over_max_connections_gets_503_and_close)
 {
     static const char out[] = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -1107,6 +1150,7 @@ static Suite *http_suite(void)
     tcase_add_test(
         server,
         test_kept_alive_connection_idles_for_timeout_not_header_timeout);
+    tcase_add_test(server, test_kept_alive_next_header_dribbled_is_cut);
     tcase_add_test(server,
                    test_connection_over_max_connections_gets_503_and_close);
     /* The idle timeout takes 2 s; valgrind slows the rest down. */
