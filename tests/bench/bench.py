@@ -321,6 +321,8 @@ def main():
         note("ceiling_cpu_tools_s", "%.1f" % (cpu["tools"] +
                                               cpu["exited_children"]))
         note("ceiling_cpu_wall_s", "%.1f" % cpu["wall"])
+        ceiling_server_us = 1e6 * cpu["server"] / max(1, delivered)
+        note("ceiling_server_us_per_msg", "%.1f" % ceiling_server_us)
 
         # -- restanza with REST, webhook and roster ----------------------
         roster = {"url": "http://127.0.0.1:%d/contacts/%%s" % sink_port,
@@ -399,6 +401,10 @@ def main():
         note("send_cpu_drain_s", "%.1f" % cpu["tools"])
         note("send_restanza_us_per_req", "%.1f" % (
             1e6 * cpu["restanza"] / max(1, w["requests"])))
+        # The server's CPU per message it routed, through restanza and raw:
+        # equal means restanza costs the server nothing extra per message.
+        send_server_us = 1e6 * cpu["server"] / max(1, accepted)
+        note("send_server_us_per_msg", "%.1f" % send_server_us)
 
         # -- webhook ------------------------------------------------------
         bot = "bot@" + server.component_jid

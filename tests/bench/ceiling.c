@@ -3,8 +3,9 @@
  * pushes chat messages to one client as fast as the server reads them
  * (blocking writes: the server's TCP window is the only brake) for SECONDS.
  *
- *   ceiling HOST PORT COMPONENT_JID SECRET TO SECONDS
+ *   ceiling HOST PORT COMPONENT_JID SECRET TO SECONDS [PER_WRITE]
  *   -> "sent N seconds S"   (delivery is counted at the client, c2s drain)
+ * PER_WRITE messages go in each write (default 1000, about 90 KiB).
  */
 #include "xmpp_raw.h"
 
@@ -63,8 +64,8 @@ int main(int argc, char **argv)
     long sent = 0;
     int fd;
 
-    if (argc != 7) {
-        fprintf(stderr, "usage: ceiling HOST PORT COMPONENT SECRET TO SECONDS\n");
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: ceiling HOST PORT COMPONENT SECRET TO SECONDS [PER_WRITE]\n");
         return 2;
     }
     fd = tcp_connect(argv[1], atoi(argv[2]));
@@ -95,10 +96,14 @@ int main(int argc, char **argv)
     send_str(fd, buf);
     wait_for(fd, "<handshake");
 
-    /* batches of 100 messages per write */
-    char *batch = malloc(100 * 256);
+    /* Batches of `per` messages per write: large writes, as restanza's
+     * own (up to 256 KiB), so the server reads as much per system call. */
+    int per = argc > 7 ? atoi(argv[7]) : 1000;
+    if (per < 1 || per > 4000)
+        per = 1000;
+    char *batch = malloc((size_t)per * 256);
     size_t blen = 0;
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < per; i++)
         blen += (size_t)sprintf(batch + blen,
                                 "<message from='ceiling@%s' to='%s' "
                                 "type='chat'><body>bench</body></message>",
@@ -108,7 +113,7 @@ int main(int argc, char **argv)
     end = t0 + seconds;
     while (now_mono() < end) {
         write_all(fd, batch, blen);
-        sent += 100;
+        sent += per;
         while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
             ; /* the server has nothing to say; don't let it block */
     }

@@ -23,6 +23,8 @@ ROWS = [
       "send_cpu_drain_s"), "", ""),
     ("restanza CPU per rest-send request", "send_restanza_us_per_req", " µs",
      ""),
+    ("server CPU per message: raw ceiling / through restanza",
+     ("ceiling_server_us_per_msg", "send_server_us_per_msg"), " µs", ""),
     ("rest-ping c=1 p50 / p99", ("ping_c1_p50_ms", "ping_c1_p99_ms"), " ms",
      "< 1 / < 5 ms"),
     ("rest-ping c=1 req/s", "ping_c1_rps", "", ""),
