@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         xmpp_stanza_release(again);
         free(s);
         json_object_put(back);
-        xmpp_free(fuzz_ctx, text);
+        free(text);
         xmpp_stanza_release(st);
     } else if (err.status < 400 || err.status > 499) {
         abort(); /* every failure maps to a 4xx */

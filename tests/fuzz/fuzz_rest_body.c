@@ -71,7 +71,7 @@ static void xml(const char *body, size_t len)
     size_t n;
     char *s = stanza_to_text(st, &n);
     if (s != NULL)
-        xmpp_free(fuzz_ctx, s);
+        free(s);
     xmpp_stanza_release(st);
 }
 
