@@ -38,6 +38,11 @@
 #define ACCEPT_BATCH 64
 /* Pause after accept() ran out of descriptors or memory, in ms. */
 #define ACCEPT_PAUSE_MS 100
+/* Refused connections kept open to drain after their 503, and for how
+ * long: closing with unread data would reset the connection and a client
+ * still sending its request could lose the answer. */
+#define LINGER_MAX 32
+#define LINGER_MS 1000
 /* Lines per second of one kind of connection-limit log line. */
 #define LOG_BURST 5
 
@@ -123,6 +128,12 @@ struct httpd {
     struct ratelimit refused_log, slow_log, accept_log;
     char refusal[512]; /* the 503 sent to connections over the limit */
     size_t refusal_len;
+    struct {
+        int fd;         /* a refused socket being drained, -1 if free */
+        uint64_t until; /* loop_clock_ms() time it is closed at */
+    } linger[LINGER_MAX];
+    size_t nlinger;
+    struct loop_timer *linger_timer; /* for the first of the untils */
     struct route routes[MAX_ROUTES];
     size_t nroutes;
     struct httpd_request *parked;
@@ -366,12 +377,72 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
     *socket_context = NULL;
 }
 
-/* Answer a connection over max_connections with a fixed 503 and close it:
- * it never reaches MHD, so it costs one fd for a moment only. */
+static void linger_close(struct httpd *h, size_t i)
+{
+    loop_fd_del(h->loop, h->linger[i].fd);
+    close(h->linger[i].fd);
+    h->linger[i].fd = -1;
+    h->nlinger--;
+}
+
+static void on_linger_timer(void *arg);
+
+/* Close the lingering sockets whose time is up (all when `all`), then wait
+ * for the next one. */
+static void linger_sweep(struct httpd *h, bool all)
+{
+    uint64_t now = loop_clock_ms(), next = 0;
+
+    loop_timer_cancel(h->loop, h->linger_timer);
+    h->linger_timer = NULL;
+    for (size_t i = 0; i < LINGER_MAX && h->nlinger > 0; i++) {
+        if (h->linger[i].fd < 0)
+            continue;
+        if (all || h->linger[i].until <= now)
+            linger_close(h, i);
+        else if (next == 0 || h->linger[i].until < next)
+            next = h->linger[i].until;
+    }
+    if (next != 0)
+        h->linger_timer =
+            loop_timer_add(h->loop, next - now, on_linger_timer, h);
+}
+
+static void on_linger_timer(void *arg)
+{
+    struct httpd *h = arg;
+
+    h->linger_timer = NULL; /* the loop frees a timer that fired */
+    linger_sweep(h, false);
+}
+
+/* Drop what a refused client still sends; close at its end of file. */
+static void on_linger(int fd, unsigned events, void *arg)
+{
+    struct httpd *h = arg;
+    char scratch[4096];
+    ssize_t n;
+
+    (void)events;
+    while ((n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT)) > 0)
+        ;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    for (size_t i = 0; i < LINGER_MAX; i++)
+        if (h->linger[i].fd == fd) {
+            linger_close(h, i);
+            break;
+        }
+}
+
+/* Answer a connection over max_connections with a fixed 503: it never
+ * reaches MHD. The socket then lingers a moment (at most LINGER_MAX of
+ * them, LINGER_MS) so that the answer is not lost to a reset. */
 static void refuse(struct httpd *h, int fd, const struct sockaddr *sa)
 {
     char peer[INET6_ADDRSTRLEN + 8], scratch[4096];
     unsigned suppressed;
+    bool sent = false;
 
     /* Read what the client has sent so far: closing a socket with unread
      * data sends a reset, which some clients see before our answer. */
@@ -380,11 +451,28 @@ static void refuse(struct httpd *h, int fd, const struct sockaddr *sa)
             break;
     /* A fresh socket's send buffer takes the short answer at once. TLS
      * would need a handshake first: that client just sees the close. */
-    if (h->tls_cert == NULL &&
-        send(fd, h->refusal, h->refusal_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-        log_debug("cannot send the 503 to a refused connection", "error=\"%s\"",
-                  strerror(errno));
-    close(fd);
+    if (h->tls_cert == NULL) {
+        if (send(fd, h->refusal, h->refusal_len, MSG_NOSIGNAL | MSG_DONTWAIT) <
+            0)
+            log_debug("cannot send the 503 to a refused connection",
+                      "error=\"%s\"", strerror(errno));
+        else
+            sent = true;
+    }
+    if (sent && h->nlinger < LINGER_MAX && shutdown(fd, SHUT_WR) == 0 &&
+        loop_fd_add(h->loop, fd, LOOP_IN, on_linger, h) == 0) {
+        for (size_t i = 0; i < LINGER_MAX; i++)
+            if (h->linger[i].fd < 0) {
+                h->linger[i].fd = fd;
+                h->linger[i].until = loop_clock_ms() + LINGER_MS;
+                break;
+            }
+        if (h->nlinger++ == 0)
+            h->linger_timer =
+                loop_timer_add(h->loop, LINGER_MS, on_linger_timer, h);
+    } else {
+        close(fd);
+    }
     metrics_inc(METRIC_HTTP_REFUSED);
     if (ratelimit_pass(&h->refused_log, loop_clock_ms(), &suppressed)) {
         format_peer(sa, peer, sizeof(peer));
@@ -760,6 +848,8 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
     h->loop = loop;
     h->conf = conf;
     h->epfd = -1;
+    for (size_t i = 0; i < LINGER_MAX; i++)
+        h->linger[i].fd = -1;
     h->listen_fd = -1;
     h->refusal_len = refusal(h->refusal, sizeof(h->refusal));
     if (inet_pton(AF_INET, conf->http.listen_host, &sin.sin_addr) == 1) {
@@ -857,6 +947,7 @@ void httpd_shutdown(struct httpd *h)
     loop_fd_del(h->loop, h->listen_fd);
     close(h->listen_fd);
     h->listen_fd = -1;
+    linger_sweep(h, true);
     while (h->parked != NULL) {
         struct httpd_request *req = h->parked;
         httpd_abort_cb cb = req->abort_cb;

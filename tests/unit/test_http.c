@@ -1125,6 +1125,49 @@ START_TEST(test_free_answers_parked_with_503)
 }
 END_TEST
 
+/* Over the limit while still sending a large body: the client gets the
+ * whole 503, not a reset in the middle of its write; the socket is closed
+ * a moment later. */
+START_TEST(test_refused_client_still_sending_gets_the_whole_503)
+{
+    static const char head[] = "POST /echo HTTP/1.1\r\nHost: a\r\n"
+                               "Content-Length: 1048576\r\n\r\n";
+    size_t len = sizeof(head) - 1 + 1048576;
+    char *out = malloc(len);
+    struct fx fx;
+    struct raw idle, over;
+    uint64_t answered;
+
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, head, sizeof(head) - 1);
+    memset(out + sizeof(head) - 1, 'x', 1048576);
+    metrics_reset();
+    fx_init(&fx);
+    fx.conf.http.max_connections = 1;
+    fx_open(&fx);
+    httpd_route(fx.httpd, "POST", "/echo", false, "echo", h_echo, &fx);
+    raw_start(&idle, &fx, "", 0);
+    ck_assert(run_until_connections(&fx, 1));
+    raw_start(&over, &fx, out, len);
+    ck_assert(run_until(fx.loop, &over.done, DEADLINE_MS));
+    ck_assert_msg(over.err == 0, "client error %d after %zu bytes", over.err,
+                  over.sent);
+    ck_assert_uint_eq(over.sent, len);
+    ck_assert_msg(over.complete, "reply: %s", over.in);
+    ck_assert_int_eq(raw_status(&over), 503);
+    answered = over.done_at;
+    raw_rewatch(&over);
+    ck_assert(run_until(fx.loop, &over.done, DEADLINE_MS));
+    ck_assert(over.eof || over.err == ECONNRESET);
+    ck_assert_uint_le(over.done_at - answered, 2000);
+    ck_assert_int_eq(fx.seen.calls, 0);
+    raw_close(&over);
+    raw_close(&idle);
+    fx_stop(&fx);
+    free(out);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -1151,6 +1194,8 @@ static Suite *http_suite(void)
         server,
         test_kept_alive_connection_idles_for_timeout_not_header_timeout);
     tcase_add_test(server, test_kept_alive_next_header_dribbled_is_cut);
+    tcase_add_test(server,
+                   test_refused_client_still_sending_gets_the_whole_503);
     tcase_add_test(server,
                    test_connection_over_max_connections_gets_503_and_close);
     /* The idle timeout takes 2 s; valgrind slows the rest down. */
