@@ -364,6 +364,9 @@ def test_options_probe_negotiates_content_type(server, restanza, client,
     assert req[1] == "/hook/meta/info/" + server.component_jid
     r.wait_log("webhook connected.*content_type=application/json")
     sink.respond = lambda *a: (202, {}, b"", 0)
+    # The probe may finish before the component stream is up; a message
+    # sent before that would bounce at the server.
+    r.wait_connected()
     alice = client(server, "alice")
     alice.send_message(bot(server), "negotiated")
     method, path, headers, body = sink.next_post()
