@@ -102,7 +102,7 @@ static const xmpp_mem_t memory = {mem_alloc, mem_free, mem_realloc, NULL};
 static void strophe_log(void *ud, xmpp_log_level_t level, const char *area,
                         const char *msg)
 {
-    log_debug("libstrophe", "area=%s text=\"%s\"", area, msg);
+    log_debug("libstrophe", "area=%s text=%s", area, msg);
 }
 
 static const xmpp_log_t logger = {strophe_log, NULL};
@@ -287,7 +287,7 @@ static int on_socket(xmpp_conn_t *conn, void *sock)
         return -1;
     }
     if (set_keepalive(fd, c->conf->component.keepalive) < 0)
-        log_warn("cannot enable TCP keepalive", "fd=%d error=\"%s\"", fd,
+        log_warn("cannot enable TCP keepalive", "fd=%d error=%s", fd,
                  strerror(errno));
     if (c->fd >= 0) /* an earlier candidate address that failed */
         loop_fd_del(c->loop, c->fd);
@@ -403,22 +403,21 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     if (c->stopping) {
         log_info("xmpp stream closed", "server=%s", c->server);
     } else if (c->was_connected) {
-        log_warn("xmpp disconnected", "server=%s reason=\"%s\"", c->server,
+        log_warn("xmpp disconnected", "server=%s reason=%s", c->server,
                  c->last_error);
     } else if (strcmp(c->last_error, c->logged_error) == 0) {
         /* A server that stays down or keeps refusing us would fill the
          * log: each new reason once, its repetitions at debug. */
-        log_debug("xmpp connect failed again",
-                  "server=%s reason=\"%s\" attempt=%u", c->server,
-                  c->last_error, c->failures + 1);
+        log_debug("xmpp connect failed again", "server=%s reason=%s attempt=%u",
+                  c->server, c->last_error, c->failures + 1);
     } else if (se != NULL &&
                strcmp(stream_condition(se), "not-authorized") == 0) {
         log_error("xmpp handshake refused: check component.secret and the "
                   "server's component configuration",
-                  "server=%s component=%s reason=\"%s\"", c->server,
+                  "server=%s component=%s reason=%s", c->server,
                   c->conf->component.jid, c->last_error);
     } else {
-        log_warn("xmpp connect failed", "server=%s reason=\"%s\"", c->server,
+        log_warn("xmpp connect failed", "server=%s reason=%s", c->server,
                  c->last_error);
     }
     snprintf(c->logged_error, sizeof(c->logged_error), "%s", c->last_error);
@@ -487,7 +486,7 @@ static int connect_component(struct component *c)
                                c) != XMPP_EOK) {
         snprintf(c->last_error, sizeof(c->last_error),
                  "cannot start connection to %s", c->server);
-        log_warn("xmpp connect failed", "server=%s reason=\"%s\"", c->server,
+        log_warn("xmpp connect failed", "server=%s reason=%s", c->server,
                  c->last_error);
         if (c->fd >= 0)
             loop_fd_del(c->loop, c->fd);

@@ -14,6 +14,7 @@
 #include "delegation.h"
 #include "iq.h"
 #include "log.h"
+#include "loop.h"
 #include "stanza.h"
 #include "strmap.h"
 #include "version.h"
@@ -59,7 +60,11 @@ static struct delegate *find_delegate(struct dispatch *dp, const char *ns)
 
 static void send_release(struct dispatch *dp, xmpp_stanza_t *st)
 {
-    if (component_send(dp->c, st) < 0)
+    static struct log_ratelimit unsent_log = LOG_RATELIMIT_INIT(
+        LOG_LEVEL_WARN, "reply not sent: stream unavailable");
+
+    if (component_send(dp->c, st) < 0 &&
+        log_ratelimit_pass(&unsent_log, loop_clock_ms()))
         log_warn("reply not sent: stream unavailable", "to=%s",
                  stanza_attr(st, ATTR_TO) ? stanza_attr(st, ATTR_TO) : "-");
     xmpp_stanza_release(st);

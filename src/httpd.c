@@ -152,7 +152,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(buf);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
-    log_debug("libmicrohttpd", "text=\"%s\"", buf);
+    log_debug("libmicrohttpd", "text=%s", buf);
 }
 
 static void on_epoll(int fd, unsigned events, void *arg)
@@ -297,7 +297,7 @@ static void conn_expire(struct httpd_conn *c, uint64_t now)
     c->deadline = 0;
     if (shutdown(c->fd, SHUT_RDWR) < 0)
         log_debug("shutdown of a late HTTP connection failed",
-                  "peer=%s error=\"%s\"", c->peer, strerror(errno));
+                  "peer=%s error=%s", c->peer, strerror(errno));
     metrics_inc(header ? METRIC_HTTP_HEADER_TIMEOUTS
                        : METRIC_HTTP_BODY_TIMEOUTS);
     if (ratelimit_pass(&h->slow_log, now, &suppressed))
@@ -454,8 +454,8 @@ static void refuse(struct httpd *h, int fd, const struct sockaddr *sa)
     if (h->tls_cert == NULL) {
         if (send(fd, h->refusal, h->refusal_len, MSG_NOSIGNAL | MSG_DONTWAIT) <
             0)
-            log_debug("cannot send the 503 to a refused connection",
-                      "error=\"%s\"", strerror(errno));
+            log_debug("cannot send the 503 to a refused connection", "error=%s",
+                      strerror(errno));
         else
             sent = true;
     }
@@ -511,8 +511,8 @@ static void on_listen(int fd, unsigned events, void *arg)
              * rather than spin. */
             if (ratelimit_pass(&h->accept_log, loop_clock_ms(), &suppressed))
                 log_error("cannot accept HTTP connections, pausing",
-                          "error=\"%s\" open=%zu suppressed=%u",
-                          strerror(errno), h->nconns, suppressed);
+                          "error=%s open=%zu suppressed=%u", strerror(errno),
+                          h->nconns, suppressed);
             loop_fd_mod(h->loop, fd, 0);
             loop_timer_cancel(h->loop, h->accept_pause);
             h->accept_pause =
@@ -522,7 +522,7 @@ static void on_listen(int fd, unsigned events, void *arg)
         if (c < 0) {
             /* Network errors of the pending connection (accept(2)): it is
              * gone, the next one may be fine. */
-            log_debug("accept failed", "error=\"%s\"", strerror(errno));
+            log_debug("accept failed", "error=%s", strerror(errno));
             continue;
         }
         if (h->nconns >= h->conf->http.max_connections) {
@@ -534,7 +534,7 @@ static void on_listen(int fd, unsigned events, void *arg)
                 MHD_YES &&
             ratelimit_pass(&h->accept_log, loop_clock_ms(), &suppressed))
             log_warn("libmicrohttpd did not take a connection",
-                     "error=\"%s\" suppressed=%u", strerror(errno), suppressed);
+                     "error=%s suppressed=%u", strerror(errno), suppressed);
     }
 }
 
@@ -746,8 +746,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
             req->body_len = 0;
             req->discarded += n;
             if (req->discarded > DISCARD_MAX) {
-                log_info("http body too large, closing", "path=%s bytes=%zu",
-                         req->path, req->discarded);
+                static struct log_ratelimit large_log = LOG_RATELIMIT_INIT(
+                    LOG_LEVEL_INFO, "http body too large, closing");
+                if (log_ratelimit_pass(&large_log, loop_clock_ms()))
+                    log_info("http body too large, closing",
+                             "path=%s bytes=%zu", req->path, req->discarded);
                 return MHD_NO;
             }
             return MHD_YES;
@@ -890,7 +893,7 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
     }
     h->listen_fd = listen_on(sa, salen);
     if (h->listen_fd < 0) {
-        log_error("cannot listen for HTTP", "listen=%s:%u error=\"%s\"",
+        log_error("cannot listen for HTTP", "listen=%s:%u error=%s",
                   conf->http.listen_host, conf->http.listen_port,
                   strerror(errno));
         goto fail;
@@ -906,7 +909,7 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
         h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
     if (h->daemon == NULL) {
-        log_error("cannot start libmicrohttpd", "error=\"%s\"",
+        log_error("cannot start libmicrohttpd", "error=%s",
                   errno ? strerror(errno) : "see debug log");
         goto fail;
     }

@@ -119,8 +119,11 @@ bool iq_handle(struct iq_table *table, xmpp_stanza_t *reply)
         return false;
     /* Only the entity we asked may answer; anyone could guess an id. */
     if (from == NULL || strcmp(from, p->peer) != 0) {
-        log_warn("iq reply from unexpected sender", "id=%s from=%s peer=%s", id,
-                 from ? from : "-", p->peer);
+        static struct log_ratelimit sender_log = LOG_RATELIMIT_INIT(
+            LOG_LEVEL_WARN, "iq reply from unexpected sender");
+        if (log_ratelimit_pass(&sender_log, loop_clock_ms()))
+            log_warn("iq reply from unexpected sender", "id=%s from=%s peer=%s",
+                     id, from ? from : "-", p->peer);
         return false;
     }
     finish(p, IQ_REPLY, reply);

@@ -72,7 +72,7 @@ struct loop *loop_new(void)
 
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
-        log_error("epoll_create1 failed", "error=\"%s\"", strerror(errno));
+        log_error("epoll_create1 failed", "error=%s", strerror(errno));
         free(loop);
         return NULL;
     }
@@ -131,7 +131,7 @@ int loop_fd_add(struct loop *loop, int fd, unsigned events, loop_fd_cb cb,
         /* A reused number whose old registration survived in epoll. */
         if (errno != EEXIST ||
             epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
-            log_error("epoll_ctl add failed", "fd=%d error=\"%s\"", fd,
+            log_error("epoll_ctl add failed", "fd=%d error=%s", fd,
                       strerror(errno));
             return -1;
         }
@@ -150,7 +150,7 @@ int loop_fd_mod(struct loop *loop, int fd, unsigned events)
     if (loop->watches[fd].events == events)
         return 0;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
-        log_error("epoll_ctl mod failed", "fd=%d error=\"%s\"", fd,
+        log_error("epoll_ctl mod failed", "fd=%d error=%s", fd,
                   strerror(errno));
         return -1;
     }
@@ -280,7 +280,7 @@ int loop_signal_add(struct loop *loop, int signo, loop_signal_cb cb, void *arg)
         return -1;
     fd = signalfd(loop->sigfd, &loop->sigmask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0) {
-        log_error("signalfd failed", "error=\"%s\"", strerror(errno));
+        log_error("signalfd failed", "error=%s", strerror(errno));
         return -1;
     }
     if (loop->sigfd < 0) {
@@ -358,7 +358,7 @@ int loop_run_once(struct loop *loop, int64_t max_ms)
     if (n < 0) {
         if (errno == EINTR)
             return 0;
-        log_error("epoll_wait failed", "error=\"%s\"", strerror(errno));
+        log_error("epoll_wait failed", "error=%s", strerror(errno));
         return -1;
     }
     for (int i = 0; i < n; i++) {

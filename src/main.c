@@ -110,6 +110,12 @@ static void on_terminate(int signo, void *arg)
 }
 
 /* SIGHUP: re-read the file; only the log level can change at run time. */
+/* Rate-limited log summaries are due when their window ends. */
+static int64_t on_prepare_logs(void *arg)
+{
+    return log_ratelimit_flush(loop_now(arg));
+}
+
 static void on_reload(int signo, void *arg)
 {
     struct daemon *d = arg;
@@ -128,7 +134,7 @@ static void on_reload(int signo, void *arg)
             next = strchr(line, '\n');
             if (next != NULL)
                 *next++ = '\0';
-            log_error("configuration problem", "problem=\"%s\"", line);
+            log_error("configuration problem", "problem=%s", line);
         }
         log_error("reload failed: configuration invalid, keeping the old one",
                   "file=%s", d->conf_path);
@@ -159,6 +165,7 @@ static int run(struct daemon *d)
         log_error("cannot set up signal handling", "");
         goto out;
     }
+    loop_prepare_add(d->loop, on_prepare_logs, d->loop);
     d->httpd = httpd_new(d->loop, d->conf);
     if (d->httpd == NULL)
         goto out;
@@ -182,6 +189,7 @@ static int run(struct daemon *d)
         rc = 0;
     log_info("stopped", "status=%d", rc);
 out:
+    loop_prepare_del(d->loop, on_prepare_logs, d->loop);
     loop_timer_cancel(d->loop, d->deadline);
     refresh_free(d->refresh);
     roster_free(d->roster);

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "jsonmap.h"
 #include "log.h"
+#include "loop.h"
 #include "stanza.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -523,10 +524,17 @@ static void respond_error(struct httpd_request *req, enum rest_format fmt,
 static void job_fail_with(struct job *j, unsigned status, const char *type,
                           const char *condition, const char *text)
 {
-    if (status >= 500)
+    /* Under overload or abuse every request ends here: a few lines a
+     * second and a count, never one line per request. */
+    static struct log_ratelimit failed_log =
+        LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "rest request failed");
+    static struct log_ratelimit refused_log =
+        LOG_RATELIMIT_INIT(LOG_LEVEL_INFO, "rest request refused");
+
+    if (status >= 500 && log_ratelimit_pass(&failed_log, loop_clock_ms()))
         log_warn("rest request failed", "route=%s status=%u condition=%s",
                  j->route, status, condition);
-    else
+    else if (status < 500 && log_ratelimit_pass(&refused_log, loop_clock_ms()))
         log_info("rest request refused", "route=%s status=%u condition=%s",
                  j->route, status, condition);
     respond_error(j->req, j->err_fmt, status, type, condition, text);
@@ -995,8 +1003,12 @@ static void call_fail(struct call *call, enum rest_error_id id)
     const struct rest_error *e = &rest_errors[id];
     enum rest_format fmt = call->fmt == REST_XML ? REST_XML : REST_JSON;
 
-    log_info("rest iq failed", "route=%s status=%u condition=%s id=%s",
-             call->route, e->status, e->condition, call->id);
+    static struct log_ratelimit iq_log =
+        LOG_RATELIMIT_INIT(LOG_LEVEL_INFO, "rest iq failed");
+
+    if (log_ratelimit_pass(&iq_log, loop_clock_ms()))
+        log_info("rest iq failed", "route=%s status=%u condition=%s id=%s",
+                 call->route, e->status, e->condition, call->id);
     respond_error(call->req, fmt, e->status, e->type, e->condition, e->text);
 }
 

@@ -261,8 +261,11 @@ struct roster_list *roster_parse(const char *user_jid, const char *body,
         if (bad == NULL)
             parse_entry(&it, val, &bad);
         if (bad != NULL) {
-            log_warn("roster entry skipped", "user=%s jid=%s reason=%s",
-                     user_jid, key, bad);
+            static struct log_ratelimit skipped_log =
+                LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "roster entry skipped");
+            if (log_ratelimit_pass(&skipped_log, loop_clock_ms()))
+                log_warn("roster entry skipped", "user=%s jid=%s reason=%s",
+                         user_jid, key, bad);
             item_clear(&it);
             continue;
         }

@@ -15,6 +15,7 @@
 #include "httpd.h"
 #include "iq.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "strmap.h"
 #include "version.h"
@@ -46,7 +47,10 @@ static bool authorized(struct status *s, struct httpd_request *req)
         return false;
     }
     if (!hmac_equal(auth + 7, token)) {
-        log_warn("wrong admin token", "path=%s", httpd_request_path(req));
+        static struct log_ratelimit wrong_log =
+            LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "wrong admin token");
+        if (log_ratelimit_pass(&wrong_log, loop_clock_ms()))
+            log_warn("wrong admin token", "path=%s", httpd_request_path(req));
         httpd_error(req, 403, "auth", "not-authorized",
                     "Credentials not accepted");
         return false;

@@ -322,7 +322,11 @@ static const char *orig_to(struct job *j)
 
 static void send_release(struct webhook *w, xmpp_stanza_t *st)
 {
-    if (component_send(w->c, st) < 0)
+    static struct log_ratelimit unsent_log = LOG_RATELIMIT_INIT(
+        LOG_LEVEL_WARN, "webhook reply not sent: stream unavailable");
+
+    if (component_send(w->c, st) < 0 &&
+        log_ratelimit_pass(&unsent_log, loop_clock_ms()))
         log_warn("webhook reply not sent: stream unavailable", "to=%s",
                  stanza_attr(st, ATTR_TO) ? stanza_attr(st, ATTR_TO) : "-");
     xmpp_stanza_release(st);
@@ -528,8 +532,13 @@ static const char *url_host(const char *url, char *buf, size_t size)
 
 static void log_failure(struct job *j, const char *reason, long status)
 {
+    /* A down or slow web app fails every stanza: count, do not flood. */
+    static struct log_ratelimit failed_log =
+        LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "webhook delivery failed");
     char host[256];
 
+    if (!log_ratelimit_pass(&failed_log, loop_clock_ms()))
+        return;
     log_warn("webhook delivery failed", "host=%s status=%ld kind=%s reason=%s",
              url_host(j->url, host, sizeof(host)), status, j->kind, reason);
 }

@@ -249,17 +249,17 @@ START_TEST(test_event_quotes_and_backslashes_are_escaped)
 }
 END_TEST
 
-START_TEST(test_field_quotes_are_kept_for_key_value_quoting)
+START_TEST(test_values_with_spaces_are_quoted_by_the_logger)
 {
     char *out;
 
     capture_begin();
-    log_msg(LOG_LEVEL_ERROR, "connect failed", "error=\"%s\" path=%s",
+    log_msg(LOG_LEVEL_ERROR, "connect failed", "error=%s path=%s",
             "Connection refused", "C:\\x");
     out = capture_end(NULL);
     ck_assert_str_eq(after_stamp(out), " level=error msg=\"connect failed\" "
                                        "error=\"Connection refused\" "
-                                       "path=C:\\x\n");
+                                       "path=C:\\x5cx\n");
     free(out);
 }
 END_TEST
@@ -272,7 +272,7 @@ START_TEST(test_control_chars_in_event_and_fields_are_escaped)
     log_msg(LOG_LEVEL_INFO, "a\nb\tc\r", "v=%s", "\x01\x1f end\x1b[31m");
     out = capture_end(NULL);
     ck_assert_str_eq(after_stamp(out), " level=info msg=\"a\\x0ab\\x09c\\x0d\" "
-                                       "v=\\x01\\x1f end\\x1b[31m\n");
+                                       "v=\"\\x01\\x1f end\\x1b[31m\"\n");
     free(out);
 }
 END_TEST
@@ -288,8 +288,9 @@ START_TEST(test_untrusted_newline_cannot_forge_a_second_line)
     out = capture_end(&len);
     ck_assert_ptr_eq(strchr(out, '\n'), out + len - 1);
     ck_assert_str_eq(after_stamp(out),
-                     " level=info msg=\"request\" path=/x\\x0a"
-                     "2024-01-01T00:00:00.000Z level=error msg=\"forged\"\n");
+                     " level=info msg=\"request\" path=\"/x\\x0a"
+                     "2024-01-01T00:00:00.000Z level=error "
+                     "msg=\\x22forged\\x22\"\n");
     free(out);
 }
 END_TEST
@@ -355,12 +356,250 @@ START_TEST(test_huge_event_stays_within_one_line)
     capture_begin();
     log_msg(LOG_LEVEL_INFO, event, "k=%s", "v");
     out = capture_end(&len);
-    ck_assert_uint_le(len, 4096);
+    ck_assert_uint_eq(len, 4096);
     ck_assert_ptr_eq(strchr(out, '\n'), out + len - 1);
-    ck_assert_int_eq(out[len - 2], ' ');
-    ck_assert_int_eq(out[len - 3], '"');
+    /* The event is cut, its quote closed; no room for the field. */
+    ck_assert_int_eq(out[len - 2], '"');
+    ck_assert_int_eq(out[len - 3], 'e');
+    ck_assert_ptr_null(strstr(out, "k="));
     free(out);
     free(event);
+}
+END_TEST
+
+/* Split the fields after the stamp like a logfmt reader: key=value, the
+ * value either "..." (up to the next quote) or up to the next space.
+ * Returns the number of fields; keys/values point into line (modified). */
+static int logfmt_split(char *line, char **keys, char **values, int max)
+{
+    char *p = line;
+    int n = 0;
+
+    while (*p != '\0' && *p != '\n' && n < max) {
+        while (*p == ' ')
+            p++;
+        keys[n] = p;
+        p += strcspn(p, "= \n");
+        ck_assert_msg(*p == '=', "field without '=' at: %s", keys[n]);
+        *p++ = '\0';
+        if (*p == '"') {
+            values[n] = ++p;
+            p = strchr(p, '"');
+            ck_assert_ptr_nonnull(p);
+            *p++ = '\0';
+            ck_assert_msg(*p == ' ' || *p == '\n' || *p == '\0',
+                          "junk after a quoted value: %s", p);
+        } else {
+            values[n] = p;
+            p += strcspn(p, " \n");
+            if (*p != '\0')
+                *p++ = '\0';
+        }
+        n++;
+    }
+    return n;
+}
+
+START_TEST(test_forged_quote_stays_inside_one_field)
+{
+    char *out, *keys[8], *values[8];
+
+    capture_begin();
+    log_msg(LOG_LEVEL_INFO, "login", "user=%s id=%d", "x\" admin=\"true\" y=\"",
+            5);
+    out = capture_end(NULL);
+    ck_assert_str_eq(after_stamp(out),
+                     " level=info msg=\"login\" "
+                     "user=\"x\\x22 admin=\\x22true\\x22 y=\\x22\" id=5\n");
+    ck_assert_int_eq(logfmt_split((char *)after_stamp(out), keys, values, 8),
+                     4);
+    ck_assert_str_eq(keys[2], "user");
+    ck_assert_str_eq(values[2], "x\\x22 admin=\\x22true\\x22 y=\\x22");
+    ck_assert_str_eq(keys[3], "id");
+    ck_assert_str_eq(values[3], "5");
+    free(out);
+}
+END_TEST
+
+START_TEST(test_empty_and_equals_values_are_quoted)
+{
+    char *out;
+
+    capture_begin();
+    log_msg(LOG_LEVEL_INFO, "e", "a=%s b=%s c=%s d=%s", "", "k=v", "\\",
+            "plain");
+    out = capture_end(NULL);
+    ck_assert_str_eq(
+        after_stamp(out),
+        " level=info msg=\"e\" a=\"\" b=\"k=v\" c=\\x5c d=plain\n");
+    free(out);
+}
+END_TEST
+
+/* Whatever the values, a reader finds exactly the fields of the format. */
+START_TEST(test_every_value_of_a_line_is_one_field)
+{
+    static const char *const hostile[] = {
+        "",   " ",     "\"",        "=",        "a b=c",   "\"\"\"",
+        "\\", "\\\"",  "x\ny=z",    "\" y=\"z", "k=\"v\"", "\x01\x7f\xff",
+        "%s", "\t=\t", "end\" k=v", "=\"=\"=",
+    };
+    size_t n = sizeof(hostile) / sizeof(hostile[0]);
+
+    for (size_t i = 0; i < n; i++) {
+        char *out, *keys[8], *values[8];
+
+        capture_begin();
+        log_msg(LOG_LEVEL_WARN, hostile[i], "one=%s two=%s three=%d",
+                hostile[i], hostile[n - 1 - i], (int)i);
+        out = capture_end(NULL);
+        ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
+        /* msg's value is quoted by construction: skip past it. */
+        char *rest = strstr(out, "msg=\"");
+        ck_assert_ptr_nonnull(rest);
+        rest = strchr(rest + 5, '"') + 1;
+        ck_assert_int_eq(logfmt_split(rest, keys, values, 8), 3);
+        ck_assert_str_eq(keys[0], "one");
+        ck_assert_str_eq(keys[1], "two");
+        ck_assert_str_eq(keys[2], "three");
+        free(out);
+    }
+}
+END_TEST
+
+START_TEST(test_conversions_expand_as_printf_does)
+{
+    char *out, want[256];
+
+    capture_begin();
+    log_msg(LOG_LEVEL_INFO, "e",
+            "a=%.*s b=%*d c=%zu d=%llu e=%.1f f=%c g=%ld%% h=%-4s| i=%x "
+            "listen=%s:%u j=%5.2f",
+            3, "abcdef", 4, 7, (size_t)42, 1ULL << 40, 2.25, 'q', -3L, "z",
+            255u, "::1", 80u, 3.14159);
+    out = capture_end(NULL);
+    snprintf(want, sizeof(want),
+             " level=info msg=\"e\" a=%.*s b=\"%*d\" c=%zu d=%llu e=%.1f f=%c "
+             "g=%ld%% h=\"%-4s|\" i=%x listen=%s:%u j=\"%5.2f\"\n",
+             3, "abcdef", 4, 7, (size_t)42, 1ULL << 40, 2.25, 'q', -3L, "z",
+             255u, "::1", 80u, 3.14159);
+    ck_assert_str_eq(after_stamp(out), want);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_bare_tokens_are_values_too)
+{
+    char *out;
+
+    capture_begin();
+    log_msg(LOG_LEVEL_INFO, "e", "%s %s k=%s", "two words", "", "v");
+    out = capture_end(NULL);
+    ck_assert_str_eq(after_stamp(out),
+                     " level=info msg=\"e\" \"two words\" k=v\n");
+    free(out);
+}
+END_TEST
+
+static struct log_ratelimit rl_burst =
+    LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "burst");
+static struct log_ratelimit rl_next =
+    LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "queue full");
+static struct log_ratelimit rl_flush =
+    LOG_RATELIMIT_INIT(LOG_LEVEL_INFO, "refused");
+static struct log_ratelimit rl_flood =
+    LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "flood");
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
+    return n;
+}
+
+START_TEST(test_ratelimit_passes_a_burst_per_window)
+{
+    uint64_t t = 50000;
+    int passed = 0;
+
+    for (int i = 0; i < 100; i++)
+        passed += log_ratelimit_pass(&rl_burst, t + (uint64_t)i);
+    ck_assert_int_eq(passed, LOG_RATELIMIT_BURST);
+    /* Still inside the window: nothing more. */
+    ck_assert(!log_ratelimit_pass(&rl_burst, t + LOG_RATELIMIT_MS - 1));
+    capture_begin();
+    ck_assert(log_ratelimit_pass(&rl_burst, t + LOG_RATELIMIT_MS));
+    free(capture_end(NULL));
+    log_ratelimit_flush(t + 10 * LOG_RATELIMIT_MS);
+}
+END_TEST
+
+START_TEST(test_ratelimit_summary_comes_with_the_next_window)
+{
+    uint64_t t = 90000;
+    char *out;
+
+    for (int i = 0; i < LOG_RATELIMIT_BURST + 7; i++)
+        (void)log_ratelimit_pass(&rl_next, t);
+    capture_begin();
+    ck_assert(log_ratelimit_pass(&rl_next, t + 1500));
+    out = capture_end(NULL);
+    ck_assert_str_eq(after_stamp(out),
+                     " level=warn msg=\"queue full\" suppressed=7 "
+                     "window_ms=1000\n");
+    free(out);
+    /* Counted once: the flush has nothing left to say. */
+    capture_begin();
+    ck_assert_int_eq(log_ratelimit_flush(t + 5000), -1);
+    out = capture_end(NULL);
+    ck_assert_str_eq(out, "");
+    free(out);
+}
+END_TEST
+
+START_TEST(test_ratelimit_flush_summarises_an_ended_window)
+{
+    uint64_t t = 200000;
+    char *out;
+
+    for (int i = 0; i < LOG_RATELIMIT_BURST + 3; i++)
+        (void)log_ratelimit_pass(&rl_flush, t);
+    capture_begin();
+    ck_assert_int_eq(log_ratelimit_flush(t + 400), LOG_RATELIMIT_MS - 400);
+    ck_assert_int_eq(log_ratelimit_flush(t + LOG_RATELIMIT_MS), -1);
+    ck_assert_int_eq(log_ratelimit_flush(t + 2 * LOG_RATELIMIT_MS), -1);
+    out = capture_end(NULL);
+    ck_assert_str_eq(after_stamp(out), " level=info msg=\"refused\" "
+                                       "suppressed=3 window_ms=1000\n");
+    free(out);
+}
+END_TEST
+
+/* 100,000 events over 10 s: five lines a second plus one summary each. */
+START_TEST(test_ratelimit_flood_writes_few_lines)
+{
+    uint64_t t = 1000000;
+    int written = 0;
+    char *out;
+
+    capture_begin();
+    for (int i = 0; i < 100000; i++) {
+        uint64_t now = t + (uint64_t)i / 10;
+        if (log_ratelimit_pass(&rl_flood, now)) {
+            log_warn("flood", "n=%d", i);
+            written++;
+        }
+        log_ratelimit_flush(now);
+    }
+    log_ratelimit_flush(t + 100000);
+    out = capture_end(NULL);
+    ck_assert_int_eq(written, 10 * LOG_RATELIMIT_BURST);
+    ck_assert_int_eq(count_lines(out), 10 * LOG_RATELIMIT_BURST + 10);
+    ck_assert_ptr_nonnull(
+        strstr(out, "msg=\"flood\" suppressed=9995 window_ms=1000\n"));
+    free(out);
 }
 END_TEST
 
@@ -387,7 +626,19 @@ static Suite *log_suite(void)
 
     tc = tcase_create("escaping");
     tcase_add_test(tc, test_event_quotes_and_backslashes_are_escaped);
-    tcase_add_test(tc, test_field_quotes_are_kept_for_key_value_quoting);
+    tcase_add_test(tc, test_values_with_spaces_are_quoted_by_the_logger);
+    tcase_add_test(tc, test_forged_quote_stays_inside_one_field);
+    tcase_add_test(tc, test_empty_and_equals_values_are_quoted);
+    tcase_add_test(tc, test_every_value_of_a_line_is_one_field);
+    tcase_add_test(tc, test_conversions_expand_as_printf_does);
+    tcase_add_test(tc, test_bare_tokens_are_values_too);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ratelimit");
+    tcase_add_test(tc, test_ratelimit_passes_a_burst_per_window);
+    tcase_add_test(tc, test_ratelimit_summary_comes_with_the_next_window);
+    tcase_add_test(tc, test_ratelimit_flush_summarises_an_ended_window);
+    tcase_add_test(tc, test_ratelimit_flood_writes_few_lines);
     tcase_add_test(tc, test_control_chars_in_event_and_fields_are_escaped);
     tcase_add_test(tc, test_untrusted_newline_cannot_forge_a_second_line);
     tcase_add_test(tc, test_bytes_from_0x7f_up_are_escaped);
