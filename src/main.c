@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "delegation.h"
 #include "dispatch.h"
+#include "doctor.h"
 #include "httpd.h"
 #include "json.h"
 #include "log.h"
@@ -52,11 +53,13 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: restanza [-c FILE] [-d]... [-f] [--check-config] "
-            "[--version] [--help]\n"
+            "[--doctor] [--version] [--help]\n"
             "  -c, --config FILE   configuration file (default %s)\n"
             "  -d, --debug         more verbose logging (repeatable)\n"
             "  -f, --foreground    stay in the foreground\n"
             "      --check-config  validate the configuration and exit\n"
+            "      --doctor        connect, check grants and web apps, "
+            "print a checklist\n"
             "      --version       print the version and exit\n"
             "      --help          print this help and exit\n",
             CONF_DEFAULT_PATH);
@@ -212,12 +215,13 @@ int main(int argc, char **argv)
         {"debug", no_argument, NULL, 'd'},
         {"foreground", no_argument, NULL, 'f'},
         {"check-config", no_argument, NULL, 'C'},
+        {"doctor", no_argument, NULL, 'D'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct daemon d = {.conf_path = CONF_DEFAULT_PATH};
-    bool check = false, foreground = false;
+    bool check = false, foreground = false, doctor = false;
     int opt, rc;
 
     while ((opt = getopt_long(argc, argv, "c:dfh", longopts, NULL)) != -1) {
@@ -233,6 +237,9 @@ int main(int argc, char **argv)
             break;
         case 'C':
             check = true;
+            break;
+        case 'D':
+            doctor = true;
             break;
         case 'V':
             printf("%s %s\n", RESTANZA_NAME, RESTANZA_VERSION);
@@ -259,6 +266,14 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level(effective_level(d.conf->log.level, d.verbosity));
+    if (doctor) {
+        /* The checklist is the output; logs only for problems (or -d). */
+        log_set_level(effective_level(LOG_LEVEL_WARN, d.verbosity));
+        signal(SIGPIPE, SIG_IGN);
+        rc = doctor_run(d.conf);
+        conf_free(d.conf);
+        return rc;
+    }
     /* Writes to a closed peer must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
     if (!foreground && isatty(STDERR_FILENO)) {
