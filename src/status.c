@@ -190,6 +190,25 @@ static void on_metrics(struct httpd_request *req, void *arg)
                     component_state(s->c) == COMPONENT_CONNECTED,
                     iq_pending(component_iqs(s->c)), httpd_parked(s->h),
                     httpd_connections(s->h));
+    metrics_appendf(
+        &buf, &len,
+        "# HELP restanza_http_max_connections http.max_connections (the "
+        "limit of open and parked connections).\n"
+        "# TYPE restanza_http_max_connections gauge\n"
+        "restanza_http_max_connections %u\n"
+        "# HELP restanza_webhook_queued Stanzas waiting for a free webhook "
+        "connection.\n"
+        "# TYPE restanza_webhook_queued gauge\n"
+        "restanza_webhook_queued %zu\n"
+        "# HELP restanza_webhook_in_flight Webhook requests in flight.\n"
+        "# TYPE restanza_webhook_in_flight gauge\n"
+        "restanza_webhook_in_flight %zu\n"
+        "# HELP restanza_webhook_queue_max webhook.queue_max (above it "
+        "stanzas are refused).\n"
+        "# TYPE restanza_webhook_queue_max gauge\n"
+        "restanza_webhook_queue_max %u\n",
+        s->conf->http.max_connections, webhook_queued(s->w),
+        webhook_in_flight(s->w), s->conf->webhook.queue_max);
     httpd_respond(req, 200, "text/plain; version=0.0.4", buf, len);
     free(buf);
 }

@@ -17,7 +17,8 @@ packages=(build-essential autoconf automake libtool pkg-config
     libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check
     prosody prosody-modules ejabberd erlang-base python3-slixmpp python3-pytest
     curl valgrind procps clang-format python3-yaml python3-jsonschema
-    clang libclang-rt-14-dev)
+    clang libclang-rt-14-dev
+    prometheus debhelper dpkg-dev lintian)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
