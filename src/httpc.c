@@ -282,6 +282,9 @@ struct httpc_transfer *httpc_start(struct httpc *c,
         return NULL;
     }
     curl_easy_setopt(t->easy, CURLOPT_URL, req->url);
+    /* The URL goes out as the template built it: curl would resolve "/../"
+     * and "/./" (RFC 3986 §5.2.4) and reach another path. */
+    curl_easy_setopt(t->easy, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
     curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
@@ -338,6 +341,8 @@ size_t httpc_active(const struct httpc *c)
     return c->active;
 }
 
+/* Everything but ALPHA, DIGIT, '-', '_' and '~' is encoded: '.' too, so
+ * that no value, even "." or "..", can form a dot segment in a path. */
 char *httpc_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -346,8 +351,7 @@ char *httpc_escape(const char *s)
     for (; *s != '\0'; s++) {
         unsigned char ch = (unsigned char)*s;
         if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-            ch == '~') {
+            (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '~') {
             *p++ = (char)ch;
         } else {
             *p++ = '%';

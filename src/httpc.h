@@ -57,7 +57,8 @@ struct httpc_transfer *httpc_start(struct httpc *c,
 void httpc_cancel(struct httpc *c, struct httpc_transfer *t);
 size_t httpc_active(const struct httpc *c);
 
-/* Percent-encode s (RFC 3986 unreserved kept); caller frees. */
+/* Percent-encode s for a URL template: only ALPHA, DIGIT, '-', '_' and '~'
+ * are kept ('.' is encoded, so no dot segment can form); caller frees. */
 char *httpc_escape(const char *s);
 
 #endif

@@ -18,9 +18,32 @@ static bool unreserved_or_escape(const char *s)
 {
     for (; *s != '\0'; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || strchr("-._~%", *s) != NULL))
+              (*s >= '0' && *s <= '9') || strchr("-_~%", *s) != NULL))
             return false;
     return true;
+}
+
+/* The number of path segments of url (after "scheme://host"), or -1 when
+ * one of them is "." or ".." (a segment libcurl or a server resolves). */
+static int path_segments(const char *url)
+{
+    const char *p = strstr(url, "://");
+    size_t end;
+    int n = 0;
+
+    p = p != NULL ? p + 3 : url;
+    p += strcspn(p, "/?#");
+    end = strcspn(p, "?#");
+    while (*p == '/' && end > 0) {
+        size_t len = strcspn(p + 1, "/?#");
+        if ((len == 1 && p[1] == '.') ||
+            (len == 2 && p[1] == '.' && p[2] == '.'))
+            return -1;
+        n++;
+        end -= len + 1;
+        p += len + 1;
+    }
+    return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,6 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     url = webhook_expand_url("{kind}{type}{to}{from}", part[1], part[2],
                              part[3], part[4]);
     if (!unreserved_or_escape(url))
+        abort();
+    free(url);
+    /* Placeholders as whole segments: the path keeps the template's six
+     * segments and none becomes a dot segment, whatever the values. */
+    url = webhook_expand_url("http://h/hook/{kind}/{type}/{to}/{from}/end?q",
+                             part[1], part[2], part[3], part[4]);
+    if (path_segments(url) != 6)
         abort();
     free(url);
     free(buf);

@@ -132,7 +132,8 @@ def test_message_reaches_webhook_as_signed_xml(server, restanza, client,
     alice = client(server, "alice")
     alice.send_message(bot(server), "hello xml")
     method, path, headers, body = sink.next_post()
-    assert path == "/hook/message/chat?to=bot%40" + server.component_jid
+    assert path == ("/hook/message/chat?to=bot%40"
+                    + server.component_jid.replace(".", "%2E"))
     assert header(headers, "Content-Type") == "application/xmpp+xml"
     assert header(headers, "Accept") == "application/xmpp+xml, application/json"
     assert signature_ok(headers, body), (headers, body)

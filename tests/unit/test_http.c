@@ -888,7 +888,7 @@ START_TEST(test_httpc_free_calls_pending_callback_with_shutdown)
 }
 END_TEST
 
-START_TEST(test_httpc_escape_keeps_only_unreserved)
+START_TEST(test_httpc_escape_keeps_only_unreserved_but_the_dot)
 {
     char *s = httpc_escape("a b/\xc3\xa4~");
 
@@ -898,7 +898,13 @@ START_TEST(test_httpc_escape_keeps_only_unreserved)
     ck_assert_str_eq(s, "");
     free(s);
     s = httpc_escape("AZaz09-._~?&=#%+");
-    ck_assert_str_eq(s, "AZaz09-._~%3F%26%3D%23%25%2B");
+    ck_assert_str_eq(s, "AZaz09-%2E_~%3F%26%3D%23%25%2B");
+    free(s);
+    s = httpc_escape("..");
+    ck_assert_str_eq(s, "%2E%2E");
+    free(s);
+    s = httpc_escape("../..\\./");
+    ck_assert_str_eq(s, "%2E%2E%2F%2E%2E%5C%2E%2F");
     free(s);
 }
 END_TEST
@@ -1208,7 +1214,7 @@ static Suite *http_suite(void)
     tcase_add_test(client, test_httpc_reuses_connections);
     tcase_add_test(client,
                    test_httpc_free_calls_pending_callback_with_shutdown);
-    tcase_add_test(client, test_httpc_escape_keeps_only_unreserved);
+    tcase_add_test(client, test_httpc_escape_keeps_only_unreserved_but_the_dot);
     tcase_set_timeout(client, 30);
     suite_add_tcase(s, client);
     return s;

@@ -15,9 +15,40 @@ START_TEST(test_url_placeholders_are_percent_encoded)
                                  "message", "chat", "bot@rest.localhost",
                                  "alice@localhost/a b&c");
 
-    ck_assert_str_eq(u, "http://h/x/message/chat?to=bot%40rest.localhost"
+    ck_assert_str_eq(u, "http://h/x/message/chat?to=bot%40rest%2Elocalhost"
                         "&f=alice%40localhost%2Fa%20b%26c");
     free(u);
+}
+END_TEST
+
+/* Hostile values stay inside their segment: every '.', '/', '?', '#',
+ * '%' and '\\' is encoded, so the path has exactly the template's segments
+ * and none of them is "." or "..". */
+START_TEST(test_url_values_never_form_dot_segments)
+{
+    static const struct {
+        const char *type, *to, *from, *want;
+    } cases[] = {
+        {"..", "a@b", "c@d/e",
+         "http://h/hook/message/%2E%2E/a%40b/c%40d%2Fe?x=1"},
+        {".", ".", ".", "http://h/hook/message/%2E/%2E/%2E?x=1"},
+        {"../../admin", "x@y/../z", "u@v/..",
+         "http://h/hook/message/%2E%2E%2F%2E%2E%2Fadmin/x%40y%2F%2E%2E%2Fz/"
+         "u%40v%2F%2E%2E?x=1"},
+        {"%2e%2E", "a?b#c", "..\\..",
+         "http://h/hook/message/%252e%252E/a%3Fb%23c/%2E%2E%5C%2E%2E?x=1"},
+        {"...", "a.b", "./.",
+         "http://h/hook/message/%2E%2E%2E/a%2Eb/%2E%2F%2E?x=1"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *u = webhook_expand_url("http://h/hook/{kind}/{type}/{to}/"
+                                     "{from}?x=1",
+                                     "message", cases[i].type, cases[i].to,
+                                     cases[i].from);
+        ck_assert_str_eq(u, cases[i].want);
+        free(u);
+    }
 }
 END_TEST
 
@@ -216,6 +247,7 @@ static Suite *webhook_suite(void)
     TCase *tc = tcase_create("url");
 
     tcase_add_test(tc, test_url_placeholders_are_percent_encoded);
+    tcase_add_test(tc, test_url_values_never_form_dot_segments);
     tcase_add_test(tc, test_url_missing_values_expand_to_empty);
     tcase_add_test(tc, test_url_unknown_braces_are_kept);
     tcase_add_test(tc, test_list_mask);
