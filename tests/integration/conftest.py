@@ -539,8 +539,18 @@ class XmppClient:
 
         def session_start(_):
             if self.presence:
+                # Ready once the server echoes our initial presence back
+                # (RFC 6121 4.2.2): before that, ejabberd does not route a
+                # message for the bare JID to this session yet.
+                x.add_event_handler("presence_available", own_presence)
                 x.send_presence()
-            self._ready.set()
+            else:
+                self._ready.set()
+
+        def own_presence(p):
+            if p["from"] == x.boundjid:
+                x.del_event_handler("presence_available", own_presence)
+                self._ready.set()
 
         def fail(why):
             def handler(ev):
