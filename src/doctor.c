@@ -181,9 +181,9 @@ static void check_quirks(struct doctor_report *r, const struct conf *conf,
         add(r, v2301 ? DOCTOR_FAIL : DOCTOR_WARN, "quirk ejabberd roster",
             "set roster.writer = ejabberd-api with roster.api_url, "
             "roster.api_user and roster.api_password (mod_http_api)",
-            "ejabberd%s%s answers privileged roster sets with "
+            "ejabberd %s: 23.01 answers privileged roster sets with "
             "internal-server-error, and roster.writer resolves to privilege",
-            f->version[0] != '\0' ? " " : " 23.01", f->version);
+            f->version[0] != '\0' ? f->version : "(version not told)");
     if (kind == DOCTOR_SERVER_PROSODY && delegated(f, NS_ROSTER_DLG))
         add(r, DOCTOR_WARN, "quirk prosody roster delegation",
             "remove jabber:iq:roster from the VirtualHost's delegations and "
