@@ -156,7 +156,7 @@ random_secret() {
 
 packages=(build-essential autoconf automake libtool pkg-config
     libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
-    libssl-dev check prosody prosody-modules curl python3)
+    libssl-dev libidn-dev check prosody prosody-modules curl python3)
 
 install_missing() {
     local p missing=() policy_added=no

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* jid.c: JID parsing and validation (RFC 7622, ASCII-strict domainparts). */
+/* jid.c: JID parsing, validation and normalisation as the servers do it. */
 #include "config.h"
 
 #include "jid.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <stringprep.h>
 
+#include "utf8.h"
 #include "xmalloc.h"
 
 bool jid_domain_valid(const char *s)
@@ -60,34 +62,81 @@ static bool resource_valid(const char *s, size_t len)
     return true;
 }
 
+/*
+ * One part through a stringprep profile (RFC 3920 nodeprep/resourceprep,
+ * RFC 3491 nameprep), or NULL when the profile prohibits it. Unassigned
+ * code points are allowed, as Prosody (non-strict) and ejabberd do. Both
+ * servers refuse a part of 1024 bytes or more before and after prep.
+ */
+static char *prep(const char *s, size_t len, const char *profile)
+{
+    char *in, *out = NULL;
+    int rc;
+
+    if (len == 0 || len > JID_PART_MAX || !utf8_xml_valid(s, len))
+        return NULL;
+    in = xstrndup(s, len);
+    rc = stringprep_profile(in, &out, profile, 0);
+    free(in);
+    if (rc != STRINGPREP_OK) {
+        free(out);
+        return NULL;
+    }
+    if (*out == '\0' || strlen(out) > JID_PART_MAX) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The prepped domainpart of dom[0..dlen), or NULL (trailing dot dropped). */
+static char *prep_domain(const char *dom, size_t dlen)
+{
+    char *domain;
+    size_t n;
+
+    /* RFC 7622 §3.2: a trailing dot is not part of the domain. */
+    if (dlen > 1 && dom[dlen - 1] == '.')
+        dlen--;
+    domain = prep(dom, dlen, "Nameprep");
+    if (domain == NULL)
+        return NULL;
+    /* Checked after prep: a full-width dot or letter maps to ASCII. */
+    n = strlen(domain);
+    if (domain[n - 1] == '.' || !jid_domain_valid(domain)) {
+        free(domain);
+        return NULL;
+    }
+    return domain;
+}
+
 int jid_parse(const char *s, struct jid *out)
 {
     const char *slash = strchr(s, '/');
     size_t head = slash != NULL ? (size_t)(slash - s) : strlen(s);
     const char *at = memchr(s, '@', head);
     const char *dom = at != NULL ? at + 1 : s;
-    size_t dlen = (size_t)(s + head - dom);
-    char *domain;
+    struct jid j = {0};
 
-    if (at != NULL && !localpart_valid(s, (size_t)(at - s)))
-        return -1;
-    if (slash != NULL && !resource_valid(slash + 1, strlen(slash + 1)))
-        return -1;
-    /* RFC 7622 §3.2: a trailing dot is not part of the domain. */
-    if (dlen > 1 && dom[dlen - 1] == '.') {
-        dlen--;
-        if (dom[dlen - 1] == '.')
-            return -1;
+    if (at != NULL) {
+        j.local = prep(s, (size_t)(at - s), "Nodeprep");
+        if (j.local == NULL || !localpart_valid(j.local, strlen(j.local)))
+            goto fail;
     }
-    domain = xstrndup(dom, dlen);
-    if (!jid_domain_valid(domain)) {
-        free(domain);
-        return -1;
+    if (slash != NULL) {
+        j.resource = prep(slash + 1, strlen(slash + 1), "Resourceprep");
+        if (j.resource == NULL ||
+            !resource_valid(j.resource, strlen(j.resource)))
+            goto fail;
     }
-    out->domain = domain;
-    out->local = at != NULL ? xstrndup(s, (size_t)(at - s)) : NULL;
-    out->resource = slash != NULL ? xstrdup(slash + 1) : NULL;
+    j.domain = prep_domain(dom, (size_t)(s + head - dom));
+    if (j.domain == NULL)
+        goto fail;
+    *out = j;
     return 0;
+fail:
+    jid_clear(&j);
+    return -1;
 }
 
 void jid_clear(struct jid *jid)
@@ -132,4 +181,35 @@ char *jid_domain(const char *s)
     j.domain = NULL;
     jid_clear(&j);
     return d;
+}
+
+char *jid_normalize(const char *s)
+{
+    struct jid j;
+    char *n;
+
+    if (jid_parse(s, &j) < 0)
+        return NULL;
+    n = xasprintf("%s%s%s%s%s", j.local ? j.local : "", j.local ? "@" : "",
+                  j.domain, j.resource ? "/" : "",
+                  j.resource ? j.resource : "");
+    jid_clear(&j);
+    return n;
+}
+
+bool jid_equal(const char *a, const char *b)
+{
+    char *na, *nb;
+    bool eq;
+
+    if (a == NULL || b == NULL)
+        return false;
+    if (strcmp(a, b) == 0)
+        return jid_valid(a);
+    na = jid_normalize(a);
+    nb = jid_normalize(b);
+    eq = na != NULL && nb != NULL && strcmp(na, nb) == 0;
+    free(na);
+    free(nb);
+    return eq;
 }

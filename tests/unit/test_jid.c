@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_jid.c: unit tests for JID parsing and validation. */
+/* test_jid.c: unit tests for JID parsing, validation and normalisation. */
 #include "config.h"
 
 #include "jid.h"
@@ -304,7 +304,7 @@ START_TEST(test_bare_drops_the_resource)
     char *s;
 
     s = jid_bare("User@Example.org/res/x");
-    ck_assert_str_eq(s, "User@Example.org");
+    ck_assert_str_eq(s, "user@example.org");
     free(s);
     s = jid_bare("user@example.org");
     ck_assert_str_eq(s, "user@example.org");
@@ -348,6 +348,134 @@ START_TEST(test_domain_extracts_the_domainpart)
 }
 END_TEST
 
+/* s normalised must be want (NULL: invalid after prep). */
+static void assert_normal(const char *s, const char *want)
+{
+    char *n = jid_normalize(s);
+
+    if (want == NULL)
+        ck_assert_msg(n == NULL, "\"%s\" normalised to \"%s\"", s, n);
+    else
+        ck_assert_msg(n != NULL && strcmp(n, want) == 0,
+                      "\"%s\" normalised to \"%s\", want \"%s\"", s,
+                      n ? n : "(null)", want);
+    free(n);
+}
+
+START_TEST(test_nodeprep_folds_the_localpart)
+{
+    assert_normal("ALICE@localhost", "alice@localhost");
+    assert_normal("Alice@localhost/Res", "alice@localhost/Res");
+    /* Full-width letters (NFKC), sharp s (case folding to "ss"). */
+    assert_normal("\xef\xbc\xaa\xef\xbd\x95liet@example.org",
+                  "juliet@example.org");
+    assert_normal("Stra\xc3\x9f"
+                  "e@example.org",
+                  "strasse@example.org");
+    assert_normal("\xc3\x85NGSTR\xc3\x96M@example.org",
+                  "\xc3\xa5ngstr\xc3\xb6m@example.org");
+    /* A soft hyphen maps to nothing. */
+    assert_normal("al\xc2\xadice@example.org", "alice@example.org");
+}
+END_TEST
+
+START_TEST(test_nameprep_folds_the_domain_and_drops_a_trailing_dot)
+{
+    assert_normal("LOCALHOST", "localhost");
+    assert_normal("localhost.", "localhost");
+    assert_normal("LOCALHOST.", "localhost");
+    assert_normal("bot@REST.LocalHost./x", "bot@rest.localhost/x");
+    assert_normal("\xef\xbd\x85xample.org", "example.org");
+    assert_normal("user@[FE80::1]", "user@[fe80::1]");
+    assert_normal("localhost..", NULL);
+    /* A full-width dot becomes a second trailing dot after prep. */
+    assert_normal("localhost\xef\xbc\x8e", NULL);
+    assert_normal("exa\xef\xbc\x8emple", "exa.mple");
+}
+END_TEST
+
+START_TEST(test_resourceprep_keeps_case_but_maps_compatibility_forms)
+{
+    assert_normal("a@b/Res", "a@b/Res");
+    assert_normal("a@b/with space/and@at", "a@b/with space/and@at");
+    assert_normal("a@b/\xef\xac\x81le", "a@b/file"); /* U+FB01 ligature */
+    assert_normal("a@b/x\xc2\xady", "a@b/xy");
+}
+END_TEST
+
+START_TEST(test_parts_prohibited_after_prep_are_invalid)
+{
+    /* Full-width @ and solidus become ASCII, which nodeprep prohibits. */
+    assert_normal("a\xef\xbc\xa0"
+                  "b@example.org",
+                  NULL);
+    assert_normal("a\xef\xbc\x8f"
+                  "b@example.org",
+                  NULL);
+    /* No-break space (C.1.2), a soft hyphen alone (empty after mapping). */
+    assert_normal("a\xc2\xa0"
+                  "b@example.org",
+                  NULL);
+    assert_normal("\xc2\xad@example.org", NULL);
+    assert_normal("a@example.org/\xc2\xad", NULL);
+    /* A non-ASCII control (C.2.2) in the resource; RTL mixed with LTR. */
+    assert_normal("a@example.org/x\xc2\x85", NULL);
+    assert_normal("a@example.org/\xd7\x90"
+                  "a",
+                  NULL);
+    /* Invalid UTF-8 never reaches the profile. */
+    assert_normal("a\xff@example.org", NULL);
+    assert_normal("a@example.org/\xc0\xaf", NULL);
+}
+END_TEST
+
+/* n copies of U+3300 (3 bytes, 12 after NFKC) then suffix; caller frees. */
+static char *squared_apaato(size_t n, const char *suffix)
+{
+    char *s = malloc(3 * n + strlen(suffix) + 1);
+
+    ck_assert_ptr_nonnull(s);
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + 3 * i, "\xe3\x8c\x80", 3);
+    strcpy(s + 3 * n, suffix);
+    return s;
+}
+
+START_TEST(test_parts_longer_than_1023_bytes_after_prep_are_invalid)
+{
+    char *ok = squared_apaato(85, "@example.org");       /* 1020 bytes */
+    char *too_long = squared_apaato(86, "@example.org"); /* 1032 bytes */
+    char *res = squared_apaato(86, "");
+    char *full = malloc(strlen(res) + sizeof("a@example.org/"));
+    char *n;
+
+    ck_assert_ptr_nonnull(full);
+    n = jid_normalize(ok);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_uint_eq(strlen(n), 1020 + strlen("@example.org"));
+    ck_assert(!jid_valid(too_long));
+    strcpy(full, "a@example.org/");
+    strcat(full, res);
+    ck_assert(!jid_valid(full));
+    free(n);
+    free(full);
+    free(res);
+    free(too_long);
+    free(ok);
+}
+END_TEST
+
+START_TEST(test_equal_compares_normalised_forms)
+{
+    ck_assert(jid_equal("ALICE@LOCALHOST./r", "alice@localhost/r"));
+    ck_assert(jid_equal("localhost", "LOCALHOST"));
+    ck_assert(!jid_equal("alice@localhost/R", "alice@localhost/r"));
+    ck_assert(!jid_equal("alice@localhost", "alice@localhost/r"));
+    ck_assert(!jid_equal("a b@localhost", "a b@localhost"));
+    ck_assert(!jid_equal(NULL, "localhost"));
+}
+END_TEST
+
 static Suite *jid_suite(void)
 {
     Suite *s = suite_create("jid");
@@ -375,6 +503,17 @@ static Suite *jid_suite(void)
     tcase_add_test(tc, test_bare_drops_the_resource);
     tcase_add_test(tc, test_bare_and_domain_of_invalid_jid_are_null);
     tcase_add_test(tc, test_domain_extracts_the_domainpart);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("normalise");
+    tcase_add_test(tc, test_nodeprep_folds_the_localpart);
+    tcase_add_test(tc, test_nameprep_folds_the_domain_and_drops_a_trailing_dot);
+    tcase_add_test(tc,
+                   test_resourceprep_keeps_case_but_maps_compatibility_forms);
+    tcase_add_test(tc, test_parts_prohibited_after_prep_are_invalid);
+    tcase_add_test(tc,
+                   test_parts_longer_than_1023_bytes_after_prep_are_invalid);
+    tcase_add_test(tc, test_equal_compares_normalised_forms);
     suite_add_tcase(s, tc);
     return s;
 }
