@@ -271,6 +271,15 @@ static const char *check_domain(const char *value)
     return jid_domain_valid(value) ? NULL : "is not a valid domain name";
 }
 
+/* A valid domain as the server writes it (`LOCALHOST.` -> `localhost`):
+ * stanzas carry it and replies are matched against it. */
+static char *normal_domain(const char *value)
+{
+    char *d = jid_domain(value);
+
+    return d != NULL ? d : xstrdup(value);
+}
+
 /* A hostname, or an IPv4 or IPv6 literal (no brackets: it is not a URL). */
 static const char *check_host(const char *value)
 {
@@ -872,6 +881,8 @@ static void set_value(struct parser *p, size_t i, const char *value,
         why = k->check != NULL ? k->check(value) : NULL;
         if (why != NULL)
             fail(p, line, "%s.%s: '%s' %s", k->section, k->name, value, why);
+        else if (k->check == check_domain)
+            set_string(p, i, normal_domain(value));
         else
             set_string(p, i, xstrdup(value));
         break;
@@ -1086,11 +1097,17 @@ int conf_tokens_parse(const char *text, const char *server_domain,
         if (list[count - 1].pattern != NULL) {
             const char *bad = check_pattern(list[count - 1].pattern,
                                             server_domain, component_jid);
+            char *norm;
+
             if (bad != NULL) {
                 snprintf(why, whylen, "pattern of token %zu '%s' %s", count,
                          list[count - 1].pattern, bad);
                 goto fail;
             }
+            /* Matched against normalised senders, and the default one. */
+            norm = jid_normalize(list[count - 1].pattern);
+            free(list[count - 1].pattern);
+            list[count - 1].pattern = norm;
         }
     }
     *out = list;

@@ -149,6 +149,25 @@ static bool authorized(struct refresh *f, struct httpd_request *req)
     return true;
 }
 
+/* s as the server writes a username (nodeprep: `Alice` -> `alice`), or a
+ * copy of s when it is none; caller frees. */
+static char *nodeprep_user(const struct conf *conf, const char *s)
+{
+    char *jid = xasprintf("%s@%s", s, conf->server.domain);
+    struct jid j;
+    char *user = NULL;
+
+    if (jid_parse(jid, &j) == 0) {
+        if (j.local != NULL && j.resource == NULL) {
+            user = j.local;
+            j.local = NULL;
+        }
+        jid_clear(&j);
+    }
+    free(jid);
+    return user != NULL ? user : xstrdup(s);
+}
+
 /* The username for a list entry (username or bare JID of our domain), or
  * NULL; caller frees. */
 static char *entry_user(const struct conf *conf, const char *s)
@@ -165,7 +184,7 @@ static char *entry_user(const struct conf *conf, const char *s)
         jid_clear(&j);
     } else if (*s != '\0' && strlen(s) <= 1023) {
         /* Names the server would refuse fail at write time, listed. */
-        user = xstrdup(s);
+        user = nodeprep_user(conf, s);
         for (const char *c = s; *c != '\0'; c++)
             if ((unsigned char)*c < 0x20 || *c == 0x7f) {
                 free(user);

@@ -4,7 +4,6 @@
 
 #include "roster.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -99,7 +98,8 @@ const struct roster_item *roster_list_find(const struct roster_list *l,
     return bsearch(&key, l->items, l->n, sizeof(key), item_cmp);
 }
 
-/* The bare JID lower-cased (ASCII), or NULL when s is no bare user JID. */
+/* The bare JID normalised as the server does (nodeprep, nameprep), or NULL
+ * when s is no bare user JID. */
 static char *normal_jid(const char *s)
 {
     struct jid j;
@@ -107,14 +107,8 @@ static char *normal_jid(const char *s)
 
     if (jid_parse(s, &j) < 0)
         return NULL;
-    if (j.resource != NULL) {
-        jid_clear(&j);
-        return NULL;
-    }
+    out = j.resource == NULL ? jid_bare(s) : NULL;
     jid_clear(&j);
-    out = xstrdup(s);
-    for (char *c = out; *c != '\0'; c++)
-        *c = (char)tolower((unsigned char)*c);
     return out;
 }
 
@@ -1230,8 +1224,6 @@ static void on_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
                         "the roster is managed by a web app");
         goto out;
     }
-    for (char *c = f.local; *c != '\0'; c++)
-        *c = (char)tolower((unsigned char)*c);
     l = strmap_get(r->cache, f.local);
     if (l != NULL) {
         delegated_result(r, outer, inner, dlg_ns, l);
