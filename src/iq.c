@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jid.h"
 #include "log.h"
 #include "loop.h"
 #include "stanza.h"
@@ -76,6 +77,26 @@ void iq_new_id(struct iq_table *table, char *buf, size_t size)
              (unsigned long long)++table->counter);
 }
 
+char *iq_assign_id(struct iq_table *table, xmpp_stanza_t *iq)
+{
+    const char *old = stanza_attr(iq, ATTR_ID);
+    char *given = old != NULL ? xstrdup(old) : NULL;
+    char id[32];
+
+    iq_new_id(table, id, sizeof(id));
+    xmpp_stanza_set_id(iq, id);
+    return given;
+}
+
+xmpp_stanza_t *iq_reply_with_id(const xmpp_stanza_t *reply, const char *id)
+{
+    xmpp_stanza_t *copy = xmpp_stanza_copy(reply);
+
+    if (id != NULL)
+        xmpp_stanza_set_id(copy, id);
+    return copy;
+}
+
 int iq_track(struct iq_table *table, const char *id, const char *peer,
              uint64_t timeout_ms, iq_cb cb, void *arg)
 {
@@ -88,7 +109,10 @@ int iq_track(struct iq_table *table, const char *id, const char *peer,
     p = xcalloc(1, sizeof(*p));
     p->table = table;
     p->id = xstrdup(id);
-    p->peer = xstrdup(peer);
+    /* The server answers from the normalised address (`localhost` for
+     * `LOCALHOST.`). */
+    if ((p->peer = jid_normalize(peer)) == NULL)
+        p->peer = xstrdup(peer);
     p->cb = cb;
     p->arg = arg;
     p->timer = loop_timer_add(table->loop, timeout_ms, on_timeout, p);
@@ -118,7 +142,8 @@ bool iq_handle(struct iq_table *table, xmpp_stanza_t *reply)
     if (id == NULL || (p = strmap_get(table->pending, id)) == NULL)
         return false;
     /* Only the entity we asked may answer; anyone could guess an id. */
-    if (from == NULL || strcmp(from, p->peer) != 0) {
+    if (from == NULL ||
+        (strcmp(from, p->peer) != 0 && !jid_equal(from, p->peer))) {
         static struct log_ratelimit sender_log = LOG_RATELIMIT_INIT(
             LOG_LEVEL_WARN, "iq reply from unexpected sender");
         if (log_ratelimit_pass(&sender_log, loop_clock_ms()))

@@ -31,8 +31,21 @@ void iq_table_free(struct iq_table *table);
 void iq_new_id(struct iq_table *table, char *buf, size_t size);
 
 /*
- * Wait for the reply to the IQ with this id, which must come from
- * `peer` (the JID the IQ was sent to). -1 if the id is already tracked.
+ * The id space of the table is restanza's alone: an IQ sent on someone
+ * else's behalf gets a fresh wire id here, and the id it carried (the
+ * caller's, newly allocated, NULL if none) is returned to be put back on the
+ * reply with iq_reply_with_id(). The caller frees the returned string.
+ */
+char *iq_assign_id(struct iq_table *table, xmpp_stanza_t *iq);
+
+/* A copy of reply (the caller releases it) that carries id instead of the
+ * wire id; id NULL keeps the wire id. */
+xmpp_stanza_t *iq_reply_with_id(const xmpp_stanza_t *reply, const char *id);
+
+/*
+ * Wait for the reply to the IQ with this id (from iq_new_id/iq_assign_id),
+ * which must come from `peer` (the JID the IQ was sent to; both compared
+ * normalised, as the server routes). -1 if the id is already tracked.
  */
 int iq_track(struct iq_table *table, const char *id, const char *peer,
              uint64_t timeout_ms, iq_cb cb, void *arg);

@@ -155,9 +155,11 @@ struct call {
     struct httpd_request *req;
     const char *route;
     enum rest_format fmt;
-    char id[ID_SIZE];
-    char *queryid; /* MAM query id, or NULL */
-    char *peer;    /* where the IQ went: MAM results must come from it */
+    char wire[ID_SIZE];   /* the IQ's id on the stream: always ours */
+    char *id;             /* the caller's id, put back on the reply */
+    char *queryid;        /* MAM query id on the stream (ours), or NULL */
+    char *client_queryid; /* the caller's, put back on each result */
+    char *peer;           /* where the IQ went: MAM results must come from it */
     xmpp_stanza_t **results;
     size_t nresults;
     struct call *prev, *next;
@@ -855,6 +857,23 @@ static bool kept_attribute(const char *name)
 }
 
 /*
+ * Replace the JID in attribute attr by its normalised form: the servers
+ * compare and route normalised addresses (a `from` of the component's domain
+ * in another case is `invalid-from`), and so do authorisation and IQ reply
+ * matching here. -1 when it is no valid JID.
+ */
+static int normal_address(xmpp_stanza_t *st, const char *attr)
+{
+    char *n = jid_normalize(stanza_attr(st, attr));
+
+    if (n == NULL)
+        return -1;
+    xmpp_stanza_set_attribute(st, attr, n);
+    free(n);
+    return 0;
+}
+
+/*
  * Normalise the top element as mod_rest does: only from, to, id (made when
  * absent), type and xml:lang survive; validate name, xmlns, to, from and
  * the iq rules. Done in place on the stanza the request produced (ours
@@ -881,9 +900,9 @@ static xmpp_stanza_t *normalise(struct rest *r, xmpp_stanza_t *st,
         (strcmp(name, EL_MESSAGE) != 0 && strcmp(name, EL_PRESENCE) != 0 &&
          strcmp(name, EL_IQ) != 0))
         return set_error(err, RE_NAME), NULL;
-    if (to == NULL || !jid_valid(to))
+    if (to == NULL || normal_address(st, ATTR_TO) < 0)
         return set_error(err, RE_TO), NULL;
-    if (from != NULL && !jid_valid(from))
+    if (from != NULL && normal_address(st, ATTR_FROM) < 0)
         return set_error(err, RE_FROM), NULL;
     if (strcmp(name, EL_IQ) == 0) {
         if (type == NULL ||
@@ -993,7 +1012,9 @@ static void call_free(struct call *call)
     for (size_t i = 0; i < call->nresults; i++)
         xmpp_stanza_release(call->results[i]);
     free(call->results);
+    free(call->id);
     free(call->queryid);
+    free(call->client_queryid);
     free(call->peer);
     free(call);
 }
@@ -1008,28 +1029,33 @@ static void call_fail(struct call *call, enum rest_error_id id)
 
     if (log_ratelimit_pass(&iq_log, loop_clock_ms()))
         log_info("rest iq failed", "route=%s status=%u condition=%s id=%s",
-                 call->route, e->status, e->condition, call->id);
+                 call->route, e->status, e->condition,
+                 call->id ? call->id : "-");
     respond_error(call->req, fmt, e->status, e->type, e->condition, e->text);
 }
 
 static void on_iq_done(enum iq_outcome outcome, xmpp_stanza_t *reply, void *arg)
 {
     struct call *call = arg;
+    xmpp_stanza_t *mine;
 
     switch (outcome) {
     case IQ_REPLY:
         log_debug("rest iq answered", "route=%s status=200 id=%s type=%s",
-                  call->route, call->id,
+                  call->route, call->wire,
                   stanza_attr(reply, ATTR_TYPE) ? stanza_attr(reply, ATTR_TYPE)
                                                 : "-");
+        /* The caller sees its own id, never the wire id. */
+        mine = iq_reply_with_id(reply, call->id);
         if (call->queryid != NULL) {
             call->results = xreallocarray(call->results, call->nresults + 1,
                                           sizeof(*call->results));
-            call->results[call->nresults++] = xmpp_stanza_copy(reply);
+            call->results[call->nresults++] = mine;
             respond_stanzas(call->req, call->fmt, 200, call->results,
                             call->nresults, true);
         } else {
-            respond_stanzas(call->req, call->fmt, 200, &reply, 1, false);
+            respond_stanzas(call->req, call->fmt, 200, &mine, 1, false);
+            xmpp_stanza_release(mine);
         }
         break;
     case IQ_TIMEOUT:
@@ -1051,8 +1077,20 @@ static void on_abort(struct httpd_request *req, void *arg)
     struct call *call = arg;
 
     (void)req;
-    iq_untrack(component_iqs(call->r->c), call->id);
+    iq_untrack(component_iqs(call->r->c), call->wire);
     call_free(call);
+}
+
+/* A copy of a MAM result message carrying the caller's query id. */
+static xmpp_stanza_t *result_as_caller(const struct call *call,
+                                       xmpp_stanza_t *msg)
+{
+    xmpp_stanza_t *copy = xmpp_stanza_copy(msg);
+    xmpp_stanza_t *res = stanza_child(copy, "result", NS_MAM);
+
+    if (res != NULL && call->client_queryid != NULL)
+        xmpp_stanza_set_attribute(res, "queryid", call->client_queryid);
+    return copy;
 }
 
 bool rest_offer_message(xmpp_stanza_t *msg, void *arg)
@@ -1075,7 +1113,7 @@ bool rest_offer_message(xmpp_stanza_t *msg, void *arg)
         free(bare);
         call->results = xreallocarray(call->results, call->nresults + 1,
                                       sizeof(*call->results));
-        call->results[call->nresults++] = xmpp_stanza_copy(msg);
+        call->results[call->nresults++] = result_as_caller(call, msg);
         return true;
     }
     free(bare);
@@ -1113,12 +1151,16 @@ static void send_iq(struct job *j, xmpp_stanza_t *iq)
     call->req = j->req;
     call->route = j->route;
     call->fmt = j->fmt;
-    snprintf(call->id, sizeof(call->id), "%s", stanza_attr(iq, ATTR_ID));
+    /* Our id on the wire, the caller's back on the reply: a caller can
+     * neither collide with another caller nor take one of our own IQs. */
+    call->id = iq_assign_id(component_iqs(r->c), iq);
+    snprintf(call->wire, sizeof(call->wire), "%s", stanza_attr(iq, ATTR_ID));
     if (q != NULL) {
-        /* Results are matched by query id: make sure there is one. */
-        if (stanza_attr(q, "queryid") == NULL)
-            xmpp_stanza_set_attribute(q, "queryid", call->id);
-        call->queryid = xstrdup(stanza_attr(q, "queryid"));
+        /* Results are matched by query id: ours, the caller's restored. */
+        const char *given = stanza_attr(q, "queryid");
+        call->client_queryid = xstrdup(given != NULL ? given : call->id);
+        xmpp_stanza_set_attribute(q, "queryid", call->wire);
+        call->queryid = xstrdup(call->wire);
         call->peer = jid_bare(stanza_attr(iq, ATTR_TO));
     }
     call->next = r->calls;
@@ -1133,8 +1175,8 @@ static void send_iq(struct job *j, xmpp_stanza_t *iq)
                         : RE_UNAVAILABLE);
         return;
     }
-    log_debug("rest iq sent", "route=%s id=%s timeout=%u", j->route, call->id,
-              secs);
+    log_debug("rest iq sent", "route=%s id=%s wire=%s timeout=%u", j->route,
+              call->id, call->wire, secs);
     httpd_park(j->req, on_abort, call);
 }
 
@@ -1374,7 +1416,7 @@ void rest_free(struct rest *r)
         return;
     while (r->calls != NULL) {
         struct call *call = r->calls;
-        iq_untrack(component_iqs(r->c), call->id);
+        iq_untrack(component_iqs(r->c), call->wire);
         call_fail(call, RE_SHUTDOWN);
         call_free(call);
     }

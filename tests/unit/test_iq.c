@@ -418,6 +418,92 @@ START_TEST(test_new_id_can_be_tracked_and_answered)
 }
 END_TEST
 
+START_TEST(test_assigned_id_replaces_a_caller_id_that_is_pending)
+{
+    struct rec mine = {0}, theirs = {0};
+    char pending[32];
+    xmpp_stanza_t *iq;
+    char *given;
+
+    /* One of our own IQs waits; a caller sends an IQ with the same id. */
+    iq_new_id(table, pending, sizeof(pending));
+    ck_assert_int_eq(
+        iq_track(table, pending, "example.org", 5000, on_iq, &mine), 0);
+    iq = xmpp_stanza_new_from_string(
+        ctx, "<iq type='get' to='user@example.org/r'><ping "
+             "xmlns='urn:xmpp:ping'/></iq>");
+    ck_assert_ptr_nonnull(iq);
+    xmpp_stanza_set_id(iq, pending);
+    given = iq_assign_id(table, iq);
+    ck_assert_str_eq(given, pending);
+    ck_assert_str_ne(stanza_attr(iq, ATTR_ID), pending);
+    ck_assert_int_eq(iq_track(table, stanza_attr(iq, ATTR_ID),
+                              "user@example.org/r", 5000, on_iq, &theirs),
+                     0);
+    /* Each reply completes its own IQ only. */
+    ck_assert(offer("result", stanza_attr(iq, ATTR_ID), "user@example.org/r"));
+    ck_assert_int_eq(theirs.calls, 1);
+    ck_assert_int_eq(mine.calls, 0);
+    ck_assert(offer("result", pending, "example.org"));
+    ck_assert_int_eq(mine.calls, 1);
+    free(given);
+    xmpp_stanza_release(iq);
+}
+END_TEST
+
+START_TEST(test_assigned_ids_differ_for_the_same_caller_id)
+{
+    xmpp_stanza_t *a = xmpp_stanza_new_from_string(ctx, "<iq id='x'/>");
+    xmpp_stanza_t *b = xmpp_stanza_new_from_string(ctx, "<iq id='x'/>");
+    xmpp_stanza_t *none = xmpp_stanza_new_from_string(ctx, "<iq/>");
+    char *ga = iq_assign_id(table, a), *gb = iq_assign_id(table, b);
+
+    ck_assert_str_eq(ga, "x");
+    ck_assert_str_eq(gb, "x");
+    ck_assert_str_ne(stanza_attr(a, ATTR_ID), stanza_attr(b, ATTR_ID));
+    ck_assert_ptr_null(iq_assign_id(table, none));
+    ck_assert_ptr_nonnull(stanza_attr(none, ATTR_ID));
+    free(ga);
+    free(gb);
+    xmpp_stanza_release(a);
+    xmpp_stanza_release(b);
+    xmpp_stanza_release(none);
+}
+END_TEST
+
+START_TEST(test_reply_with_id_maps_back_to_the_caller_id)
+{
+    xmpp_stanza_t *wire = reply_iq("result", "r0000001", "example.org");
+    xmpp_stanza_t *back = iq_reply_with_id(wire, "caller-1");
+    xmpp_stanza_t *same = iq_reply_with_id(wire, NULL);
+
+    ck_assert_str_eq(stanza_attr(back, ATTR_ID), "caller-1");
+    ck_assert_str_eq(stanza_attr(back, ATTR_FROM), "example.org");
+    ck_assert_str_eq(stanza_attr(same, ATTR_ID), "r0000001");
+    ck_assert_str_eq(stanza_attr(wire, ATTR_ID), "r0000001");
+    xmpp_stanza_release(back);
+    xmpp_stanza_release(same);
+    xmpp_stanza_release(wire);
+}
+END_TEST
+
+START_TEST(test_peer_is_compared_normalised)
+{
+    struct rec a = {0}, b = {0};
+
+    /* Sent to an unnormalised address, answered from the normalised one. */
+    ck_assert_int_eq(
+        iq_track(table, "n1", "User@EXAMPLE.org./Res", 5000, on_iq, &a), 0);
+    ck_assert(!offer("result", "n1", "user@example.org/res"));
+    ck_assert(offer("result", "n1", "user@example.org/Res"));
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert_int_eq(iq_track(table, "n2", "LOCALHOST", 5000, on_iq, &b), 0);
+    ck_assert(!offer("result", "n2", "localhost/x"));
+    ck_assert(offer("result", "n2", "localhost"));
+    ck_assert_int_eq(b.calls, 1);
+}
+END_TEST
+
 static Suite *iq_suite(void)
 {
     Suite *s = suite_create("iq");
@@ -454,6 +540,10 @@ static Suite *iq_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_new_ids_are_unique_over_100k);
     tcase_add_test(tc, test_new_id_can_be_tracked_and_answered);
+    tcase_add_test(tc, test_assigned_id_replaces_a_caller_id_that_is_pending);
+    tcase_add_test(tc, test_assigned_ids_differ_for_the_same_caller_id);
+    tcase_add_test(tc, test_reply_with_id_maps_back_to_the_caller_id);
+    tcase_add_test(tc, test_peer_is_compared_normalised);
     suite_add_tcase(s, tc);
     return s;
 }
