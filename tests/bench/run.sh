@@ -18,7 +18,7 @@ die() { printf 'tests/bench/run.sh: %s\n' "$*" >&2; exit 1; }
 t_start=$(date +%s)
 
 packages=(build-essential autoconf automake libtool pkg-config
-    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev
+    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libidn-dev
     prosody prosody-modules ejabberd erlang-base python3-slixmpp
     wrk procps curl)
 missing=()
