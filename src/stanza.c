@@ -4,8 +4,10 @@
 
 #include "stanza.h"
 
+#include "utf8.h"
 #include "xmalloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,12 +169,17 @@ static void out_put(struct stanza_out *o, const char *s, size_t n)
 /*
  * Escaped character data. In attribute values the whitespace characters an
  * XML parser would normalise to spaces are escaped too, and a carriage
- * return everywhere, so a value reads back exactly as it was set.
+ * return everywhere, so a value reads back exactly as it was set. -1 when s
+ * is not strict UTF-8 made of XML 1.0 Chars: the server would close the
+ * stream on it, so nothing else may decide to send it (the caller rolls the
+ * buffer back).
  */
-static void out_escaped(struct stanza_out *o, const char *s, bool attr)
+static int out_escaped(struct stanza_out *o, const char *s, bool attr)
 {
     const char *run = s;
 
+    if (!utf8_xml_valid_str(s))
+        return -1;
     for (; *s != '\0'; s++) {
         const char *rep;
         switch (*s) {
@@ -208,30 +215,60 @@ static void out_escaped(struct stanza_out *o, const char *s, bool attr)
         run = s + 1;
     }
     out_put(o, run, (size_t)(s - run));
+    return 0;
 }
 
-/* The start tag of el; its xmlns only where it differs from parent_ns. */
-static void out_start_tag(struct stanza_out *o, xmpp_stanza_t *el,
-                          const char *parent_ns, bool empty)
+/*
+ * An element or attribute name we may write: not empty, ASCII only from
+ * [A-Za-z0-9_.:-] and not starting with [-.0-9], anything else valid UTF-8
+ * Chars. Looser than XML's Name production for non-ASCII, but nothing that
+ * passes can end a tag or open another.
+ */
+static bool name_ok(const char *name)
+{
+    if (name == NULL || *name == '\0' || strchr("-.0123456789", *name) != NULL)
+        return false;
+    for (const char *p = name; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x80 && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+            !(c >= '0' && c <= '9') && strchr("_.:-", c) == NULL)
+            return false;
+    }
+    return utf8_xml_valid_str(name);
+}
+
+/*
+ * The start tag of el; its xmlns only where it differs from parent_ns. -1
+ * for a name or value that is not valid (see name_ok, out_escaped).
+ */
+static int out_start_tag(struct stanza_out *o, xmpp_stanza_t *el,
+                         const char *parent_ns, bool empty)
 {
     const char *stack_attrs[32];
     const char **attrs = stack_attrs;
     int n = xmpp_stanza_get_attribute_count(el) * 2;
     const char *name = xmpp_stanza_get_name(el);
+    int rc = 0;
 
+    if (!name_ok(name))
+        return -1;
     if (n > (int)(sizeof(stack_attrs) / sizeof(*stack_attrs)))
         attrs = xcalloc((size_t)n, sizeof(*attrs));
     n = n > 0 ? xmpp_stanza_get_attributes(el, attrs, n) : 0;
     out_put(o, "<", 1);
     out_put(o, name, strlen(name));
-    for (int i = 0; i + 1 < n; i += 2) {
+    for (int i = 0; rc == 0 && i + 1 < n; i += 2) {
         if (strcmp(attrs[i], ATTR_XMLNS) == 0 && parent_ns != NULL &&
             strcmp(attrs[i + 1], parent_ns) == 0)
             continue;
+        if (!name_ok(attrs[i])) {
+            rc = -1;
+            break;
+        }
         out_put(o, " ", 1);
         out_put(o, attrs[i], strlen(attrs[i]));
         out_put(o, "=\"", 2);
-        out_escaped(o, attrs[i + 1], true);
+        rc = out_escaped(o, attrs[i + 1], true);
         out_put(o, "\"", 1);
     }
     if (empty)
@@ -240,6 +277,7 @@ static void out_start_tag(struct stanza_out *o, xmpp_stanza_t *el,
         out_put(o, ">", 1);
     if (attrs != stack_attrs)
         free(attrs);
+    return rc;
 }
 
 static void out_end_tag(struct stanza_out *o, xmpp_stanza_t *el)
@@ -251,74 +289,140 @@ static void out_end_tag(struct stanza_out *o, xmpp_stanza_t *el)
     out_put(o, ">", 1);
 }
 
+/* The elements the serializer is inside, innermost last. */
+struct walk {
+    struct stanza_out *o;
+    size_t start; /* o->len before this stanza */
+    size_t max;
+    xmpp_stanza_t *stack[16], **els;
+    size_t depth, cap;
+};
+
+static void walk_push(struct walk *w, xmpp_stanza_t *el)
+{
+    if (w->depth == w->cap) {
+        w->cap *= 2;
+        w->els = w->els == w->stack
+                     ? memcpy(xcalloc(w->cap, sizeof(*w->els)), w->stack,
+                              sizeof(w->stack))
+                     : xreallocarray(w->els, w->cap, sizeof(*w->els));
+    }
+    w->els[w->depth++] = el;
+}
+
+/* -1 with *fault set once the output is over the bound. */
+static int walk_bound(const struct walk *w, enum stanza_fault *fault)
+{
+    if (w->o->len - w->start <= w->max)
+        return 0;
+    *fault = STANZA_FAULT_TOO_LARGE;
+    return -1;
+}
+
+/*
+ * From *cur, the node after a start tag: write text runs and end tags up to
+ * the next tag to enter, left in *cur (NULL at the end of the stanza).
+ */
+static int walk_text(struct walk *w, xmpp_stanza_t **cur,
+                     enum stanza_fault *fault)
+{
+    for (;;) {
+        while (*cur != NULL && !xmpp_stanza_is_tag(*cur)) {
+            const char *t = xmpp_stanza_get_text_ptr(*cur);
+            if (t != NULL && out_escaped(w->o, t, false) < 0) {
+                *fault = STANZA_FAULT_INVALID;
+                return -1;
+            }
+            *cur = xmpp_stanza_get_next(*cur);
+        }
+        if (walk_bound(w, fault) < 0)
+            return -1;
+        if (*cur != NULL || w->depth == 0)
+            return 0;
+        *cur = w->els[--w->depth];
+        out_end_tag(w->o, *cur);
+        *cur = w->depth > 0 ? xmpp_stanza_get_next(*cur) : NULL;
+    }
+}
+
 /*
  * Depth-first without recursion: a stanza relayed from a user may nest as
  * deep as the server lets it, which must not decide our stack use.
  */
-int stanza_serialize(xmpp_stanza_t *root, struct stanza_out *o)
+static int walk_tree(struct walk *w, xmpp_stanza_t *root,
+                     enum stanza_fault *fault)
 {
-    xmpp_stanza_t *stack_els[16], **els = stack_els;
-    size_t depth = 0, cap = sizeof(stack_els) / sizeof(*stack_els);
-    size_t start = o->len;
     xmpp_stanza_t *cur = root;
-    int rc = 0;
 
-    if (root == NULL || xmpp_stanza_is_text(root)) {
-        const char *t = root != NULL ? xmpp_stanza_get_text_ptr(root) : NULL;
-        if (t == NULL)
-            return -1;
-        out_escaped(o, t, false);
-        o->buf[o->len] = '\0';
-        return 0;
-    }
-    for (;;) {
+    while (cur != NULL) {
         /* cur is a tag: write its start tag, then go to what follows. */
         xmpp_stanza_t *child = xmpp_stanza_get_children(cur);
-        if (xmpp_stanza_get_name(cur) == NULL) {
-            rc = -1;
-            break;
-        }
         /* At the top, jabber:client is the stream's: left implicit, as
          * libstrophe does. */
-        out_start_tag(
-            o, cur, depth > 0 ? xmpp_stanza_get_ns(els[depth - 1]) : NS_CLIENT,
-            child == NULL);
+        const char *parent_ns =
+            w->depth > 0 ? xmpp_stanza_get_ns(w->els[w->depth - 1]) : NS_CLIENT;
+
+        if (out_start_tag(w->o, cur, parent_ns, child == NULL) < 0) {
+            *fault = STANZA_FAULT_INVALID;
+            return -1;
+        }
         if (child != NULL) {
-            if (depth == cap) {
-                cap *= 2;
-                els = els == stack_els ? memcpy(xcalloc(cap, sizeof(*els)),
-                                                stack_els, sizeof(stack_els))
-                                       : xreallocarray(els, cap, sizeof(*els));
-            }
-            els[depth++] = cur;
+            walk_push(w, cur);
             cur = child;
         } else {
-            cur = depth > 0 ? xmpp_stanza_get_next(cur) : NULL;
+            cur = w->depth > 0 ? xmpp_stanza_get_next(cur) : NULL;
         }
-        /* Text runs and end tags up to the next tag to enter. */
-        for (;;) {
-            while (cur != NULL && !xmpp_stanza_is_tag(cur)) {
-                const char *t = xmpp_stanza_get_text_ptr(cur);
-                if (t != NULL)
-                    out_escaped(o, t, false);
-                cur = xmpp_stanza_get_next(cur);
-            }
-            if (cur != NULL || depth == 0)
-                break;
-            cur = els[--depth];
-            out_end_tag(o, cur);
-            cur = depth > 0 ? xmpp_stanza_get_next(cur) : NULL;
-        }
-        if (cur == NULL)
-            break;
+        if (walk_text(w, &cur, fault) < 0)
+            return -1;
     }
-    if (els != stack_els)
-        free(els);
+    return 0;
+}
+
+int stanza_serialize_max(xmpp_stanza_t *root, struct stanza_out *o, size_t max,
+                         enum stanza_fault *fault)
+{
+    struct walk w = {.o = o, .start = o->len, .max = max, .cap = 16};
+    enum stanza_fault dummy;
+    int rc;
+
+    if (fault == NULL)
+        fault = &dummy;
+    *fault = STANZA_FAULT_INVALID;
+    w.els = w.stack;
+    if (root == NULL || xmpp_stanza_is_text(root)) {
+        const char *t = root != NULL ? xmpp_stanza_get_text_ptr(root) : NULL;
+        rc = t != NULL ? out_escaped(o, t, false) : -1;
+        if (rc == 0)
+            rc = walk_bound(&w, fault);
+    } else {
+        rc = walk_tree(&w, root, fault);
+    }
+    if (w.els != w.stack)
+        free(w.els);
     if (rc < 0)
-        o->len = start;
+        o->len = w.start;
+    else
+        *fault = STANZA_FAULT_NONE;
     out_reserve(o, 0);
     o->buf[o->len] = '\0';
     return rc;
+}
+
+int stanza_serialize(xmpp_stanza_t *root, struct stanza_out *o)
+{
+    return stanza_serialize_max(root, o, SIZE_MAX, NULL);
+}
+
+const char *stanza_fault_name(enum stanza_fault fault)
+{
+    switch (fault) {
+    case STANZA_FAULT_NONE:
+        return "none";
+    case STANZA_FAULT_TOO_LARGE:
+        return "too-large";
+    default:
+        return "invalid-characters";
+    }
 }
 
 char *stanza_to_text(xmpp_stanza_t *st, size_t *len)

@@ -66,6 +66,7 @@
 #define COND_REMOTE_TIMEOUT "remote-server-timeout"
 #define COND_RECIPIENT_UNAVAILABLE "recipient-unavailable"
 #define COND_RESOURCE_CONSTRAINT "resource-constraint"
+#define COND_NOT_ACCEPTABLE "not-acceptable"
 
 /* Attribute or NULL; borrowed from the stanza. */
 const char *stanza_attr(xmpp_stanza_t *st, const char *name);
@@ -114,12 +115,29 @@ struct stanza_out {
     size_t cap;
 };
 
+/* Why stanza_serialize_max refused a stanza. */
+enum stanza_fault {
+    STANZA_FAULT_NONE,
+    /* A text or attribute value that is not strict UTF-8 made of XML 1.0
+     * Chars (utf8.h), or a missing or malformed element or attribute name:
+     * a server closes the stream on it. */
+    STANZA_FAULT_INVALID,
+    STANZA_FAULT_TOO_LARGE, /* more than max bytes once serialized */
+};
+
 /*
  * Append the compact XML of st (an element or a text node) to o, growing
  * o->buf with xrealloc; a child's xmlns is written only where it differs
- * from its parent's. 0, or -1 (o unchanged in length) for a nameless tag.
+ * from its parent's. 0, or -1 (o unchanged in length, *fault says why when
+ * fault is not NULL) for anything a server would refuse at stream level or
+ * more than max bytes of XML.
  */
+int stanza_serialize_max(xmpp_stanza_t *st, struct stanza_out *o, size_t max,
+                         enum stanza_fault *fault);
+/* The same without a size bound. */
 int stanza_serialize(xmpp_stanza_t *st, struct stanza_out *o);
+/* "none", "invalid-characters" or "too-large". */
+const char *stanza_fault_name(enum stanza_fault fault);
 
 /* Serialize compactly into new memory; NULL on failure; free(). */
 char *stanza_to_text(xmpp_stanza_t *st, size_t *len);

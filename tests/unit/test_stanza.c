@@ -6,6 +6,7 @@
 #include "stanza.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -393,6 +394,131 @@ START_TEST(test_serialize_refuses_a_blank_stanza_and_keeps_the_buffer)
 }
 END_TEST
 
+/* Every text, value or name a server would close the stream on. */
+START_TEST(test_serialize_refuses_what_the_server_rejects)
+{
+    static const char *const bad[] = {
+        "a\x01b",           /* C0 control */
+        "\xef\xbf\xbe",     /* U+FFFE */
+        "\xef\xbf\xbf",     /* U+FFFF */
+        "\xc0\xa6",         /* overlong '&' */
+        "\xe0\x80\xbc",     /* overlong '<' */
+        "\xed\xa0\x80",     /* surrogate U+D800 */
+        "\xff",             /* not UTF-8 */
+        "\xc3",             /* truncated sequence */
+        "\xf4\x90\x80\x80", /* above U+10FFFF */
+    };
+    struct stanza_out o = {0};
+    xmpp_stanza_t *ok = stanza_element(ctx, "a", NULL);
+
+    ck_assert_int_eq(stanza_serialize(ok, &o), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        xmpp_stanza_t *text = stanza_element(ctx, EL_MESSAGE, NULL);
+        xmpp_stanza_t *attr = stanza_element(ctx, EL_MESSAGE, NULL);
+        xmpp_stanza_t *deep = stanza_element(ctx, EL_MESSAGE, NULL);
+        xmpp_stanza_t *leaf = stanza_add_element(
+            stanza_add_element(deep, "x", "urn:x"), "y", NULL);
+        xmpp_stanza_t *node = xmpp_stanza_new(ctx);
+        enum stanza_fault fault = STANZA_FAULT_NONE;
+
+        stanza_add_text(stanza_add_element(text, "body", NULL), bad[i]);
+        xmpp_stanza_set_attribute(attr, ATTR_TO, bad[i]);
+        xmpp_stanza_set_attribute(leaf, "v", "fine");
+        stanza_add_text(leaf, "fine");
+        stanza_add_text(deep, bad[i]);
+        xmpp_stanza_set_text(node, bad[i]);
+        ck_assert_int_eq(stanza_serialize_max(text, &o, SIZE_MAX, &fault), -1);
+        ck_assert_int_eq(fault, STANZA_FAULT_INVALID);
+        ck_assert_int_eq(stanza_serialize(attr, &o), -1);
+        ck_assert_int_eq(stanza_serialize(deep, &o), -1);
+        ck_assert_int_eq(stanza_serialize(node, &o), -1);
+        ck_assert_ptr_null(stanza_to_text(text, NULL));
+        /* Nothing of the refused stanzas stays in the buffer. */
+        ck_assert_uint_eq(o.len, 4);
+        ck_assert_str_eq(o.buf, "<a/>");
+        xmpp_stanza_release(text);
+        xmpp_stanza_release(attr);
+        xmpp_stanza_release(deep);
+        xmpp_stanza_release(node);
+    }
+    free(o.buf);
+    xmpp_stanza_release(ok);
+}
+END_TEST
+
+/* Names that would end a tag or open another are refused too. */
+START_TEST(test_serialize_refuses_malformed_names)
+{
+    static const char *const bad[] = {"",   "a b", "a>", "a\"",   "a=b",
+                                      "1a", "-a",  "a/", "a\x01", "\xff"};
+    struct stanza_out o = {0};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        xmpp_stanza_t *el = stanza_element(ctx, EL_MESSAGE, NULL);
+        xmpp_stanza_t *at = stanza_element(ctx, EL_MESSAGE, NULL);
+
+        stanza_add_element(el, "x", NULL);
+        xmpp_stanza_set_name(stanza_first_element(el), bad[i]);
+        xmpp_stanza_set_attribute(at, bad[i], "v");
+        ck_assert_msg(stanza_serialize(el, &o) == -1, "name '%s'", bad[i]);
+        ck_assert_msg(stanza_serialize(at, &o) == -1, "attr '%s'", bad[i]);
+        ck_assert_uint_eq(o.len, 0);
+        xmpp_stanza_release(el);
+        xmpp_stanza_release(at);
+    }
+    free(o.buf);
+}
+END_TEST
+
+/* Valid text passes unchanged: tab, newline, the edges of the Char ranges. */
+START_TEST(test_serialize_keeps_every_xml_char)
+{
+    xmpp_stanza_t *m = stanza_element(ctx, EL_MESSAGE, NULL);
+
+    stanza_add_text(stanza_add_element(m, "body", NULL),
+                    "\t\n \xed\x9f\xbf\xee\x80\x80\xef\xbf\xbd"
+                    "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf");
+    assert_xml_release(m, "<message><body>\t\n \xed\x9f\xbf\xee\x80\x80"
+                          "\xef\xbf\xbd\xf0\x90\x80\x80\xf4\x8f\xbf"
+                          "\xbf</body></message>");
+}
+END_TEST
+
+/* The bound is on the escaped bytes, inclusive, and rolls back past it. */
+START_TEST(test_serialize_max_bounds_the_escaped_size)
+{
+    struct stanza_out o = {0};
+    xmpp_stanza_t *m = stanza_element(ctx, EL_MESSAGE, NULL);
+    char body[1001];
+    enum stanza_fault fault = STANZA_FAULT_INVALID;
+    /* <message><body> + 1000 x "&amp;" + </body></message> */
+    const size_t size = 15 + 5000 + 17;
+
+    memset(body, '&', 1000);
+    body[1000] = '\0';
+    stanza_add_text(stanza_add_element(m, "body", NULL), body);
+    ck_assert_int_eq(stanza_serialize(m, &o), 0);
+    ck_assert_uint_eq(o.len, size);
+    o.len = 0;
+    ck_assert_int_eq(stanza_serialize_max(m, &o, size, &fault), 0);
+    ck_assert_int_eq(fault, STANZA_FAULT_NONE);
+    ck_assert_uint_eq(o.len, size);
+    ck_assert_int_eq(stanza_serialize_max(m, &o, size - 1, &fault), -1);
+    ck_assert_int_eq(fault, STANZA_FAULT_TOO_LARGE);
+    ck_assert_uint_eq(o.len, size);
+    ck_assert_uint_eq(strlen(o.buf), size);
+    /* 1000 raw bytes would pass a bound on the unescaped text. */
+    ck_assert_int_eq(stanza_serialize_max(m, &o, 1100, &fault), -1);
+    ck_assert_int_eq(fault, STANZA_FAULT_TOO_LARGE);
+    ck_assert_uint_eq(o.len, size);
+    ck_assert_str_eq(stanza_fault_name(STANZA_FAULT_TOO_LARGE), "too-large");
+    ck_assert_str_eq(stanza_fault_name(STANZA_FAULT_INVALID),
+                     "invalid-characters");
+    free(o.buf);
+    xmpp_stanza_release(m);
+}
+END_TEST
+
 static Suite *stanza_suite(void)
 {
     Suite *s = suite_create("stanza");
@@ -422,6 +548,10 @@ static Suite *stanza_suite(void)
     tcase_add_test(tc, test_serialize_appends_and_nests_deeply);
     tcase_add_test(tc,
                    test_serialize_refuses_a_blank_stanza_and_keeps_the_buffer);
+    tcase_add_test(tc, test_serialize_refuses_what_the_server_rejects);
+    tcase_add_test(tc, test_serialize_refuses_malformed_names);
+    tcase_add_test(tc, test_serialize_keeps_every_xml_char);
+    tcase_add_test(tc, test_serialize_max_bounds_the_escaped_size);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("replies");
