@@ -58,6 +58,7 @@ struct component {
     struct stanza_out out;
     size_t out_head;
     uint64_t refused;
+    enum component_refusal refusal; /* of the last refused send */
     bool keep_reason; /* last_error set by us before ending the stream */
     uint64_t reconnects;
     unsigned sent_since_run;
@@ -649,22 +650,51 @@ void component_stop(struct component *c, component_stopped_cb cb, void *arg)
     xmpp_disconnect(c->conn);
 }
 
-int component_send(struct component *c, xmpp_stanza_t *st)
+static int refuse(struct component *c, enum component_refusal why)
 {
-    const char *name;
-    size_t before, len;
+    c->refusal = why;
+    return -1;
+}
 
-    if (c->state != COMPONENT_CONNECTED || c->conn == NULL)
-        return -1;
+/* Refused for its content: count it and say so, with what it was. */
+static int refuse_stanza(struct component *c, xmpp_stanza_t *st,
+                         enum stanza_fault fault)
+{
+    static struct log_ratelimit rl =
+        LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "stanzas refused before sending");
+    const char *to = stanza_attr(st, ATTR_TO);
+    const char *id = stanza_attr(st, ATTR_ID);
+
+    if (fault == STANZA_FAULT_TOO_LARGE) {
+        metrics_inc(METRIC_STANZAS_REFUSED_TOO_LARGE);
+        if (log_ratelimit_pass(&rl, loop_clock_ms()))
+            log_warn("stanza not sent: larger than the server accepts",
+                     "kind=%s to=%s id=%s limit_bytes=%zu",
+                     xmpp_stanza_get_name(st), to ? to : "-", id ? id : "-",
+                     c->conf->component.max_stanza_size);
+        return refuse(c, COMPONENT_REFUSED_TOO_LARGE);
+    }
+    metrics_inc(METRIC_STANZAS_REFUSED_INVALID);
+    if (log_ratelimit_pass(&rl, loop_clock_ms()))
+        log_warn("stanza not sent: invalid UTF-8 or a character XML does "
+                 "not allow",
+                 "kind=%s to=%s id=%s", xmpp_stanza_get_name(st), to ? to : "-",
+                 id ? id : "-");
+    return refuse(c, COMPONENT_REFUSED_INVALID);
+}
+
+/* Under overload every caller hits a full queue: say it once per episode,
+ * not once per refused stanza. */
+static bool queue_full(struct component *c)
+{
     if (out_pending(c) >= COMPONENT_OUT_MAX) {
-        /* Under overload every caller hits this: say it once per
-         * episode, not once per refused stanza. */
         if (!c->queue_full)
             log_warn("xmpp send queue full, refusing stanzas",
                      "server=%s limit_bytes=%d", c->server, COMPONENT_OUT_MAX);
         c->queue_full = true;
         c->refused++;
-        return -1;
+        metrics_inc(METRIC_STANZAS_REFUSED_QUEUE_FULL);
+        return true;
     }
     if (c->queue_full && out_pending(c) < COMPONENT_OUT_MAX / 2) {
         log_info("xmpp send queue drained", "server=%s refused=%llu", c->server,
@@ -672,11 +702,30 @@ int component_send(struct component *c, xmpp_stanza_t *st)
         c->queue_full = false;
         c->refused = 0;
     }
+    return false;
+}
+
+/*
+ * The single point where stanzas go to the server: whatever the caller
+ * built from outside input, the serializer refuses what the server would
+ * close the stream on, and the size is checked on the serialized bytes
+ * (escaping can make a body five times larger).
+ */
+int component_send(struct component *c, xmpp_stanza_t *st)
+{
+    const char *name;
+    enum stanza_fault fault;
+    size_t before, len;
+
+    c->refusal = COMPONENT_REFUSED_NONE;
+    if (c->state != COMPONENT_CONNECTED || c->conn == NULL)
+        return refuse(c, COMPONENT_REFUSED_DISCONNECTED);
+    if (queue_full(c))
+        return refuse(c, COMPONENT_REFUSED_QUEUE_FULL);
     before = c->out.len;
-    if (stanza_serialize(st, &c->out) < 0) {
-        log_error("cannot serialize stanza", "server=%s", c->server);
-        return -1;
-    }
+    if (stanza_serialize_max(st, &c->out, c->conf->component.max_stanza_size,
+                             &fault) < 0)
+        return refuse_stanza(c, st, fault);
     len = c->out.len - before;
     if (log_enabled(LOG_LEVEL_DEBUG))
         log_debug("xmpp queued", "bytes=%zu", len);
@@ -691,6 +740,30 @@ int component_send(struct component *c, xmpp_stanza_t *st)
     return 0;
 }
 
+enum component_refusal component_send_refusal(const struct component *c)
+{
+    return c->refusal;
+}
+
+const char *component_refusal_name(enum component_refusal r)
+{
+    switch (r) {
+    case COMPONENT_REFUSED_NONE:
+        return "none";
+    case COMPONENT_REFUSED_DISCONNECTED:
+        return "disconnected";
+    case COMPONENT_REFUSED_QUEUE_FULL:
+        return "queue-full";
+    case COMPONENT_REFUSED_INVALID:
+        return "invalid-characters";
+    case COMPONENT_REFUSED_TOO_LARGE:
+        return "too-large";
+    case COMPONENT_REFUSED_ID:
+        return "id-in-use";
+    }
+    return "unknown";
+}
+
 int component_send_iq(struct component *c, xmpp_stanza_t *iq,
                       uint64_t timeout_ms, iq_cb cb, void *arg)
 {
@@ -698,13 +771,13 @@ int component_send_iq(struct component *c, xmpp_stanza_t *iq,
     const char *to = stanza_attr(iq, ATTR_TO);
 
     if (c->state != COMPONENT_CONNECTED || to == NULL)
-        return -1;
+        return refuse(c, COMPONENT_REFUSED_DISCONNECTED);
     if (stanza_attr(iq, ATTR_ID) == NULL) {
         iq_new_id(c->iqs, id, sizeof(id));
         xmpp_stanza_set_id(iq, id);
     }
     if (iq_track(c->iqs, stanza_attr(iq, ATTR_ID), to, timeout_ms, cb, arg) < 0)
-        return -1;
+        return refuse(c, COMPONENT_REFUSED_ID);
     if (component_send(c, iq) < 0) {
         iq_untrack(c->iqs, stanza_attr(iq, ATTR_ID));
         return -1;

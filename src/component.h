@@ -44,11 +44,31 @@ void component_start(struct component *c);
 /* Close the stream cleanly; cb runs once the stream is closed. */
 void component_stop(struct component *c, component_stopped_cb cb, void *arg);
 
+/* Why component_send() or component_send_iq() last returned -1. */
+enum component_refusal {
+    COMPONENT_REFUSED_NONE,
+    COMPONENT_REFUSED_DISCONNECTED, /* no stream, or an IQ without `to` */
+    COMPONENT_REFUSED_QUEUE_FULL,   /* COMPONENT_OUT_MAX bytes pending */
+    /* Text, a value or a name the server would close the stream on
+     * (invalid UTF-8, a character outside XML 1.0 Char...). */
+    COMPONENT_REFUSED_INVALID,
+    COMPONENT_REFUSED_TOO_LARGE, /* over component.max_stanza_size */
+    COMPONENT_REFUSED_ID,        /* the IQ id is already waiting */
+};
+
 /*
  * Queue a stanza to the server; the caller keeps its reference. -1 when
- * not connected or when the send queue is full (nothing was queued).
+ * not connected, when the send queue is full, or when the stanza is one the
+ * server would refuse at stream level (invalid characters, over
+ * component.max_stanza_size): nothing was queued, and
+ * component_send_refusal() says which. Logged here, once, with context.
  */
 int component_send(struct component *c, xmpp_stanza_t *st);
+
+/* The reason of the last refusal (valid until the next send). */
+enum component_refusal component_send_refusal(const struct component *c);
+/* "disconnected", "queue-full", "invalid-characters", "too-large", ... */
+const char *component_refusal_name(enum component_refusal r);
 
 /*
  * Send an IQ (its id is set here when absent) and call cb once with the

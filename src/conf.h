@@ -43,6 +43,8 @@ struct conf {
         char *jid;          /* the component's domain */
         char *secret;       /* inline or read from secret_file */
         unsigned keepalive; /* seconds between pings */
+        /* Bytes of serialized XML a stanza may have (the server's limit). */
+        size_t max_stanza_size;
     } component;
     struct {
         char *listen_host; /* numeric IPv4 or IPv6 address, no brackets */

@@ -65,8 +65,9 @@ static void send_release(struct dispatch *dp, xmpp_stanza_t *st)
 
     if (component_send(dp->c, st) < 0 &&
         log_ratelimit_pass(&unsent_log, loop_clock_ms()))
-        log_warn("reply not sent: stream unavailable", "to=%s",
-                 stanza_attr(st, ATTR_TO) ? stanza_attr(st, ATTR_TO) : "-");
+        log_warn("reply not sent: stream unavailable", "to=%s reason=%s",
+                 stanza_attr(st, ATTR_TO) ? stanza_attr(st, ATTR_TO) : "-",
+                 component_refusal_name(component_send_refusal(dp->c)));
     xmpp_stanza_release(st);
 }
 

@@ -74,6 +74,23 @@ void metrics_appendf(char **buf, size_t *len, const char *fmt, ...)
     *len += (size_t)n;
 }
 
+/* Stanzas component_send() refused, by reason. */
+static void metrics_render_refused(char **buf, size_t *len)
+{
+    static const char *const reasons[] = {"invalid_characters", "too_large",
+                                          "queue_full"};
+
+    metrics_appendf(buf, len,
+                    "# HELP restanza_stanzas_refused_total Stanzas not sent "
+                    "to the XMPP server, by reason.\n"
+                    "# TYPE restanza_stanzas_refused_total counter\n");
+    for (int i = 0; i < 3; i++)
+        metrics_appendf(
+            buf, len, "restanza_stanzas_refused_total{reason=\"%s\"} %llu\n",
+            reasons[i],
+            (unsigned long long)counters[METRIC_STANZAS_REFUSED_INVALID + i]);
+}
+
 /* Webhook deliveries, failures by reason and latency. */
 static void metrics_render_webhook(char **buf, size_t *len)
 {
@@ -166,6 +183,7 @@ void metrics_render(char **buf, size_t *len)
                     "# TYPE restanza_xmpp_disconnects_total counter\n"
                     "restanza_xmpp_disconnects_total %llu\n",
                     (unsigned long long)counters[METRIC_XMPP_DISCONNECTS]);
+    metrics_render_refused(buf, len);
     metrics_render_webhook(buf, len);
     metrics_render_roster(buf, len);
     metrics_render_http_limits(buf, len);

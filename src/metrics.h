@@ -28,6 +28,10 @@ enum metric {
     METRIC_HTTP_REFUSED,          /* connections over max_connections */
     METRIC_HTTP_HEADER_TIMEOUTS,  /* closed: header not in within its time */
     METRIC_HTTP_BODY_TIMEOUTS,    /* closed: body not in within its time */
+
+    METRIC_STANZAS_REFUSED_INVALID,    /* not sent: invalid characters */
+    METRIC_STANZAS_REFUSED_TOO_LARGE,  /* not sent: over max_stanza_size */
+    METRIC_STANZAS_REFUSED_QUEUE_FULL, /* not sent: send queue full */
     METRIC_COUNT
 };
 
