@@ -111,6 +111,29 @@ static long hex4(const char *p)
 }
 
 /*
+ * The \uXXXX escape at sc->p; a surrogate only as a high-low pair. json-c
+ * would turn a lone one into U+FFFD without a word, and no JSON text that
+ * means a character has one.
+ */
+static int scan_u_escape(struct scan *sc)
+{
+    long cp, lo;
+
+    if (sc->end - sc->p < 6 || (cp = hex4(sc->p + 2)) < 0)
+        return fail(sc, "bad \\u escape");
+    if (cp >= 0xdc00 && cp < 0xe000)
+        return fail(sc, "lone low surrogate \\u%04lx", (unsigned long)cp);
+    if (cp >= 0xd800 && cp < 0xdc00) {
+        if (sc->end - sc->p < 12 || sc->p[6] != '\\' || sc->p[7] != 'u' ||
+            (lo = hex4(sc->p + 8)) < 0xdc00 || lo >= 0xe000)
+            return fail(sc, "lone high surrogate \\u%04lx", (unsigned long)cp);
+        sc->p += 6;
+    }
+    sc->p += 6;
+    return 0;
+}
+
+/*
  * Scan a double-quoted string at sc->p. When key is non-NULL, also decode it
  * so that "a" and "\u0061" compare equal in the duplicate check.
  */
@@ -142,9 +165,8 @@ static int scan_string(struct scan *sc, struct scan_key *key)
             sc->p += 2;
             break;
         case 'u':
-            if (sc->end - sc->p < 6 || hex4(sc->p + 2) < 0)
-                return fail(sc, "bad \\u escape");
-            sc->p += 6;
+            if (scan_u_escape(sc) < 0)
+                return -1;
             break;
         default:
             return fail(sc, "bad escape");

@@ -16,7 +16,8 @@
  * Parse exactly one RFC 8259 JSON value from text[0..len). Stricter than
  * json-c's own strict mode: rejects single-quoted strings, NaN/Infinity,
  * "1.", leading zeros, comments, control characters in strings, NUL bytes,
- * invalid UTF-8, duplicate object keys, integers outside int64 (json-c would
+ * invalid UTF-8, \u escapes of lone surrogates (json-c would silently make
+ * them U+FFFD), duplicate object keys, integers outside int64 (json-c would
  * clamp them silently), nesting deeper than max_depth, and anything but
  * whitespace after the value. Returns a new reference (json_object_put) or
  * NULL with a one-line reason in err (when errlen > 0). json-c represents

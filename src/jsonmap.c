@@ -16,6 +16,7 @@
 #include "jid.h"
 #include "json.h"
 #include "stanza.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 /* Element and attribute names used by the hand-written mappings. */
@@ -270,16 +271,12 @@ static xmpp_stanza_t *find(xmpp_stanza_t *el, const char *el_ns,
     return find_next(el, el_ns, name, ns, NULL);
 }
 
-/* XML 1.0 cannot carry most C0 controls nor U+FFFE/U+FFFF. */
+/* Strict UTF-8 made of XML 1.0 Chars (no C0 controls, U+FFFE/U+FFFF,
+ * overlongs or surrogates: bytes from a form or a path are not checked
+ * before). */
 static bool xml_chars_ok(const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-            return false;
-        if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
-            return false;
-    }
-    return true;
+    return utf8_xml_valid_str(s);
 }
 
 /* The C string of a JSON string usable in XML, or NULL after fail(). */

@@ -56,6 +56,22 @@ START_TEST(test_parse_accepts_rfc8259_values)
 }
 END_TEST
 
+/* json-c would turn a lone surrogate escape into U+FFFD without a word. */
+START_TEST(test_parse_rejects_lone_surrogate_escapes)
+{
+    reject("\"\\ud800\"", "lone high surrogate \\ud800");
+    reject("\"a\\uD83Db\"", "lone high surrogate");
+    reject("\"\\ud800\\u0041\"", "lone high surrogate");
+    reject("\"\\ud800\\ud800\"", "lone high surrogate");
+    reject("\"\\udc00\"", "lone low surrogate \\udc00");
+    reject("\"\\ude00\\ud83d\"", "lone low surrogate");
+    reject("{\"\\udfff\":1}", "lone low surrogate");
+    reject("[\"\\ud83d\"]", "lone high surrogate");
+    accept("\"\\ud83d\\ude00\\uD800\\uDC00\"", "\"\xf0\x9f\x98\x80"
+                                               "\xf0\x90\x80\x80\"");
+}
+END_TEST
+
 START_TEST(test_parse_rejects_trailing_garbage)
 {
     reject("{\"a\":1}x", "trailing");
@@ -247,6 +263,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, test_parse_rejects_many_keys_with_one_duplicate_quickly);
     tcase_add_test(tc, test_parse_rejects_out_of_range_integers);
     tcase_add_test(tc, test_parse_rejects_invalid_utf8_and_nul);
+    tcase_add_test(tc, test_parse_rejects_lone_surrogate_escapes);
     tcase_add_test(tc, test_parse_enforces_depth_limit);
     tcase_add_test(tc, test_parse_null_is_null_with_empty_reason);
     tcase_add_test(tc, test_parse_without_error_buffer);
