@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "stanza.h"
 #include "status.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define NS_STREAMS "http://etherx.jabber.org/streams"
@@ -43,6 +44,10 @@ enum rest_error_id {
     RE_UNAUTHZ,
     RE_MALFORMAUTHZ,
     RE_PARSE,
+    RE_PATH_CHARS,
+    RE_QUERY_CHARS,
+    RE_CHARS,
+    RE_TOO_LARGE,
     RE_XMLNS,
     RE_NAME,
     RE_TO,
@@ -78,6 +83,19 @@ static const struct rest_error {
                          "Credentials malformed"},
     [RE_PARSE] = {400, ERR_MODIFY, "not-well-formed",
                   "Failed to parse payload"},
+    [RE_PATH_CHARS] = {400, ERR_MODIFY, "bad-format",
+                       "The path holds invalid UTF-8 or a character XML "
+                       "does not allow"},
+    [RE_QUERY_CHARS] = {400, ERR_MODIFY, "bad-format",
+                        "A URL parameter holds invalid UTF-8 or a character "
+                        "XML does not allow"},
+    [RE_CHARS] = {400, ERR_MODIFY, "bad-format",
+                  "The stanza holds invalid UTF-8 or a character XML does "
+                  "not allow"},
+    [RE_TOO_LARGE] = {413, ERR_MODIFY, COND_RESOURCE_CONSTRAINT,
+                      "The stanza is larger than the XMPP server accepts "
+                      "(component.max_stanza_size, counted on the escaped "
+                      "XML)"},
     [RE_XMLNS] = {422, ERR_MODIFY, "invalid-namespace",
                   "'xmlns' attribute must be empty"},
     [RE_NAME] = {422, ERR_MODIFY, "unsupported-stanza-type",
@@ -803,7 +821,7 @@ static xmpp_stanza_t *parse_body(struct job *j, const struct path *p,
             set_error(err, RE_TEXT_IQ);
             return NULL;
         }
-        if (!json_utf8_valid(body, len) || memchr(body, '\0', len) != NULL) {
+        if (!utf8_xml_valid(body, len)) {
             set_error(err, RE_PARSE);
             return NULL;
         }
@@ -1135,6 +1153,22 @@ static int iq_timeout(struct job *j, unsigned *secs)
     return rest_parse_timeout(v, conf->rest.iq_max_timeout, secs);
 }
 
+/* The answer to a stanza component_send() refused. */
+static enum rest_error_id refusal_error(struct rest *r)
+{
+    switch (component_send_refusal(r->c)) {
+    case COMPONENT_REFUSED_INVALID:
+        return RE_CHARS;
+    case COMPONENT_REFUSED_TOO_LARGE:
+        return RE_TOO_LARGE;
+    case COMPONENT_REFUSED_DISCONNECTED:
+        return RE_UNAVAILABLE;
+    default:
+        return component_state(r->c) == COMPONENT_CONNECTED ? RE_QUEUE_FULL
+                                                            : RE_UNAVAILABLE;
+    }
+}
+
 static void send_iq(struct job *j, xmpp_stanza_t *iq)
 {
     struct rest *r = j->r;
@@ -1170,9 +1204,7 @@ static void send_iq(struct job *j, xmpp_stanza_t *iq)
     if (component_send_iq(r->c, iq, (uint64_t)secs * 1000, on_iq_done, call) <
         0) {
         call_free(call);
-        job_fail(j, component_state(r->c) == COMPONENT_CONNECTED
-                        ? RE_QUEUE_FULL
-                        : RE_UNAVAILABLE);
+        job_fail(j, refusal_error(r));
         return;
     }
     log_debug("rest iq sent", "route=%s id=%s wire=%s timeout=%u", j->route,
@@ -1239,7 +1271,7 @@ static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
     }
     rc = component_send(r->c, st);
     if (rc < 0) {
-        job_fail(j, RE_QUEUE_FULL);
+        job_fail(j, refusal_error(r));
         goto out;
     }
     log_debug("rest request", "route=%s status=202", j->route);
@@ -1305,6 +1337,12 @@ static void post(struct rest *r, struct httpd_request *req, const char *route,
             path_clear(&p);
             return;
         }
+        /* Percent-decoded by libmicrohttpd: any bytes at all. */
+        if (!utf8_xml_valid_str(p.type) || !utf8_xml_valid_str(p.to)) {
+            job_fail(&j, RE_PATH_CHARS);
+            path_clear(&p);
+            return;
+        }
     }
     st = parse_body(&j, &p, &err);
     path_clear(&p);
@@ -1351,11 +1389,21 @@ static void on_get(struct httpd_request *req, void *arg)
         job_fail(&j, RE_NOT_FOUND);
         return;
     }
+    /* Path and parameters are percent-decoded: any bytes at all. */
+    if (!utf8_xml_valid_str(slash + 1)) {
+        job_fail(&j, RE_PATH_CHARS);
+        return;
+    }
     /* The URL parameters become the payload object (`?node=...`). */
     for (const char *const *pn = get_queries[qi].params; pn && *pn; pn++) {
         const char *v = httpd_request_query(req, *pn);
         if (v == NULL)
             continue;
+        if (!utf8_xml_valid_str(v)) {
+            json_object_put(payload);
+            job_fail(&j, RE_QUERY_CHARS);
+            return;
+        }
         if (payload == NULL)
             payload = json_object_new_object();
         json_object_object_add(payload, *pn, json_object_new_string(v));
