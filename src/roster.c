@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "stanza.h"
 #include "strmap.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define EL_ITEM "item"
@@ -170,6 +171,10 @@ static int parse_groups(struct roster_item *it, json_object *g,
                 *why = "groups must hold non-empty strings";
                 return -1;
             }
+            if (!utf8_xml_valid_str(json_object_get_string(e))) {
+                *why = "a group holds a character XML does not allow";
+                return -1;
+            }
             add_group(it, xstrdup(json_object_get_string(e)));
         }
         return 0;
@@ -183,6 +188,10 @@ static int parse_groups(struct roster_item *it, json_object *g,
             }
             if (*key == '\0') {
                 *why = "groups must be non-empty";
+                return -1;
+            }
+            if (!utf8_xml_valid_str(key)) {
+                *why = "a group holds a character XML does not allow";
                 return -1;
             }
             if (json_object_get_boolean(val))
@@ -209,6 +218,10 @@ static int parse_entry(struct roster_item *it, json_object *v, const char **why)
         const char *name = json_get_string(v, "name");
         if (name == NULL) {
             *why = "name is not a string";
+            return -1;
+        }
+        if (!utf8_xml_valid_str(name)) {
+            *why = "name holds a character XML does not allow";
             return -1;
         }
         if (*name != '\0')
@@ -710,7 +723,9 @@ static void priv_write(struct job *j)
         if (component_send_iq(j->r->c, iq, ROSTER_WRITE_TIMEOUT_MS, on_priv_set,
                               t) < 0) {
             ticket_take(t);
-            job_set_error(j, "XMPP server not connected");
+            job_set_error(
+                j, "roster set not sent: %s",
+                component_refusal_name(component_send_refusal(j->r->c)));
         } else {
             j->pending++;
         }

@@ -320,23 +320,70 @@ static const char *orig_to(struct job *j)
     return to != NULL ? to : component_jid(j->w->c);
 }
 
-static void send_release(struct webhook *w, xmpp_stanza_t *st)
+/* True when component_send() refused for what the stanza holds (the
+ * component logged it), not for the state of the stream. */
+static bool refused_content(struct webhook *w)
+{
+    enum component_refusal why = component_send_refusal(w->c);
+
+    return why == COMPONENT_REFUSED_INVALID ||
+           why == COMPONENT_REFUSED_TOO_LARGE;
+}
+
+static int send_release(struct webhook *w, xmpp_stanza_t *st)
 {
     static struct log_ratelimit unsent_log = LOG_RATELIMIT_INIT(
         LOG_LEVEL_WARN, "webhook reply not sent: stream unavailable");
+    int rc = component_send(w->c, st);
 
-    if (component_send(w->c, st) < 0 &&
+    if (rc < 0 && !refused_content(w) &&
         log_ratelimit_pass(&unsent_log, loop_clock_ms()))
         log_warn("webhook reply not sent: stream unavailable", "to=%s",
                  stanza_attr(st, ATTR_TO) ? stanza_attr(st, ATTR_TO) : "-");
     xmpp_stanza_release(st);
+    return rc;
 }
 
-static void send_delegated(struct job *j, xmpp_stanza_t *inner_reply)
+static int send_delegated(struct job *j, xmpp_stanza_t *inner_reply)
 {
-    if (dispatch_delegated_reply(j->w->dp, j->st, j->dlg_ns, inner_reply) < 0)
+    int rc = dispatch_delegated_reply(j->w->dp, j->st, j->dlg_ns, inner_reply);
+
+    if (rc < 0 && !refused_content(j->w))
         log_warn("delegated reply not sent: stream unavailable", "from=%s",
                  stanza_attr(j->orig, ATTR_FROM));
+    return rc;
+}
+
+static void answer_error(struct job *j, const char *type, const char *cond,
+                         const char *text);
+
+/*
+ * The webhook's answer would make the server close the stream (invalid
+ * characters, too large once serialized): tell the sender instead. The
+ * error is sent once, never replaced in turn.
+ */
+static void answer_refused(struct job *j)
+{
+    if (component_send_refusal(j->w->c) == COMPONENT_REFUSED_TOO_LARGE)
+        answer_error(j, ERR_MODIFY, COND_RESOURCE_CONSTRAINT,
+                     "Webhook answer larger than the XMPP server accepts");
+    else
+        answer_error(j, ERR_MODIFY, COND_NOT_ACCEPTABLE,
+                     "Webhook answer holds characters XML does not allow");
+}
+
+/* Send a reply built from the webhook's answer (released). */
+static void send_reply(struct job *j, xmpp_stanza_t *st)
+{
+    if (send_release(j->w, st) < 0 && refused_content(j->w))
+        answer_refused(j);
+}
+
+/* The same for the inner reply of a delegated IQ. */
+static void send_delegated_reply(struct job *j, xmpp_stanza_t *inner_reply)
+{
+    if (send_delegated(j, inner_reply) < 0 && refused_content(j->w))
+        answer_refused(j);
 }
 
 /* Answer j with a stanza error (inside the wrapper when delegated). */
@@ -429,7 +476,7 @@ static void answer_body(struct job *j, xmpp_stanza_t *body)
         xmpp_stanza_t *r =
             delegation_inner_reply(w->ctx, j->orig, error ? "error" : "result");
         copy_children(r, body);
-        send_delegated(j, r);
+        send_delegated_reply(j, r);
         return;
     }
     xmpp_stanza_t *r = xmpp_stanza_copy(body);
@@ -453,7 +500,7 @@ static void answer_body(struct job *j, xmpp_stanza_t *body)
     } else if (stanza_attr(r, ATTR_ID) == NULL) {
         set_new_id(w, r);
     }
-    send_release(w, r);
+    send_reply(j, r);
 }
 
 static void answer_receipt(struct job *j)
@@ -475,9 +522,30 @@ static void answer_receipt(struct job *j)
     send_release(w, r);
 }
 
-/* The response body as a stanza of j's kind, or NULL. */
-static xmpp_stanza_t *parse_body(struct job *j,
-                                 const struct httpc_response *resp)
+/*
+ * A top element we may write to the component stream: message, presence or
+ * iq in no namespace, jabber:client or jabber:component:accept. Anything
+ * else (another namespace, <stream:error/>...) makes the server close the
+ * stream (unsupported-stanza-type).
+ */
+static bool sendable_stanza(xmpp_stanza_t *st)
+{
+    const char *ns = xmpp_stanza_get_ns(st);
+
+    if (ns != NULL && *ns != '\0' && strcmp(ns, NS_CLIENT) != 0 &&
+        strcmp(ns, NS_COMPONENT) != 0)
+        return false;
+    return stanza_is(st, EL_MESSAGE) || stanza_is(st, EL_PRESENCE) ||
+           stanza_is(st, EL_IQ);
+}
+
+/*
+ * The response body as a stanza of j's kind, or NULL. *refused is set when
+ * the body parsed as XML or JSON but is not a stanza we may send: not an
+ * answer to leave unsaid, an error to the sender.
+ */
+static xmpp_stanza_t *
+parse_body(struct job *j, const struct httpc_response *resp, bool *refused)
 {
     struct webhook *w = j->w;
     const char *ct = resp->content_type;
@@ -510,7 +578,13 @@ static xmpp_stanza_t *parse_body(struct job *j,
         if (obj != NULL) {
             st = jsonmap_to_stanza(w->ctx, obj, &jerr);
             json_object_put(obj);
+            *refused = st == NULL;
         }
+    }
+    if (st != NULL && !sendable_stanza(st)) {
+        xmpp_stanza_release(st);
+        st = NULL;
+        *refused = true;
     }
     if (st != NULL && !stanza_is(st, j->kind)) {
         xmpp_stanza_release(st);
@@ -560,15 +634,56 @@ static void job_done(struct job *j)
     }
 }
 
+/* Reply to j's sender as the webhook's response says (research §4.6). */
+static void answer(struct job *j, const struct httpc_response *resp,
+                   xmpp_stanza_t *body, bool refused)
+{
+    struct webhook *w = j->w;
+    const char *type = stanza_attr(j->orig, ATTR_TYPE);
+    bool receipt = strcmp(j->kind, EL_MESSAGE) == 0 &&
+                   stanza_child(j->orig, "request", NS_RECEIPTS) != NULL;
+    const char *etype, *econd;
+    char text[64];
+
+    if (refused && resp->status >= 200 && resp->status < 300) {
+        log_failure(j, "answer is not a stanza that may be sent", resp->status);
+        answer_error(j, ERR_MODIFY, COND_NOT_ACCEPTABLE,
+                     "Webhook answer is not a message, presence or iq");
+        return;
+    }
+    switch (webhook_decide(j->kind, type, receipt, resp->status, resp->len == 0,
+                           body != NULL)) {
+    case WEBHOOK_REPLY_NONE:
+        break;
+    case WEBHOOK_REPLY_RECEIPT:
+        answer_receipt(j);
+        break;
+    case WEBHOOK_REPLY_EMPTY:
+        if (j->dlg_ns != NULL)
+            send_delegated(j,
+                           delegation_inner_reply(w->ctx, j->orig, "result"));
+        else
+            send_release(w, empty_reply(j));
+        break;
+    case WEBHOOK_REPLY_BODY:
+        answer_body(j, body);
+        break;
+    case WEBHOOK_REPLY_ERROR:
+        webhook_http_error(resp->status, &etype, &econd);
+        if (reason_phrase(resp->status) != NULL)
+            snprintf(text, sizeof(text), "%s", reason_phrase(resp->status));
+        else
+            snprintf(text, sizeof(text), "%ld Unassigned", resp->status);
+        answer_error(j, etype, econd, text);
+        break;
+    }
+}
+
 static void on_response(const struct httpc_response *resp, void *arg)
 {
     struct job *j = arg;
-    struct webhook *w = j->w;
-    const char *type = stanza_attr(j->orig, ATTR_TYPE);
-    bool receipt;
     xmpp_stanza_t *body = NULL;
-    const char *etype, *econd;
-    char text[64];
+    bool refused = false;
 
     j->t = NULL;
     metrics_add(METRIC_WEBHOOK_LATENCY_US,
@@ -604,36 +719,9 @@ static void on_response(const struct httpc_response *resp, void *arg)
         return;
     }
     metrics_inc(METRIC_WEBHOOK_DELIVERIES);
-    receipt = strcmp(j->kind, EL_MESSAGE) == 0 &&
-              stanza_child(j->orig, "request", NS_RECEIPTS) != NULL;
     if (resp->status != 202 && resp->status != 204)
-        body = parse_body(j, resp);
-    switch (webhook_decide(j->kind, type, receipt, resp->status, resp->len == 0,
-                           body != NULL)) {
-    case WEBHOOK_REPLY_NONE:
-        break;
-    case WEBHOOK_REPLY_RECEIPT:
-        answer_receipt(j);
-        break;
-    case WEBHOOK_REPLY_EMPTY:
-        if (j->dlg_ns != NULL)
-            send_delegated(j,
-                           delegation_inner_reply(w->ctx, j->orig, "result"));
-        else
-            send_release(w, empty_reply(j));
-        break;
-    case WEBHOOK_REPLY_BODY:
-        answer_body(j, body);
-        break;
-    case WEBHOOK_REPLY_ERROR:
-        webhook_http_error(resp->status, &etype, &econd);
-        if (reason_phrase(resp->status) != NULL)
-            snprintf(text, sizeof(text), "%s", reason_phrase(resp->status));
-        else
-            snprintf(text, sizeof(text), "%ld Unassigned", resp->status);
-        answer_error(j, etype, econd, text);
-        break;
-    }
+        body = parse_body(j, resp, &refused);
+    answer(j, resp, body, refused);
     if (resp->status < 200 || resp->status >= 300) {
         metrics_inc(METRIC_WEBHOOK_FAIL_HTTP);
         log_failure(j, "http status", resp->status);
