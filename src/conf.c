@@ -1002,14 +1002,18 @@ static bool b64token(const char *s, size_t n)
     return i == n;
 }
 
-/* Why pattern cannot limit a token, or NULL when it can. */
-static const char *check_pattern(const char *pattern, const char *server_domain,
+/*
+ * Why *pattern cannot limit a token, or NULL when it can; then *pattern is
+ * replaced by its normalised form (matched against normalised senders, and
+ * the default `from`).
+ */
+static const char *check_pattern(char **pattern, const char *server_domain,
                                  const char *component_jid)
 {
     struct jid j;
     const char *why = NULL;
 
-    if (jid_parse(pattern, &j) < 0)
+    if (jid_parse(*pattern, &j) < 0)
         return "is not a valid JID";
     if (component_jid != NULL && same_domain(j.domain, component_jid)) {
         why = NULL;
@@ -1022,6 +1026,11 @@ static const char *check_pattern(const char *pattern, const char *server_domain,
         why = "is neither in component.jid nor in server.domain";
     }
     jid_clear(&j);
+    if (why == NULL) {
+        char *norm = jid_normalize(*pattern);
+        free(*pattern);
+        *pattern = norm;
+    }
     return why;
 }
 
@@ -1098,19 +1107,13 @@ int conf_tokens_parse(const char *text, const char *server_domain,
         list[count].pattern = pat != NULL ? xstrndup(pat, patlen) : NULL;
         count++;
         if (list[count - 1].pattern != NULL) {
-            const char *bad = check_pattern(list[count - 1].pattern,
+            const char *bad = check_pattern(&list[count - 1].pattern,
                                             server_domain, component_jid);
-            char *norm;
-
             if (bad != NULL) {
                 snprintf(why, whylen, "pattern of token %zu '%s' %s", count,
                          list[count - 1].pattern, bad);
                 goto fail;
             }
-            /* Matched against normalised senders, and the default one. */
-            norm = jid_normalize(list[count - 1].pattern);
-            free(list[count - 1].pattern);
-            list[count - 1].pattern = norm;
         }
     }
     *out = list;
