@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* hmac.c: HMAC-SHA256 (libcrypto adapter) and constant-time secret compare. */
+/* hmac.c: HMAC-SHA256 for the webhook signature (libcrypto adapter). */
 #include "config.h"
 
 #include "hmac.h"
@@ -47,15 +47,4 @@ int hmac_sha256_hex(const void *key, size_t key_len, const void *data,
     }
     hex[2 * HMAC_SHA256_LEN] = '\0';
     return 0;
-}
-
-bool hmac_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char diff = la != lb;
-
-    /* Walk the expected secret's full length whatever the input. */
-    for (size_t i = 0; i < lb; i++)
-        diff |= (unsigned char)(b[i] ^ (i < la ? a[i] : 0));
-    return diff == 0;
 }

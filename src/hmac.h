@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* hmac.h: HMAC-SHA256 (libcrypto adapter) and constant-time secret compare. */
+/* hmac.h: HMAC-SHA256 for the webhook signature (libcrypto adapter). */
 #ifndef RESTANZA_HMAC_H
 #define RESTANZA_HMAC_H
 
@@ -17,9 +17,5 @@ int hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
 /* Same, as lowercase hex into hex (NUL-terminated). 0 or -1. */
 int hmac_sha256_hex(const void *key, size_t key_len, const void *data,
                     size_t len, char hex[HMAC_SHA256_HEX_LEN]);
-
-/* Compare a secret or token (b, the expected one) with a, in time that does
- * not depend on where they differ. */
-bool hmac_equal(const char *a, const char *b);
 
 #endif

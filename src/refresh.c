@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "conf.h"
-#include "hmac.h"
 #include "httpd.h"
 #include "jid.h"
 #include "json.h"
@@ -131,22 +131,7 @@ static void on_abort(struct httpd_request *req, void *arg)
 /* True when the bearer token is right; answers 401/403 otherwise. */
 static bool authorized(struct refresh *f, struct httpd_request *req)
 {
-    const char *hdr = httpd_request_header(req, "Authorization");
-    const char *cred;
-
-    if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0) {
-        httpd_add_header(req, "WWW-Authenticate", "Bearer");
-        bad(req, 401, "a bearer token is required");
-        return false;
-    }
-    cred = hdr + 7;
-    while (*cred == ' ')
-        cred++;
-    if (!hmac_equal(cred, f->conf->roster.token)) {
-        bad(req, 403, "wrong token");
-        return false;
-    }
-    return true;
+    return auth_require_bearer(req, f->conf->roster.token, "roster");
 }
 
 /* s as the server writes a username (nodeprep: `Alice` -> `alice`), or a

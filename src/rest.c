@@ -13,7 +13,7 @@
 #include "component.h"
 #include "conf.h"
 #include "delegation.h"
-#include "hmac.h"
+#include "auth.h"
 #include "httpd.h"
 #include "iq.h"
 #include "jid.h"
@@ -76,11 +76,9 @@ static const struct rest_error {
     const char *condition;
     const char *text;
 } rest_errors[] = {
-    [RE_NOAUTHZ] = {401, ERR_AUTH, "not-authorized", "No credentials provided"},
-    [RE_UNAUTHZ] = {403, ERR_AUTH, "not-authorized",
-                    "Credentials not accepted"},
-    [RE_MALFORMAUTHZ] = {403, ERR_AUTH, "not-authorized",
-                         "Credentials malformed"},
+    [RE_NOAUTHZ] = {401, ERR_AUTH, "not-authorized", AUTH_TEXT_MISSING},
+    [RE_UNAUTHZ] = {403, ERR_AUTH, "not-authorized", AUTH_TEXT_WRONG},
+    [RE_MALFORMAUTHZ] = {403, ERR_AUTH, "not-authorized", AUTH_TEXT_MALFORMED},
     [RE_PARSE] = {400, ERR_MODIFY, "not-well-formed",
                   "Failed to parse payload"},
     [RE_PATH_CHARS] = {400, ERR_MODIFY, "bad-format",
@@ -667,34 +665,29 @@ static void respond_stanzas(struct httpd_request *req, enum rest_format fmt,
 static bool authenticate(struct job *j)
 {
     const struct conf *conf = j->r->conf;
-    const char *hdr = httpd_request_header(j->req, "Authorization");
     const char *cred;
-    size_t scheme;
 
-    if (hdr == NULL) {
-        job_fail(j, RE_NOAUTHZ);
-        return false;
-    }
-    scheme = strcspn(hdr, " ");
-    cred = hdr + scheme;
-    while (*cred == ' ')
-        cred++;
-    if (scheme == 6 && strncasecmp(hdr, "Bearer", 6) == 0) {
+    switch (auth_scheme(httpd_request_header(j->req, "Authorization"), &cred)) {
+    case AUTH_SCHEME_BEARER: {
         size_t match = conf->rest.ntokens;
         /* Check every token so the time spent tells nothing. */
         for (size_t i = 0; i < conf->rest.ntokens; i++) {
-            bool eq = hmac_equal(cred, conf->rest.tokens[i].token);
+            bool eq = auth_secret_equal(cred, conf->rest.tokens[i].token);
             if (eq && match == conf->rest.ntokens)
                 match = i;
         }
-        if (match == conf->rest.ntokens || *cred == '\0') {
+        if (*cred == '\0') {
+            job_fail(j, RE_NOAUTHZ);
+            return false;
+        }
+        if (match == conf->rest.ntokens) {
             job_fail(j, RE_UNAUTHZ);
             return false;
         }
         j->auth.pattern = conf->rest.tokens[match].pattern;
         return true;
     }
-    if (scheme == 5 && strncasecmp(hdr, "Basic", 5) == 0) {
+    case AUTH_SCHEME_BASIC: {
         char *user, *secret;
         bool ok;
 
@@ -703,7 +696,7 @@ static bool authenticate(struct job *j)
             return false;
         }
         /* Both comparisons run whatever the first one says. */
-        ok = hmac_equal(secret, conf->component.secret);
+        ok = auth_secret_equal(secret, conf->component.secret);
         ok = (strcasecmp(user, conf->component.jid) == 0) & ok;
         free(user);
         free(secret);
@@ -714,8 +707,10 @@ static bool authenticate(struct job *j)
         j->auth.pattern = NULL;
         return true;
     }
-    job_fail(j, RE_NOAUTHZ);
-    return false;
+    default:
+        job_fail(j, RE_NOAUTHZ);
+        return false;
+    }
 }
 
 /* ---------------------------------------------------------------------- */

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "component.h"
 #include "conf.h"
 #include "delegation.h"
-#include "hmac.h"
 #include "httpd.h"
 #include "iq.h"
 #include "log.h"
@@ -35,27 +35,9 @@ struct status {
 /* True when the request may see operations data; answers it otherwise. */
 static bool authorized(struct status *s, struct httpd_request *req)
 {
-    const char *auth = httpd_request_header(req, "Authorization");
-    const char *token = s->conf->http.admin_token;
-
-    if (token == NULL)
+    if (s->conf->http.admin_token == NULL)
         return true; /* only allowed by conf on a loopback listener */
-    if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
-        httpd_add_header(req, "WWW-Authenticate", "Bearer realm=\"restanza\"");
-        httpd_error(req, 401, "auth", "not-authorized",
-                    "No credentials provided");
-        return false;
-    }
-    if (!hmac_equal(auth + 7, token)) {
-        static struct log_ratelimit wrong_log =
-            LOG_RATELIMIT_INIT(LOG_LEVEL_WARN, "wrong admin token");
-        if (log_ratelimit_pass(&wrong_log, loop_clock_ms()))
-            log_warn("wrong admin token", "path=%s", httpd_request_path(req));
-        httpd_error(req, 403, "auth", "not-authorized",
-                    "Credentials not accepted");
-        return false;
-    }
-    return true;
+    return auth_require_bearer(req, s->conf->http.admin_token, "admin");
 }
 
 static json_object *privileges_json(const struct strmap *perms)
