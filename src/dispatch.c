@@ -15,6 +15,8 @@
 #include "iq.h"
 #include "log.h"
 #include "loop.h"
+#include "loopguard.h"
+#include "metrics.h"
 #include "stanza.h"
 #include "strmap.h"
 #include "version.h"
@@ -38,6 +40,7 @@ struct dispatch {
     void *early_arg;
     dispatch_incoming_cb incoming;
     void *incoming_arg;
+    struct loopguard *guard; /* per-peer budget of automatic replies */
 };
 
 static const char *const features[] = {
@@ -58,11 +61,43 @@ static struct delegate *find_delegate(struct dispatch *dp, const char *ns)
     return dl;
 }
 
+bool dispatch_reply_allowed(struct dispatch *dp, xmpp_stanza_t *st)
+{
+    static struct log_ratelimit self_log = LOG_RATELIMIT_INIT(
+        LOG_LEVEL_WARN, "reply to restanza's own domain not sent");
+    static struct log_ratelimit budget_log = LOG_RATELIMIT_INIT(
+        LOG_LEVEL_WARN, "reply over the peer's budget not sent (ping-pong?)");
+    const char *to = stanza_attr(st, ATTR_TO);
+
+    if (loopguard_own_domain(to, dp->conf->component.jid)) {
+        metrics_inc(METRIC_LOOP_TO_SELF);
+        if (log_ratelimit_pass(&self_log, loop_clock_ms()))
+            log_warn("reply to restanza's own domain not sent", "to=%s", to);
+        return false;
+    }
+    /* An IQ answer is never answered: only messages and presences can
+     * go back and forth. */
+    if (!stanza_is(st, EL_IQ) &&
+        !loopguard_allow(dp->guard, to, loop_clock_ms())) {
+        metrics_inc(METRIC_LOOP_PEER_BUDGET);
+        if (log_ratelimit_pass(&budget_log, loop_clock_ms()))
+            log_warn("reply over the peer's budget not sent (ping-pong?)",
+                     "to=%s rate=%d burst=%d", to, LOOPGUARD_RATE,
+                     LOOPGUARD_BURST);
+        return false;
+    }
+    return true;
+}
+
 static void send_release(struct dispatch *dp, xmpp_stanza_t *st)
 {
     static struct log_ratelimit unsent_log = LOG_RATELIMIT_INIT(
         LOG_LEVEL_WARN, "reply not sent: stream unavailable");
 
+    if (!dispatch_reply_allowed(dp, st)) {
+        xmpp_stanza_release(st);
+        return;
+    }
     if (component_send(dp->c, st) < 0 &&
         log_ratelimit_pass(&unsent_log, loop_clock_ms()))
         log_warn("reply not sent: stream unavailable", "to=%s reason=%s",
@@ -299,10 +334,33 @@ static void on_message(struct dispatch *dp, xmpp_stanza_t *msg)
                 "No message handler is configured");
 }
 
+/* A stanza from our own domain: something sent to ourselves came back.
+ * Nothing answers it and the webhook never sees it (SPEC §13). */
+static void drop_from_self(xmpp_stanza_t *st)
+{
+    static struct log_ratelimit self_log = LOG_RATELIMIT_INIT(
+        LOG_LEVEL_DEBUG, "stanza from restanza's own domain dropped");
+    const char *type = stanza_attr(st, ATTR_TYPE);
+
+    metrics_inc(METRIC_LOOP_FROM_SELF);
+    if (log_enabled(LOG_LEVEL_DEBUG) &&
+        log_ratelimit_pass(&self_log, loop_clock_ms()))
+        log_debug("stanza from restanza's own domain dropped",
+                  "kind=%s from=%s to=%s type=%s", xmpp_stanza_get_name(st),
+                  stanza_attr(st, ATTR_FROM),
+                  stanza_attr(st, ATTR_TO) ? stanza_attr(st, ATTR_TO) : "-",
+                  type != NULL ? type : "-");
+}
+
 static void on_stanza(xmpp_stanza_t *st, void *arg)
 {
     struct dispatch *dp = arg;
 
+    if (loopguard_own_domain(stanza_attr(st, ATTR_FROM),
+                             dp->conf->component.jid)) {
+        drop_from_self(st);
+        return;
+    }
     if (stanza_is(st, EL_IQ))
         on_iq(dp, st);
     else if (stanza_is(st, EL_MESSAGE))
@@ -336,6 +394,7 @@ struct dispatch *dispatch_new(struct component *c, struct delegation *d,
     dp->conf = conf;
     dp->ctx = component_ctx(c);
     dp->delegates = strmap_new(free);
+    dp->guard = loopguard_new();
     component_on_stanza(c, on_stanza, dp);
     component_on_state(c, on_state, dp);
     return dp;
@@ -348,6 +407,7 @@ void dispatch_free(struct dispatch *dp)
     component_on_stanza(dp->c, NULL, NULL);
     component_on_state(dp->c, NULL, NULL);
     strmap_free(dp->delegates);
+    loopguard_free(dp->guard);
     free(dp);
 }
 

@@ -54,6 +54,14 @@ void dispatch_delegate(struct dispatch *dp, const char *ns,
                        dispatch_delegated_cb cb, void *arg);
 
 /*
+ * Whether an automatic reply (a webhook answer, a stanza error) may be
+ * sent: never to the component's own domain, and for messages and
+ * presences within the peer's budget (loopguard.h). A refusal is counted
+ * and logged (rate-limited) here; the caller just drops st.
+ */
+bool dispatch_reply_allowed(struct dispatch *dp, xmpp_stanza_t *st);
+
+/*
  * Answer a forwarded IQ: inner_reply (ownership taken) is wrapped for the
  * wrapper IQ outer in dlg_ns and sent. 0 or -1 (not connected).
  */

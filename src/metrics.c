@@ -156,6 +156,22 @@ static void metrics_render_http_limits(char **buf, size_t *len)
         (unsigned long long)counters[METRIC_HTTP_BODY_TIMEOUTS]);
 }
 
+/* Stanzas the loop guard kept from going round in circles. */
+static void metrics_render_loop_guard(char **buf, size_t *len)
+{
+    metrics_appendf(
+        buf, len,
+        "# HELP restanza_loop_guard_drops_total Stanzas dropped so that "
+        "restanza never talks to itself or ping-pongs with a peer.\n"
+        "# TYPE restanza_loop_guard_drops_total counter\n"
+        "restanza_loop_guard_drops_total{reason=\"from_self\"} %llu\n"
+        "restanza_loop_guard_drops_total{reason=\"to_self\"} %llu\n"
+        "restanza_loop_guard_drops_total{reason=\"peer_budget\"} %llu\n",
+        (unsigned long long)counters[METRIC_LOOP_FROM_SELF],
+        (unsigned long long)counters[METRIC_LOOP_TO_SELF],
+        (unsigned long long)counters[METRIC_LOOP_PEER_BUDGET]);
+}
+
 void metrics_render(char **buf, size_t *len)
 {
     static const char *const kinds[] = {"message", "presence", "iq"};
@@ -187,6 +203,7 @@ void metrics_render(char **buf, size_t *len)
     metrics_render_webhook(buf, len);
     metrics_render_roster(buf, len);
     metrics_render_http_limits(buf, len);
+    metrics_render_loop_guard(buf, len);
     metrics_appendf(buf, len,
                     "# HELP restanza_http_requests_total HTTP requests by "
                     "route and status.\n"

@@ -21,6 +21,7 @@
 #include "jsonmap.h"
 #include "log.h"
 #include "loop.h"
+#include "loopguard.h"
 #include "stanza.h"
 #include "status.h"
 #include "utf8.h"
@@ -51,6 +52,7 @@ enum rest_error_id {
     RE_XMLNS,
     RE_NAME,
     RE_TO,
+    RE_TO_SELF,
     RE_FROM,
     RE_FROM_AUTH,
     RE_NO_PRIVILEGE,
@@ -100,6 +102,9 @@ static const struct rest_error {
                  "must be 'message', 'presence' or 'iq'"},
     [RE_TO] = {422, ERR_MODIFY, "improper-addressing",
                "Invalid destination JID"},
+    [RE_TO_SELF] = {422, ERR_CANCEL, COND_NOT_ALLOWED,
+                    "cannot send to restanza's own address (it would come "
+                    "back to restanza)"},
     [RE_FROM] = {422, ERR_MODIFY, "invalid-from", "Invalid source JID"},
     [RE_FROM_AUTH] = {403, ERR_AUTH, "not-authorized",
                       "Not authorized to send stanza with requested 'from'"},
@@ -915,6 +920,9 @@ static xmpp_stanza_t *normalise(struct rest *r, xmpp_stanza_t *st,
         return set_error(err, RE_NAME), NULL;
     if (to == NULL || normal_address(st, ATTR_TO) < 0)
         return set_error(err, RE_TO), NULL;
+    /* Normalised first: any case or form of our own domain is caught. */
+    if (loopguard_own_domain(stanza_attr(st, ATTR_TO), r->conf->component.jid))
+        return set_error(err, RE_TO_SELF), NULL;
     if (from != NULL && normal_address(st, ATTR_FROM) < 0)
         return set_error(err, RE_FROM), NULL;
     if (strcmp(name, EL_IQ) == 0) {

@@ -334,8 +334,13 @@ static int send_release(struct webhook *w, xmpp_stanza_t *st)
 {
     static struct log_ratelimit unsent_log = LOG_RATELIMIT_INIT(
         LOG_LEVEL_WARN, "webhook reply not sent: stream unavailable");
-    int rc = component_send(w->c, st);
+    int rc;
 
+    if (!dispatch_reply_allowed(w->dp, st)) {
+        xmpp_stanza_release(st);
+        return 0; /* dropped on purpose (counted and logged there) */
+    }
+    rc = component_send(w->c, st);
     if (rc < 0 && !refused_content(w) &&
         log_ratelimit_pass(&unsent_log, loop_clock_ms()))
         log_warn("webhook reply not sent: stream unavailable", "to=%s",
