@@ -34,7 +34,7 @@
 
 /* Biggest web app answer we read. */
 #define ROSTER_MAX_RESPONSE (1024 * 1024)
-/* Privileged roster IQs and ejabberd API calls. */
+/* Privileged roster IQs and ejabberd API calls, each from its own send. */
 #define ROSTER_WRITE_TIMEOUT_MS 15000
 /* A delegated roster get is answered within this (ejabberd waits 32 s). */
 #define ROSTER_DELEGATED_MS 24000
@@ -498,9 +498,13 @@ struct job {
     struct roster_list *want; /* what the web app said (own copy) */
     struct roster_list *have;
     struct roster_change *changes;
-    size_t nchanges, next_change, pending;
+    size_t nchanges, next_change;
+    size_t pending;       /* privileged IQs of this job in flight */
+    bool halted;          /* send no more changes (server silent or gone) */
+    uint64_t write_start; /* loop ms when writing began */
     char *error;
     struct job *prev, *next; /* r->jobs list */
+    struct job *wnext;       /* r->wq: has changes left to send */
 };
 
 struct roster {
@@ -515,6 +519,10 @@ struct roster {
     struct strmap *logins; /* user -> uint64_t ms of the last login sync */
     struct job *jobs;      /* every job, queued or running */
     size_t running;
+    /* Privileged writer: jobs taking turns for the window, oldest turn
+     * first, and the roster sets in flight across all of them. */
+    struct job *wq, *wq_tail;
+    size_t in_flight, in_flight_peak;
     struct loop_timer *pump;
     time_t last_sync;
     char *auth; /* "Authorization: Basic ..." for the ejabberd API */
@@ -562,8 +570,54 @@ bool roster_ready(const struct roster *r)
     return component_state(r->c) == COMPONENT_CONNECTED;
 }
 
+size_t roster_in_flight(const struct roster *r)
+{
+    return r != NULL ? r->in_flight : 0;
+}
+
+size_t roster_in_flight_peak(const struct roster *r)
+{
+    return r != NULL ? r->in_flight_peak : 0;
+}
+
+/* Queue j for a turn in the window (at the back). */
+static void wq_push(struct job *j)
+{
+    struct roster *r = j->r;
+
+    j->wnext = NULL;
+    if (r->wq_tail != NULL)
+        r->wq_tail->wnext = j;
+    else
+        r->wq = j;
+    r->wq_tail = j;
+}
+
+/* Take j out of the turn queue wherever it is (no-op when absent). */
+static void wq_remove(struct job *j)
+{
+    struct roster *r = j->r;
+    struct job *prev = NULL;
+
+    for (struct job *q = r->wq; q != NULL; prev = q, q = q->wnext) {
+        if (q != j)
+            continue;
+        if (prev != NULL)
+            prev->wnext = j->wnext;
+        else
+            r->wq = j->wnext;
+        if (r->wq_tail == j)
+            r->wq_tail = prev;
+        j->wnext = NULL;
+        return;
+    }
+}
+
 static void job_free(struct job *j)
 {
+    wq_remove(j);
+    /* Replies to IQs still out find no job: free their window slots now. */
+    j->r->in_flight -= j->pending;
     for (struct ticket *t = j->tickets; t != NULL; t = t->next)
         t->job = NULL;
     free(j->waiters);
@@ -612,13 +666,16 @@ static void job_finish(struct job *j)
     if (strmap_get(r->latest, j->user) == j)
         strmap_del(r->latest, j->user);
     if (!j->fetch_only) {
+        uint64_t ms = j->nchanges > 0 ? loop_now(r->loop) - j->write_start : 0;
+
         r->last_sync = time(NULL);
         if (j->error != NULL)
             log_warn("roster sync failed", "user=%s reason=%s", j->user,
                      j->error);
         else
-            log_info("roster synced", "user=%s writer=%s changes=%zu", j->user,
-                     roster_writer(r), j->nchanges);
+            log_info("roster synced", "user=%s writer=%s changes=%zu ms=%llu",
+                     j->user, roster_writer(r), j->nchanges,
+                     (unsigned long long)ms);
     }
     for (size_t i = 0; i < j->nwaiters; i++)
         if (j->waiters[i].cb != NULL)
@@ -657,8 +714,11 @@ static const char *iq_error_text(enum iq_outcome o, xmpp_stanza_t *reply,
 {
     xmpp_stanza_t *err, *cond;
 
-    if (o == IQ_TIMEOUT)
-        return "XMPP server did not answer";
+    if (o == IQ_TIMEOUT) {
+        snprintf(buf, len, "XMPP server did not answer within %d s",
+                 ROSTER_WRITE_TIMEOUT_MS / 1000);
+        return buf;
+    }
     if (o != IQ_REPLY)
         return "XMPP stream went away";
     err = stanza_child(reply, EL_ERROR, NULL);
@@ -680,18 +740,50 @@ static bool iq_ok(enum iq_outcome o, xmpp_stanza_t *reply)
 
 /* -- privilege writer -- */
 
+/*
+ * The roster sets go out through a window of ROSTER_WINDOW IQs in flight,
+ * shared by every user being written: a job with changes left waits in
+ * r->wq for its turn, sends one IQ per turn and goes to the back, so a
+ * user with two changes is not stuck behind one with 10,000. Prosody
+ * rewrites the whole roster for every item, so a set takes longer as the
+ * roster grows; each IQ's deadline counts from its own send, never from
+ * the start of the sync.
+ */
+
+static void window_fill(struct roster *r);
+
+/* The job has nothing left to send or await: finish it. */
+static bool job_done_writing(struct job *j)
+{
+    return j->pending == 0 && (j->halted || j->next_change == j->nchanges);
+}
+
 static void on_priv_set(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
 {
     struct job *j = ticket_take(arg);
+    struct roster *r;
     char buf[120];
 
     if (j == NULL)
-        return;
+        return; /* the job is gone and gave its slot back */
+    r = j->r;
+    j->pending--;
+    r->in_flight--;
     if (!iq_ok(o, reply))
         job_set_error(j, "roster set: %s",
                       iq_error_text(o, reply, buf, sizeof(buf)));
-    if (--j->pending == 0)
+    /* An error reply is about one item; silence or a lost stream means
+     * the rest would fare no better: stop sending this user's changes. */
+    if (o != IQ_REPLY && !j->halted) {
+        j->halted = true;
+        wq_remove(j);
+        if (j->next_change < j->nchanges)
+            log_warn("roster sync stopped", "user=%s sent=%zu of=%zu", j->user,
+                     j->next_change, j->nchanges);
+    }
+    if (job_done_writing(j))
         job_finish(j);
+    window_fill(r);
 }
 
 /* A roster IQ from the component to the user's bare JID. */
@@ -705,34 +797,60 @@ static xmpp_stanza_t *roster_iq(struct job *j, const char *type)
     return iq;
 }
 
-/* One IQ per item (RFC 6121), all sent at once: the server pipelines. */
+/* Send j's next change (one item per IQ, RFC 6121); a refused send is an
+ * error of this user only and the next change goes on. */
+static void send_change(struct job *j)
+{
+    struct roster *r = j->r;
+    const struct roster_change *ch = &j->changes[j->next_change++];
+    xmpp_stanza_t *iq = roster_iq(j, "set");
+    xmpp_stanza_t *q = stanza_child(iq, EL_QUERY, NS_ROSTER);
+    struct ticket *t = ticket_new(j);
+
+    stanza_adopt(q, roster_item_stanza(component_ctx(r->c), ch->item,
+                                       ch->op == ROSTER_OP_REMOVE));
+    if (component_send_iq(r->c, iq, ROSTER_WRITE_TIMEOUT_MS, on_priv_set, t) <
+        0) {
+        enum component_refusal why = component_send_refusal(r->c);
+
+        ticket_take(t);
+        job_set_error(j, "roster set of %s not sent: %s", ch->item->jid,
+                      component_refusal_name(why));
+        /* Without a stream no later change can go either. */
+        if (why == COMPONENT_REFUSED_DISCONNECTED)
+            j->halted = true;
+    } else {
+        j->pending++;
+        if (++r->in_flight > r->in_flight_peak)
+            r->in_flight_peak = r->in_flight;
+    }
+    xmpp_stanza_release(iq);
+}
+
+/* Give free window slots to the waiting jobs, one change per turn. */
+static void window_fill(struct roster *r)
+{
+    while (r->in_flight < ROSTER_WINDOW && r->wq != NULL) {
+        struct job *j = r->wq;
+
+        r->wq = j->wnext;
+        if (r->wq == NULL)
+            r->wq_tail = NULL;
+        j->wnext = NULL;
+        send_change(j);
+        if (!j->halted && j->next_change < j->nchanges)
+            wq_push(j);
+        else if (job_done_writing(j))
+            job_finish(j);
+    }
+}
+
 static void priv_write(struct job *j)
 {
-    xmpp_ctx_t *ctx = component_ctx(j->r->c);
-
     j->state = JOB_WRITING;
-    j->pending = 1; /* held until every IQ is out */
-    for (size_t i = 0; i < j->nchanges; i++) {
-        xmpp_stanza_t *iq = roster_iq(j, "set");
-        xmpp_stanza_t *q = stanza_child(iq, EL_QUERY, NS_ROSTER);
-        struct ticket *t = ticket_new(j);
-
-        stanza_adopt(q,
-                     roster_item_stanza(ctx, j->changes[i].item,
-                                        j->changes[i].op == ROSTER_OP_REMOVE));
-        if (component_send_iq(j->r->c, iq, ROSTER_WRITE_TIMEOUT_MS, on_priv_set,
-                              t) < 0) {
-            ticket_take(t);
-            job_set_error(
-                j, "roster set not sent: %s",
-                component_refusal_name(component_send_refusal(j->r->c)));
-        } else {
-            j->pending++;
-        }
-        xmpp_stanza_release(iq);
-    }
-    if (--j->pending == 0)
-        job_finish(j);
+    j->next_change = 0;
+    wq_push(j);
+    window_fill(j->r);
 }
 
 static void diff_and_write(struct job *j);
@@ -958,6 +1076,7 @@ static void diff_and_write(struct job *j)
         return;
     }
     j->state = JOB_WRITING;
+    j->write_start = loop_now(j->r->loop);
     if (writer_of(j->r) == WRITER_API)
         api_next(j);
     else

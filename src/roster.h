@@ -16,6 +16,13 @@ struct delegation;
 struct conf;
 struct roster;
 
+/*
+ * Privileged roster sets in flight at once, shared by every user being
+ * synced (doc/rosters.md): the next goes out when one is answered, and
+ * each has its own deadline from its send.
+ */
+#define ROSTER_WINDOW 32
+
 enum roster_sub {
     ROSTER_SUB_NONE,
     ROSTER_SUB_TO,
@@ -101,5 +108,8 @@ size_t roster_cached(const struct roster *r);
 time_t roster_last_sync(const struct roster *r);
 /* True when a sync can reach the server now (XMPP stream up). */
 bool roster_ready(const struct roster *r);
+/* Privileged roster sets in flight now, and the most ever (0 for NULL). */
+size_t roster_in_flight(const struct roster *r);
+size_t roster_in_flight_peak(const struct roster *r);
 
 #endif

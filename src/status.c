@@ -52,6 +52,26 @@ static json_object *privileges_json(const struct strmap *perms)
     return o;
 }
 
+/* The "roster" object of /status. */
+static json_object *roster_json(const struct roster *r)
+{
+    json_object *ro = json_object_new_object();
+
+    json_object_object_add(ro, "writer",
+                           json_object_new_string(roster_writer(r)));
+    json_object_object_add(ro, "cached_users",
+                           json_object_new_int64((int64_t)roster_cached(r)));
+    json_object_object_add(ro, "last_sync",
+                           json_object_new_int64((int64_t)roster_last_sync(r)));
+    json_object_object_add(ro, "in_flight",
+                           json_object_new_int64((int64_t)roster_in_flight(r)));
+    json_object_object_add(
+        ro, "in_flight_peak",
+        json_object_new_int64((int64_t)roster_in_flight_peak(r)));
+    json_object_object_add(ro, "window", json_object_new_int64(ROSTER_WINDOW));
+    return ro;
+}
+
 char *status_json(struct status *s, size_t *len)
 {
     json_object *root = json_object_new_object();
@@ -107,18 +127,8 @@ char *status_json(struct status *s, size_t *len)
         hook, "in_flight",
         json_object_new_int64((int64_t)webhook_in_flight(s->w)));
     json_object_object_add(root, "webhook", hook);
-    if (s->roster != NULL) {
-        json_object *ro = json_object_new_object();
-        json_object_object_add(
-            ro, "writer", json_object_new_string(roster_writer(s->roster)));
-        json_object_object_add(
-            ro, "cached_users",
-            json_object_new_int64((int64_t)roster_cached(s->roster)));
-        json_object_object_add(
-            ro, "last_sync",
-            json_object_new_int64((int64_t)roster_last_sync(s->roster)));
-        json_object_object_add(root, "roster", ro);
-    }
+    if (s->roster != NULL)
+        json_object_object_add(root, "roster", roster_json(s->roster));
     json_object_object_add(http, "parked",
                            json_object_new_int64((int64_t)httpd_parked(s->h)));
     json_object_object_add(root, "http", http);
