@@ -108,22 +108,66 @@ export RESTANZA_VALGRIND_BIN="$build_vg/src/restanza"
 # ASan: report leaks at exit and make them fail the daemon's exit status.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$results/it.xml" \
-    "$top/tests/integration" 2>&1 | tail -n 60
-int_counts=$(/usr/bin/python3 - "$results/it.xml" <<'PY'
-import sys, xml.etree.ElementTree as ET
+# The full output stays in $results; what is printed is the summary line,
+# then for each failure its assertion and the tail of its daemon's log (from
+# the junit XML, which keeps each test's captured output).
+/usr/bin/python3 -m pytest -q -p no:cacheprovider -o junit_logging=system-out \
+    --junitxml="$results/it.xml" "$top/tests/integration" >"$results/it.log" 2>&1
+grep -E '^(=+ )?[0-9]+ (passed|failed|error|skipped|deselected)' "$results/it.log" | tail -n 1
+int_counts=$(/usr/bin/python3 - "$results/it.xml" "$results/it.log" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+LINES = 15
 try:
     root = ET.parse(sys.argv[1]).getroot()
-except Exception:
-    print("0 1 0"); sys.exit()
-suites = [root] if root.tag == "testsuite" else list(root)
-t = f = s = 0
-for su in suites:
-    t += int(su.get("tests", 0)); s += int(su.get("skipped", 0))
-    f += int(su.get("failures", 0)) + int(su.get("errors", 0))
-print(t - f - s, f if t else 1, s)
+except Exception as e:
+    # pytest died before writing its report: show how it ended.
+    print("  no junit report (%s); the end of pytest's output:" % e)
+    with open(sys.argv[2], errors="replace") as f:
+        print("".join("    " + l for l in f.readlines()[-40:]).rstrip())
+    print("COUNTS 0 1 0"); sys.exit()
+
+def daemon_tail(out):
+    """The last lines of the last restanza log printed by the fixtures (the
+    whole captured output when there is none)."""
+    parts = re.split(r"^--- restanza log .*---$", out or "", flags=re.M)
+    text = parts[-1] if len(parts) > 1 else (out or "")
+    text = re.split(r"^--- (valgrind|console|\S+ log) .*---$", text, flags=re.M)[0]
+    lines = [l for l in text.rstrip().splitlines() if l.strip()]
+    return ("restanza log" if len(parts) > 1 else "captured output"), \
+        lines[-LINES:]
+
+t = f = 0
+skipped = []
+for case in root.iter("testcase"):
+    t += 1
+    name = "%s::%s" % (case.get("classname", "").rsplit(".", 1)[-1],
+                       case.get("name"))
+    bad = [e for e in case if e.tag in ("failure", "error")]
+    skip = case.find("skipped")
+    if skip is not None and not bad:
+        skipped.append("%s (%s)" % (name, skip.get("message", "")))
+        continue
+    if not bad:
+        continue
+    f += 1
+    print("FAILED %s" % name)
+    for e in bad:
+        # The E lines of the traceback say why; the message is the fallback.
+        why = [l for l in (e.text or "").splitlines() if l.startswith("E ")]
+        why = why or (e.get("message") or "").splitlines()
+        print("\n".join("    " + l for l in why[:LINES]))
+    out = "\n".join(o.text or "" for o in case.iter("system-out"))
+    what, tail = daemon_tail(out)
+    if tail:
+        print("  last %d lines of the %s:" % (len(tail), what))
+        print("\n".join("    " + l[:300] for l in tail))
+if skipped:
+    print("skipped (%d): %s" % (len(skipped), "; ".join(skipped)))
+print("COUNTS %d %d %d" % (t - f - len(skipped), f if t else 1, len(skipped)))
 PY
 )
+grep -v '^COUNTS ' <<<"$int_counts"
+int_counts=$(grep '^COUNTS ' <<<"$int_counts" | cut -d' ' -f2-)
 read -r int_pass int_fail int_skip <<<"$int_counts"
 
 passed=$((unit_pass + int_pass))
