@@ -362,7 +362,8 @@ def test_options_probe_negotiates_content_type(server, restanza, client,
     while req[0] != "OPTIONS" and time.monotonic() < deadline:
         req = sink.requests.get(timeout=10)
     assert req[0] == "OPTIONS"
-    assert req[1] == "/hook/meta/info/" + server.component_jid
+    assert req[1] == ("/hook/meta/info/"
+                      + server.component_jid.replace(".", "%2E"))
     r.wait_log("webhook connected.*content_type=application/json")
     sink.respond = lambda *a: (202, {}, b"", 0)
     # The probe may finish before the component stream is up; a message
