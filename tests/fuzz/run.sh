@@ -33,7 +33,7 @@ cat >"$build/config.h" <<'H'
 #define PACKAGE_VERSION "fuzz"
 H
 
-pkgs="libstrophe json-c libmicrohttpd libcurl libcrypto"
+pkgs="libstrophe json-c libmicrohttpd libcurl libcrypto libidn"
 pc_cflags=$(pkg-config --cflags $pkgs) || { echo "fuzz: pkg-config failed"; exit 2; }
 pc_libs=$(pkg-config --libs $pkgs)
 cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer -I$build -I$top/src $pc_cflags
