@@ -104,9 +104,12 @@ START_TEST(test_timers_fire_in_deadline_order)
     struct tagged a = {.loop = loop, .tag = 1}, b = {.loop = loop, .tag = 2},
                   c = {.loop = loop, .tag = 3};
 
-    loop_timer_add(loop, 60, on_timer, &a);
-    loop_timer_add(loop, 5, on_timer, &b);
-    loop_timer_add(loop, 30, on_timer, &c);
+    /* Deadlines are taken from the clock at each add: the gaps are wide so
+     * that a stall between two adds on a loaded machine cannot reorder
+     * them (c would need a 500 ms stall to fall behind a). */
+    loop_timer_add(loop, 1000, on_timer, &a);
+    loop_timer_add(loop, 20, on_timer, &b);
+    loop_timer_add(loop, 500, on_timer, &c);
     ck_assert_uint_eq(loop_timer_count(loop), 3);
     run_until_fired(loop, 3);
     ck_assert_int_eq(order[0], 2);
