@@ -390,11 +390,10 @@ static json_object *scalar_json(const struct jm_prop *p, const char *s)
     case JM_INT:
         return parse_ll(s, &n) ? json_object_new_int64(n) : NULL;
     case JM_BOOL:
-        if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-            return json_object_new_boolean(1);
-        if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-            return json_object_new_boolean(0);
-        return NULL;
+        /* util.datamapper: only "false" and "0" are false; any other
+         * value, "" included, is true. */
+        return json_object_new_boolean(strcmp(s, "false") != 0 &&
+                                       strcmp(s, "0") != 0);
     case JM_NUM:
         if (parse_ll(s, &n))
             return json_object_new_int64(n);
@@ -568,6 +567,15 @@ static const char *text_ptr(xmpp_stanza_t *el)
         if (xmpp_stanza_is_text(t))
             return xmpp_stanza_get_text_ptr(t);
     return "";
+}
+
+/*
+ * el's own text as util.datamapper reads it: "" for an empty element, NULL
+ * when el has child elements (borrowed from el).
+ */
+static const char *own_text_ptr(xmpp_stanza_t *el)
+{
+    return stanza_first_element(el) == NULL ? text_ptr(el) : NULL;
 }
 
 /* All <value/> texts of a field, as a JSON array. */
@@ -1831,8 +1839,9 @@ static json_object *prop_from_xml(xmpp_stanza_t *el, const char *ns,
 
     switch (p->how) {
     case JM_OWN_TEXT:
-        s = text_ptr(el);
-        return *s != '\0' ? scalar_json(p, s) : NULL;
+        /* An empty element keeps its key: {"status": ""}, as mod_rest. */
+        s = own_text_ptr(el);
+        return s != NULL ? scalar_json(p, s) : NULL;
     case JM_ATTR:
         s = stanza_attr(el, pname(p));
         return s != NULL ? scalar_json(p, s) : NULL;

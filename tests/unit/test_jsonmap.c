@@ -576,8 +576,10 @@ static const struct both_case iq_cases[] = {
      "<iq type='result'><query xmlns='jabber:iq:last' seconds='903'>"
      "Heading home</query></iq>",
      NULL},
+    /* An empty element's text is "" (util.datamapper), so it comes back. */
     {"{\"kind\":\"iq\",\"type\":\"get\",\"lastactivity\":{}}",
-     "<iq type='get'><query xmlns='jabber:iq:last'/></iq>", NULL},
+     "<iq type='get'><query xmlns='jabber:iq:last'/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"get\",\"lastactivity\":{\"status\":\"\"}}"},
     {"{\"kind\":\"iq\",\"type\":\"result\",\"stats\":[{\"name\":\"users\","
      "\"unit\":\"users\",\"value\":3},{\"name\":\"load\",\"value\":0.25}]}",
      "<iq type='result'><query xmlns='http://jabber.org/protocol/stats'>"
@@ -1213,6 +1215,293 @@ START_TEST(test_form_rejects_malformed_bodies)
 }
 END_TEST
 
+/*
+ * ---- empty values (Issue 17.4) -------------------------------------------
+ * Expectations from mod_rest's mapping rules (util.datamapper and the
+ * hand-written keys of jsonmap.lib.lua), not from the table under test:
+ * the text of an empty element is "" (an element with child elements has
+ * none), a present element is an object even when empty, a string
+ * attribute "" is "", an integer attribute or text "" is no number (the key
+ * is left out), a boolean attribute is false only for "false" and "0", a
+ * list of repeated elements with no element is left out. Both ways: "" in
+ * JSON makes an empty element or attribute and comes back as "".
+ */
+static const struct xml_case empty_from_xml_cases[] = {
+    /* Message text keys: an empty element is the empty string. */
+    {"<message><body/><subject/></message>",
+     "{\"kind\":\"message\",\"body\":\"\",\"subject\":\"\"}"},
+    {"<message><thread/></message>",
+     "{\"kind\":\"message\",\"thread\":{\"id\":\"\"}}"},
+    {"<message><thread parent=''>t</thread></message>",
+     "{\"kind\":\"message\",\"thread\":{\"id\":\"t\",\"parent\":\"\"}}"},
+    {"<message><x xmlns='jabber:x:oob'><url/><desc/></x></message>",
+     "{\"kind\":\"message\",\"oob_url\":\"\",\"oob\":{\"url\":\"\","
+     "\"desc\":\"\"}}"},
+    {"<message><x xmlns='jabber:x:oob'/></message>",
+     "{\"kind\":\"message\",\"oob\":{}}"},
+    {"<message><html xmlns='http://jabber.org/protocol/xhtml-im'><body "
+     "xmlns='http://www.w3.org/1999/xhtml'/></html></message>",
+     "{\"kind\":\"message\",\"html\":\"<body/>\"}"},
+    /* Single attributes of a child: '' stays, a missing attribute is no key. */
+    {"<message><replace xmlns='urn:xmpp:message-correct:0' id=''/><displayed "
+     "xmlns='urn:xmpp:chat-markers:0' id=''/><encryption "
+     "xmlns='urn:xmpp:eme:0' namespace=''/><occupant-id "
+     "xmlns='urn:xmpp:occupant-id:0' id=''/><attach-to "
+     "xmlns='urn:xmpp:message-attaching:1' id=''/></message>",
+     "{\"kind\":\"message\",\"replace\":\"\",\"displayed\":\"\","
+     "\"encryption\":\"\",\"occupant_id\":\"\",\"attach_to\":\"\"}"},
+    {"<message><replace xmlns='urn:xmpp:message-correct:0'/></message>",
+     "{\"kind\":\"message\"}"},
+    /* Objects: present and empty is {}; empty attributes stay strings. */
+    {"<message><reply xmlns='urn:xmpp:reply:0'/><forwarded "
+     "xmlns='urn:xmpp:forward:0'/></message>",
+     "{\"kind\":\"message\",\"reply\":{},\"forwarded\":{}}"},
+    {"<message><reactions xmlns='urn:xmpp:reactions:0' id=''><reaction/>"
+     "</reactions></message>",
+     "{\"kind\":\"message\",\"reactions\":{\"id\":\"\",\"reactions\":[\"\"]}}"},
+    {"<message><reactions xmlns='urn:xmpp:reactions:0'/></message>",
+     "{\"kind\":\"message\",\"reactions\":{}}"},
+    {"<message><reference xmlns='urn:xmpp:reference:0' type='' uri='' "
+     "begin='' end=''/></message>",
+     "{\"kind\":\"message\",\"reference\":{\"type\":\"\",\"uri\":\"\"}}"},
+    {"<message><markable xmlns='urn:xmpp:chat-markers:0'/><fallback "
+     "xmlns='urn:xmpp:fallback:0'/></message>",
+     "{\"kind\":\"message\",\"markable\":true,\"fallback\":true}"},
+    /* A boolean attribute is true unless it says false or 0. */
+    {"<message><x xmlns='jabber:x:conference' jid='' password='' reason='' "
+     "thread='' continue=''/></message>",
+     "{\"kind\":\"message\",\"invite\":{\"jid\":\"\",\"password\":\"\","
+     "\"reason\":\"\",\"thread\":\"\",\"continue\":true}}"},
+    {"<message><x xmlns='jabber:x:conference' jid='r@m.example' "
+     "continue='0'/></message>",
+     "{\"kind\":\"message\",\"invite\":{\"jid\":\"r@m.example\","
+     "\"continue\":false}}"},
+    {"<message><stanza-id xmlns='urn:xmpp:sid:0' id='' by=''/><result "
+     "xmlns='urn:xmpp:mam:2' queryid='' id=''/></message>",
+     "{\"kind\":\"message\",\"stanza_ids\":[{\"id\":\"\",\"by\":\"\"}],"
+     "\"archive\":{\"queryid\":\"\",\"id\":\"\"}}"},
+    /* Presence. */
+    {"<presence><show/><status/><priority/></presence>",
+     "{\"kind\":\"presence\",\"type\":\"available\",\"show\":\"\","
+     "\"status\":\"\"}"},
+    {"<presence><c xmlns='http://jabber.org/protocol/caps' node='' ver='' "
+     "hash='' ext=''/><idle xmlns='urn:xmpp:idle:1' since=''/></presence>",
+     "{\"kind\":\"presence\",\"type\":\"available\",\"caps\":{\"node\":\"\","
+     "\"ver\":\"\",\"hash\":\"\",\"ext\":\"\"},\"idle_since\":\"\"}"},
+    {"<presence><x xmlns='http://jabber.org/protocol/muc'><history "
+     "maxchars='' maxstanzas='' seconds='' since=''/></x><x "
+     "xmlns='vcard-temp:x:update'><photo/></x></presence>",
+     "{\"kind\":\"presence\",\"type\":\"available\","
+     "\"muc\":{\"history\":{\"since\":\"\"}},"
+     "\"vcard_update\":{\"photo\":\"\"}}"},
+    {"<presence><x xmlns='http://jabber.org/protocol/muc'/><x "
+     "xmlns='vcard-temp:x:update'/></presence>",
+     "{\"kind\":\"presence\",\"type\":\"available\",\"muc\":{},"
+     "\"vcard_update\":{}}"},
+    /* IQ payloads. */
+    {"<iq type='result'><query xmlns='jabber:iq:version'><name/><version/>"
+     "<os/></query></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"version\":{\"name\":\"\","
+     "\"version\":\"\",\"os\":\"\"}}"},
+    {"<iq type='get'><query xmlns='http://jabber.org/protocol/disco#info' "
+     "node=''/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"get\",\"disco\":\"\"}"},
+    {"<iq type='result'><query xmlns='http://jabber.org/protocol/disco#info' "
+     "node=''><identity category='' type='' name=''/><feature var=''/>"
+     "</query></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"disco\":{\"node\":\"\","
+     "\"identities\":[{\"category\":\"\",\"type\":\"\",\"name\":\"\"}],"
+     "\"features\":[\"\"]}}"},
+    {"<iq type='get'><query xmlns='http://jabber.org/protocol/disco#items' "
+     "node=''/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"get\",\"items\":\"\"}"},
+    {"<iq type='result'><query "
+     "xmlns='http://jabber.org/protocol/disco#items'><item jid='' node='' "
+     "name=''/></query></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"items\":[{\"jid\":\"\","
+     "\"node\":\"\",\"name\":\"\"}]}"},
+    {"<iq type='result'><command "
+     "xmlns='http://jabber.org/protocol/commands'/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"command\":{}}"},
+    {"<iq type='result'><command xmlns='http://jabber.org/protocol/commands' "
+     "action='' node='' sessionid='' status=''><note type=''/></command></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"command\":{\"action\":\"\","
+     "\"node\":\"\",\"sessionid\":\"\",\"status\":\"\","
+     "\"note\":{\"type\":\"\",\"text\":\"\"}}}"},
+    {"<iq type='result'><fin xmlns='urn:xmpp:mam:2'><set "
+     "xmlns='http://jabber.org/protocol/rsm'><first/><last/><count/></set>"
+     "</fin></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\","
+     "\"result\":{\"page\":{\"first\":\"\",\"last\":\"\"}}}"},
+    {"<iq type='get'><query xmlns='jabber:iq:last'/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"get\",\"lastactivity\":{\"status\":\"\"}}"},
+    {"<iq type='result'><query xmlns='jabber:iq:last' seconds=''/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\","
+     "\"lastactivity\":{\"status\":\"\"}}"},
+    {"<iq type='result'><query xmlns='jabber:iq:last' seconds='3'><x "
+     "xmlns='urn:x'/></query></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"lastactivity\":{\"seconds\":3}}"},
+    {"<iq type='result'><query xmlns='http://jabber.org/protocol/stats'>"
+     "<stat name='' unit='' value=''/></query></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"stats\":[{\"name\":\"\","
+     "\"unit\":\"\"}]}"},
+    {"<iq type='result'><services xmlns='urn:xmpp:extdisco:2' type=''>"
+     "<service type='' host='' port='' transport='' username='' password='' "
+     "expires='' restricted='' name=''/></services></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"extdisco\":{\"type\":\"\","
+     "\"services\":[{\"type\":\"\",\"host\":\"\",\"transport\":\"\","
+     "\"username\":\"\",\"password\":\"\",\"expires\":\"\","
+     "\"restricted\":true,\"name\":\"\"}]}}"},
+    {"<iq type='result'><services xmlns='urn:xmpp:extdisco:2'/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"extdisco\":{}}"},
+    {"<iq type='result'><query xmlns='jabber:iq:gateway'><desc/><prompt/>"
+     "<jid/></query></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"gateway\":{\"desc\":\"\","
+     "\"prompt\":\"\",\"jid\":\"\"}}"},
+    {"<iq type='result'><query xmlns='jabber:iq:register'><username/>"
+     "<password/><registered/></query></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"register\":{\"username\":\"\","
+     "\"password\":\"\",\"registered\":true}}"},
+    {"<iq type='get'><request xmlns='urn:xmpp:http:upload:0' filename='' "
+     "size='' content-type=''/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"get\","
+     "\"upload_request\":{\"filename\":\"\",\"content-type\":\"\"}}"},
+    {"<iq type='result'><slot xmlns='urn:xmpp:http:upload:0'><get url=''/>"
+     "<put url=''><header name='Authorization'/></put></slot></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\","
+     "\"upload_slot\":{\"get\":{\"url\":\"\"},\"put\":{\"url\":\"\","
+     "\"headers\":[{\"name\":\"Authorization\",\"value\":\"\"}]}}}"},
+    {"<iq type='result'><slot xmlns='urn:xmpp:http:upload:0'/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"upload_slot\":{}}"},
+    {"<iq type='get'><query xmlns='jabber:iq:oob'><url/><desc/></query></iq>",
+     "{\"kind\":\"iq\",\"type\":\"get\",\"oob\":{\"url\":\"\",\"desc\":\"\"}}"},
+    {"<iq type='result'><blocklist xmlns='urn:xmpp:blocking'><item jid=''/>"
+     "</blocklist></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"blocklist\":[{\"jid\":\"\"}]}"},
+    /* An empty wrapper is an empty list (mod_rest's encoder writes {}:
+       doc/rest.md). */
+    {"<iq type='result'><blocklist xmlns='urn:xmpp:blocking'/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"blocklist\":[]}"},
+    {"<iq type='result'><query xmlns='http://jabber.org/protocol/stats'/>"
+     "</iq>",
+     "{\"kind\":\"iq\",\"type\":\"result\",\"stats\":[]}"},
+    /* Keys common to all kinds, top-level attributes, errors. */
+    {"<message id='' type=''><delay xmlns='urn:xmpp:delay' stamp=''/><nick "
+     "xmlns='http://jabber.org/protocol/nick'/><set "
+     "xmlns='http://jabber.org/protocol/rsm'><before/><max/></set></message>",
+     "{\"kind\":\"message\",\"type\":\"\",\"id\":\"\",\"delay\":\"\","
+     "\"nick\":\"\",\"rsm\":{\"before\":\"\"}}"},
+    {"<message><payload xmlns='urn:xmpp:json-msg:0' datatype=''>"
+     "\"\"</payload></message>",
+     "{\"kind\":\"message\",\"payload\":{\"datatype\":\"\",\"data\":\"\"}}"},
+    {"<message><x xmlns='jabber:x:data' type=''><title/><instructions/>"
+     "<field var='' type='text-single' label=''><desc/><value/></field>"
+     "<field var='m' type='text-multi'/><field var='j' type='jid-multi'/></x>"
+     "</message>",
+     "{\"kind\":\"message\",\"dataform\":{\"type\":\"\",\"title\":\"\","
+     "\"instructions\":\"\",\"fields\":[{\"var\":\"\","
+     "\"type\":\"text-single\",\"label\":\"\",\"desc\":\"\",\"value\":\"\"},"
+     "{\"var\":\"m\",\"type\":\"text-multi\",\"value\":\"\"},{\"var\":\"j\","
+     "\"type\":\"jid-multi\",\"value\":[]}]}}"},
+    {"<message type='error'><error type='cancel'><gone "
+     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+     "{\"kind\":\"message\",\"type\":\"error\","
+     "\"error\":{\"type\":\"cancel\",\"condition\":\"gone\",\"text\":\"\"}}"},
+};
+
+static const struct both_case empty_both_cases[] = {
+    {"{\"body\":\"\"}", "<message><body/></message>",
+     "{\"kind\":\"message\",\"body\":\"\"}"},
+    {"{\"thread\":{\"id\":\"\"}}", "<message><thread/></message>",
+     "{\"kind\":\"message\",\"thread\":{\"id\":\"\"}}"},
+    {"{\"oob_url\":\"\"}",
+     "<message><x xmlns='jabber:x:oob'><url/></x></message>",
+     "{\"kind\":\"message\",\"oob_url\":\"\",\"oob\":{\"url\":\"\"}}"},
+    {"{\"replace\":\"\"}",
+     "<message><replace xmlns='urn:xmpp:message-correct:0' id=''/></message>",
+     "{\"kind\":\"message\",\"replace\":\"\"}"},
+    {"{\"kind\":\"presence\",\"show\":\"\",\"status\":\"\"}",
+     "<presence><show/><status/></presence>",
+     "{\"kind\":\"presence\",\"type\":\"available\",\"show\":\"\","
+     "\"status\":\"\"}"},
+    {"{\"kind\":\"presence\",\"vcard_update\":{\"photo\":\"\"}}",
+     "<presence><x xmlns='vcard-temp:x:update'><photo/></x></presence>",
+     "{\"kind\":\"presence\",\"type\":\"available\","
+     "\"vcard_update\":{\"photo\":\"\"}}"},
+    {"{\"kind\":\"iq\",\"type\":\"get\",\"disco\":\"\"}",
+     "<iq type='get'><query xmlns='http://jabber.org/protocol/disco#info' "
+     "node=''/></iq>",
+     NULL},
+    {"{\"kind\":\"iq\",\"type\":\"get\",\"items\":\"\"}",
+     "<iq type='get'><query xmlns='http://jabber.org/protocol/disco#items' "
+     "node=''/></iq>",
+     NULL},
+    {"{\"kind\":\"iq\",\"type\":\"set\",\"command\":\"\"}",
+     "<iq type='set'><command xmlns='http://jabber.org/protocol/commands' "
+     "node=''/></iq>",
+     "{\"kind\":\"iq\",\"type\":\"set\",\"command\":{\"node\":\"\"}}"},
+    {"{\"kind\":\"iq\",\"type\":\"result\",\"version\":{\"name\":\"\","
+     "\"version\":\"\"}}",
+     "<iq type='result'><query xmlns='jabber:iq:version'><name/><version/>"
+     "</query></iq>",
+     NULL},
+    {"{\"kind\":\"iq\",\"type\":\"result\","
+     "\"lastactivity\":{\"status\":\"\"}}",
+     "<iq type='result'><query xmlns='jabber:iq:last'/></iq>", NULL},
+    {"{\"kind\":\"iq\",\"type\":\"result\","
+     "\"upload_slot\":{\"put\":{\"url\":\"\","
+     "\"headers\":[{\"name\":\"Cookie\",\"value\":\"\"}]}}}",
+     "<iq type='result'><slot xmlns='urn:xmpp:http:upload:0'><put url=''>"
+     "<header name='Cookie'/></put></slot></iq>",
+     NULL},
+    {"{\"delay\":\"\",\"nick\":\"\",\"rsm\":{\"before\":\"\"}}",
+     "<message><delay xmlns='urn:xmpp:delay' stamp=''/><nick "
+     "xmlns='http://jabber.org/protocol/nick'/><set "
+     "xmlns='http://jabber.org/protocol/rsm'><before/></set></message>",
+     "{\"kind\":\"message\",\"delay\":\"\",\"nick\":\"\","
+     "\"rsm\":{\"before\":\"\"}}"},
+    {"{\"payload\":{\"datatype\":\"\",\"data\":\"\"}}",
+     "<message><payload xmlns='urn:xmpp:json-msg:0' datatype=''>"
+     "\"\"</payload></message>",
+     "{\"kind\":\"message\",\"payload\":{\"datatype\":\"\",\"data\":\"\"}}"},
+    {"{\"dataform\":{\"title\":\"\",\"fields\":[{\"var\":\"x\","
+     "\"value\":\"\"}]}}",
+     "<message><x xmlns='jabber:x:data'><title/><field var='x'><value/>"
+     "</field></x></message>",
+     "{\"kind\":\"message\",\"dataform\":{\"title\":\"\","
+     "\"fields\":[{\"var\":\"x\",\"value\":\"\"}]}}"},
+    {"{\"formdata\":{\"a\":\"\"}}",
+     "<message><x xmlns='jabber:x:data' type='submit'><field var='a'><value/>"
+     "</field></x></message>",
+     "{\"kind\":\"message\",\"dataform\":{\"type\":\"submit\","
+     "\"fields\":[{\"var\":\"a\",\"value\":\"\"}]}}"},
+    {"{\"kind\":\"message\",\"type\":\"error\","
+     "\"error\":{\"condition\":\"gone\",\"text\":\"\"}}",
+     "<message type='error'><error type='cancel'><gone "
+     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+     "{\"kind\":\"message\",\"type\":\"error\","
+     "\"error\":{\"type\":\"cancel\",\"condition\":\"gone\",\"text\":\"\"}}"},
+};
+
+START_TEST(test_empty_values_from_xml)
+{
+    char *got = to_json_text(empty_from_xml_cases[_i].xml);
+
+    ck_assert_msg(strcmp(got, empty_from_xml_cases[_i].json) == 0,
+                  "%s\n got  %s\n want %s", empty_from_xml_cases[_i].xml, got,
+                  empty_from_xml_cases[_i].json);
+    free(got);
+}
+END_TEST
+
+START_TEST(test_empty_values_both_ways)
+{
+    check_both(&empty_both_cases[_i]);
+}
+END_TEST
+
 static Suite *jsonmap_suite(void)
 {
     Suite *s = suite_create("jsonmap");
@@ -1239,6 +1528,8 @@ static Suite *jsonmap_suite(void)
     tcase_add_test(tc, test_form_types_known_integer_and_boolean_keys);
     tcase_add_test(tc, test_form_then_mapping_builds_the_stanza);
     tcase_add_test(tc, test_form_rejects_malformed_bodies);
+    LOOP(test_empty_values_from_xml, empty_from_xml_cases);
+    LOOP(test_empty_values_both_ways, empty_both_cases);
 #undef LOOP
     suite_add_tcase(s, tc);
     return s;
