@@ -31,6 +31,9 @@
 #define CT_XML "application/xmpp+xml"
 #define CT_JSON "application/json"
 #define NS_RECEIPTS "urn:xmpp:receipts"
+#define EL_BODY "body"
+#define EL_STATUS "status"
+#define EL_RECEIVED "received"
 #define JSON_DEPTH 64
 
 /* One stanza on its way to the web app. */
@@ -178,20 +181,33 @@ void webhook_http_error(long status, const char **type, const char **condition)
     *condition = "undefined-condition";
 }
 
-/* The reason phrase of a status (the error text, as mod_rest sends it). */
+/* The reason phrase of a status (Prosody 0.12's net/http/codes.lua). */
 static const char *reason_phrase(long status)
 {
     static const struct {
         long status;
         const char *text;
     } table[] = {
+        {100, "Continue"},
+        {101, "Switching Protocols"},
+        {102, "Processing"},
+        {103, "Early Hints"},
         {200, "OK"},
         {201, "Created"},
+        {202, "Accepted"},
+        {203, "Non-Authoritative Information"},
+        {204, "No Content"},
+        {205, "Reset Content"},
+        {206, "Partial Content"},
+        {207, "Multi-Status"},
+        {208, "Already Reported"},
+        {226, "IM Used"},
         {300, "Multiple Choices"},
         {301, "Moved Permanently"},
         {302, "Found"},
         {303, "See Other"},
         {304, "Not Modified"},
+        {305, "Use Proxy"},
         {307, "Temporary Redirect"},
         {308, "Permanent Redirect"},
         {400, "Bad Request"},
@@ -211,9 +227,15 @@ static const char *reason_phrase(long status)
         {414, "URI Too Long"},
         {415, "Unsupported Media Type"},
         {416, "Range Not Satisfiable"},
+        {417, "Expectation Failed"},
         {418, "I'm a teapot"},
+        {421, "Misdirected Request"},
         {422, "Unprocessable Entity"},
         {423, "Locked"},
+        {424, "Failed Dependency"},
+        {425, "Too Early"},
+        {426, "Upgrade Required"},
+        {428, "Precondition Required"},
         {429, "Too Many Requests"},
         {431, "Request Header Fields Too Large"},
         {451, "Unavailable For Legal Reasons"},
@@ -222,7 +244,11 @@ static const char *reason_phrase(long status)
         {502, "Bad Gateway"},
         {503, "Service Unavailable"},
         {504, "Gateway Timeout"},
+        {505, "HTTP Version Not Supported"},
+        {506, "Variant Also Negotiates"},
         {507, "Insufficient Storage"},
+        {508, "Loop Detected"},
+        {510, "Not Extended"},
         {511, "Network Authentication Required"},
     };
 
@@ -230,6 +256,17 @@ static const char *reason_phrase(long status)
         if (table[i].status == status)
             return table[i].text;
     return NULL;
+}
+
+void webhook_status_text(long status, char *buf, size_t size)
+{
+    const char *phrase = reason_phrase(status);
+
+    /* mod_rest's error text is the status line: "404 Not Found". */
+    if (phrase != NULL)
+        snprintf(buf, size, "%03ld %s", status, phrase);
+    else
+        snprintf(buf, size, "%ld Unassigned", status);
 }
 
 enum webhook_reply webhook_decide(const char *kind, const char *type,
@@ -508,6 +545,46 @@ static void answer_body(struct job *j, xmpp_stanza_t *body)
     send_reply(j, r);
 }
 
+/*
+ * A 2xx answer whose body is text, not a stanza. To a message mod_rest
+ * sends the text back as the <body> of a chat message (to the sender's
+ * full JID); restanza's counterpart for a presence is a presence of the
+ * same type with the text as <status>. IQs never get here (empty result).
+ */
+static void answer_text(struct job *j, const struct httpc_response *resp,
+                        bool receipt)
+{
+    struct webhook *w = j->w;
+    bool msg = strcmp(j->kind, EL_MESSAGE) == 0;
+    const char *from = stanza_attr(j->orig, ATTR_FROM);
+    const char *id = stanza_attr(j->orig, ATTR_ID);
+    xmpp_stanza_t *r;
+
+    if (strlen(resp->body) != resp->len) {
+        answer_error(j, ERR_MODIFY, COND_NOT_ACCEPTABLE,
+                     "Webhook answer holds characters XML does not allow");
+        return;
+    }
+    if (msg) {
+        r = stanza_element(w->ctx, EL_MESSAGE, NULL);
+        xmpp_stanza_set_attribute(r, ATTR_TYPE, "chat");
+        xmpp_stanza_set_attribute(r, ATTR_FROM, orig_to(j));
+        if (from != NULL)
+            xmpp_stanza_set_attribute(r, ATTR_TO, from);
+        set_new_id(w, r);
+    } else {
+        r = empty_reply(j);
+    }
+    stanza_add_text(stanza_add_element(r, msg ? EL_BODY : EL_STATUS, NULL),
+                    resp->body);
+    if (receipt) {
+        xmpp_stanza_t *rec = stanza_add_element(r, EL_RECEIVED, NS_RECEIPTS);
+        if (id != NULL)
+            xmpp_stanza_set_attribute(rec, ATTR_ID, id);
+    }
+    send_reply(j, r);
+}
+
 static void answer_receipt(struct job *j)
 {
     struct webhook *w = j->w;
@@ -521,7 +598,7 @@ static void answer_receipt(struct job *j)
     xmpp_stanza_set_attribute(r, ATTR_FROM, orig_to(j));
     set_reply_to(j, r);
     set_new_id(w, r);
-    rec = stanza_add_element(r, "received", NS_RECEIPTS);
+    rec = stanza_add_element(r, EL_RECEIVED, NS_RECEIPTS);
     if (id != NULL)
         xmpp_stanza_set_attribute(rec, ATTR_ID, id);
     send_release(w, r);
@@ -547,10 +624,12 @@ static bool sendable_stanza(xmpp_stanza_t *st)
 /*
  * The response body as a stanza of j's kind, or NULL. *refused is set when
  * the body parsed as XML or JSON but is not a stanza we may send: not an
- * answer to leave unsaid, an error to the sender.
+ * answer to leave unsaid, an error to the sender. *text is set when the
+ * body is neither XML nor JSON (by Content-Type, sniffed when absent).
  */
-static xmpp_stanza_t *
-parse_body(struct job *j, const struct httpc_response *resp, bool *refused)
+static xmpp_stanza_t *parse_body(struct job *j,
+                                 const struct httpc_response *resp,
+                                 bool *refused, bool *text)
 {
     struct webhook *w = j->w;
     const char *ct = resp->content_type;
@@ -571,6 +650,7 @@ parse_body(struct job *j, const struct httpc_response *resp, bool *refused)
         xml = *p == '<';
         json = *p == '{';
     }
+    *text = !xml && !json;
     if (xml) {
         if (strlen(resp->body) != resp->len)
             return NULL; /* a NUL byte: not XML */
@@ -641,7 +721,7 @@ static void job_done(struct job *j)
 
 /* Reply to j's sender as the webhook's response says (research §4.6). */
 static void answer(struct job *j, const struct httpc_response *resp,
-                   xmpp_stanza_t *body, bool refused)
+                   xmpp_stanza_t *body, bool refused, bool body_text)
 {
     struct webhook *w = j->w;
     const char *type = stanza_attr(j->orig, ATTR_TYPE);
@@ -664,7 +744,9 @@ static void answer(struct job *j, const struct httpc_response *resp,
         answer_receipt(j);
         break;
     case WEBHOOK_REPLY_EMPTY:
-        if (j->dlg_ns != NULL)
+        if (body_text && j->dlg_ns == NULL && strcmp(j->kind, EL_IQ) != 0)
+            answer_text(j, resp, receipt);
+        else if (j->dlg_ns != NULL)
             send_delegated(j,
                            delegation_inner_reply(w->ctx, j->orig, "result"));
         else
@@ -675,10 +757,7 @@ static void answer(struct job *j, const struct httpc_response *resp,
         break;
     case WEBHOOK_REPLY_ERROR:
         webhook_http_error(resp->status, &etype, &econd);
-        if (reason_phrase(resp->status) != NULL)
-            snprintf(text, sizeof(text), "%s", reason_phrase(resp->status));
-        else
-            snprintf(text, sizeof(text), "%ld Unassigned", resp->status);
+        webhook_status_text(resp->status, text, sizeof(text));
         answer_error(j, etype, econd, text);
         break;
     }
@@ -688,7 +767,7 @@ static void on_response(const struct httpc_response *resp, void *arg)
 {
     struct job *j = arg;
     xmpp_stanza_t *body = NULL;
-    bool refused = false;
+    bool refused = false, body_text = false;
 
     j->t = NULL;
     metrics_add(METRIC_WEBHOOK_LATENCY_US,
@@ -725,8 +804,8 @@ static void on_response(const struct httpc_response *resp, void *arg)
     }
     metrics_inc(METRIC_WEBHOOK_DELIVERIES);
     if (resp->status != 202 && resp->status != 204)
-        body = parse_body(j, resp, &refused);
-    answer(j, resp, body, refused);
+        body = parse_body(j, resp, &refused, &body_text);
+    answer(j, resp, body, refused, body_text);
     if (resp->status < 200 || resp->status >= 300) {
         metrics_inc(METRIC_WEBHOOK_FAIL_HTTP);
         log_failure(j, "http status", resp->status);

@@ -61,6 +61,12 @@ char *webhook_expand_url(const char *tmpl, const char *kind, const char *type,
  */
 void webhook_http_error(long status, const char **type, const char **condition);
 
+/*
+ * The text of the stanza error made from an HTTP status, as mod_rest
+ * writes it: the status line ("404 Not Found", "499 Unassigned").
+ */
+void webhook_status_text(long status, char *buf, size_t size);
+
 /* What goes back to the sender of a delivered stanza. */
 enum webhook_reply {
     WEBHOOK_REPLY_NONE,    /* nothing */

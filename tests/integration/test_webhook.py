@@ -219,7 +219,7 @@ def test_http_error_status_becomes_message_error(server, restanza, client,
     m = wait_error_message(alice)
     assert m["error"]["type"] == "cancel"
     assert m["error"]["condition"] == "item-not-found"
-    assert m["error"]["text"] == "Not Found"
+    assert m["error"]["text"] == "404 Not Found"
     assert str(m["from"]) == bot(server)
 
 

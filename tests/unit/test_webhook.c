@@ -121,6 +121,30 @@ START_TEST(test_http_error_table_matches_prosody)
 }
 END_TEST
 
+/* mod_rest's error text is Prosody's status line, code included. */
+START_TEST(test_status_text_is_the_status_line)
+{
+    static const struct {
+        long status;
+        const char *text;
+    } cases[] = {
+        {404, "404 Not Found"},
+        {503, "503 Service Unavailable"},
+        {422, "422 Unprocessable Entity"},
+        {418, "418 I'm a teapot"},
+        {302, "302 Found"},
+        {499, "499 Unassigned"},
+        {599, "599 Unassigned"},
+    };
+    char buf[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        webhook_status_text(cases[i].status, buf, sizeof(buf));
+        ck_assert_str_eq(buf, cases[i].text);
+    }
+}
+END_TEST
+
 START_TEST(test_errors_and_results_are_never_answered)
 {
     ck_assert_int_eq(
@@ -260,6 +284,7 @@ static Suite *webhook_suite(void)
     tcase_add_test(tc, test_stanza_body_becomes_the_reply_whatever_the_status);
     tcase_add_test(tc, test_2xx_without_stanza);
     tcase_add_test(tc, test_other_statuses_are_errors);
+    tcase_add_test(tc, test_status_text_is_the_status_line);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hmac");
