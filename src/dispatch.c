@@ -257,7 +257,10 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
     if (type == NULL || from == NULL)
         return; /* nothing to answer to */
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
-        if (!iq_handle(component_iqs(dp->c), iq))
+        /* One that answers no request of ours goes to the webhook, as in
+         * mod_rest (never answered: RFC 6120 §8.2.3). */
+        if (!iq_handle(component_iqs(dp->c), iq) &&
+            (dp->incoming == NULL || !dp->incoming(iq, dp->incoming_arg)))
             log_debug("unexpected iq reply", "id=%s from=%s",
                       stanza_attr(iq, ATTR_ID) ? stanza_attr(iq, ATTR_ID) : "-",
                       from);

@@ -21,11 +21,12 @@ typedef void (*dispatch_delegated_cb)(xmpp_stanza_t *outer,
 
 /*
  * A stanza for the component that restanza does not serve itself: a
- * message (other than the server's advertisements), a presence, or an IQ
- * get/set that is not disco/ping/version on the component's domain.
- * The handler owns the answer: it must reply to every IQ get/set (and
- * should to messages it cannot deliver). Returns true when it took the
- * stanza; false lets dispatch answer as if no handler existed.
+ * message (other than the server's advertisements), a presence, an IQ
+ * get/set that is not disco/ping/version on the component's domain, or an
+ * IQ result/error that answers no pending request. The handler owns the
+ * answer: it must reply to every IQ get/set (and should to messages it
+ * cannot deliver), never to a result or error. Returns true when it took
+ * the stanza; false lets dispatch answer as if no handler existed.
  */
 typedef bool (*dispatch_incoming_cb)(xmpp_stanza_t *st, void *arg);
 
