@@ -1044,6 +1044,30 @@ const char *httpd_request_query(const struct httpd_request *req,
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* Adapts httpd_query_fn to libmicrohttpd's iterator. */
+struct query_walk {
+    httpd_query_fn fn;
+    void *arg;
+};
+
+static enum MHD_Result query_walk_one(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, const char *value)
+{
+    struct query_walk *qw = cls;
+
+    (void)kind;
+    return qw->fn(key, value, qw->arg) ? MHD_YES : MHD_NO;
+}
+
+void httpd_request_query_each(const struct httpd_request *req,
+                              httpd_query_fn fn, void *arg)
+{
+    struct query_walk qw = {fn, arg};
+
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_walk_one,
+                              &qw);
+}
+
 const char *httpd_request_body(const struct httpd_request *req, size_t *len)
 {
     if (len != NULL)

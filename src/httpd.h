@@ -47,6 +47,12 @@ const char *httpd_request_header(const struct httpd_request *req,
                                  const char *name);
 const char *httpd_request_query(const struct httpd_request *req,
                                 const char *name);
+/* One URL query parameter (borrowed); value is NULL for a bare "?flag".
+ * Returning false stops the walk. */
+typedef bool (*httpd_query_fn)(const char *key, const char *value, void *arg);
+/* Call fn for every URL query parameter, in order. */
+void httpd_request_query_each(const struct httpd_request *req,
+                              httpd_query_fn fn, void *arg);
 const char *httpd_request_body(const struct httpd_request *req, size_t *len);
 /* True when the peer is on a loopback address. */
 bool httpd_request_loopback(const struct httpd_request *req);

@@ -148,27 +148,53 @@ enum get_empty {
     GET_ARRAY,  /* an empty list (stats) */
 };
 
-/* GET /rest/{query}/{to} shortcuts, and the URL parameters each may take. */
+/*
+ * GET /rest/{query}/{to} shortcuts. Every URL parameter goes into the
+ * payload object of a GET_OBJECT query (as mod_rest); a flag or a list
+ * takes none.
+ */
 static const struct {
     const char *query;
     enum get_empty empty;
-    const char *const *params;
 } get_queries[] = {
-    {"ping", GET_TRUE, NULL},
-    {"version", GET_OBJECT, NULL},
-    {"disco", GET_OBJECT, (const char *const[]){"node", NULL}},
-    {"items", GET_OBJECT, (const char *const[]){"node", NULL}},
-    {"extdisco", GET_OBJECT, (const char *const[]){"type", NULL}},
-    {"archive", GET_OBJECT,
-     (const char *const[]){"queryid", "with", "start", "end", "before-id",
-                           "after-id", "before", "after", "max", NULL}},
-    {"lastactivity", GET_OBJECT, NULL},
-    {"stats", GET_ARRAY, NULL},
-    {"upload_request", GET_OBJECT,
-     (const char *const[]){"filename", "size", "content-type", NULL}},
-    {"oob", GET_OBJECT, (const char *const[]){"url", "desc", NULL}},
-    {"payload", GET_OBJECT, (const char *const[]){"datatype", NULL}},
+    {"ping", GET_TRUE},
+    {"version", GET_OBJECT},
+    {"disco", GET_OBJECT},
+    {"items", GET_OBJECT},
+    {"extdisco", GET_OBJECT},
+    {"archive", GET_OBJECT},
+    {"lastactivity", GET_OBJECT},
+    {"stats", GET_ARRAY},
+    {"upload_request", GET_OBJECT},
+    {"oob", GET_OBJECT},
+    {"payload", GET_OBJECT},
 };
+
+/* The URL parameters of a GET shortcut, read into a payload object. */
+struct get_params {
+    json_object *obj; /* NULL while no parameter had a value */
+    size_t n;         /* parameters seen */
+    bool bad;         /* a key or value that is not XML text */
+};
+
+static bool get_param(const char *key, const char *value, void *arg)
+{
+    struct get_params *gp = arg;
+
+    gp->n++;
+    if (value == NULL)
+        return true; /* "?flag" without '=': mod_rest's decoder skips it */
+    /* Percent-decoded: any bytes at all. */
+    if (!utf8_xml_valid_str(key) || !utf8_xml_valid_str(value)) {
+        gp->bad = true;
+        return false;
+    }
+    if (gp->obj == NULL)
+        gp->obj = json_object_new_object();
+    /* A repeated parameter: the last one wins, as in mod_rest. */
+    json_object_object_add(gp->obj, key, json_object_new_string(value));
+    return true;
+}
 
 /* A parked IQ request waiting for its reply. */
 struct call {
@@ -1378,6 +1404,7 @@ static void on_get(struct httpd_request *req, void *arg)
     const char *slash = strchr(rest, '/');
     struct jsonmap_error err;
     struct job j;
+    struct get_params gp = {0};
     json_object *obj, *payload = NULL;
     xmpp_stanza_t *st;
     size_t qi, n = sizeof(get_queries) / sizeof(get_queries[0]);
@@ -1398,19 +1425,17 @@ static void on_get(struct httpd_request *req, void *arg)
         return;
     }
     /* The URL parameters become the payload object (`?node=...`). */
-    for (const char *const *pn = get_queries[qi].params; pn && *pn; pn++) {
-        const char *v = httpd_request_query(req, *pn);
-        if (v == NULL)
-            continue;
-        if (!utf8_xml_valid_str(v)) {
-            json_object_put(payload);
-            job_fail(&j, RE_QUERY_CHARS);
-            return;
-        }
-        if (payload == NULL)
-            payload = json_object_new_object();
-        json_object_object_add(payload, *pn, json_object_new_string(v));
+    httpd_request_query_each(req, get_param, &gp);
+    if (gp.bad || (gp.n > 0 && gp.obj == NULL)) {
+        /* mod_rest cannot decode a query without any '=' either. */
+        json_object_put(gp.obj);
+        job_fail(&j, gp.bad ? RE_QUERY_CHARS : RE_PARSE);
+        return;
     }
+    if (get_queries[qi].empty == GET_OBJECT)
+        payload = gp.obj;
+    else
+        json_object_put(gp.obj);
     obj = json_object_new_object();
     json_object_object_add(obj, "kind", json_object_new_string(EL_IQ));
     json_object_object_add(
