@@ -30,6 +30,7 @@
 
 #define CT_XML "application/xmpp+xml"
 #define CT_JSON "application/json"
+#define CT_FORM "application/x-www-form-urlencoded"
 #define NS_RECEIPTS "urn:xmpp:receipts"
 #define EL_BODY "body"
 #define EL_STATUS "status"
@@ -634,7 +635,7 @@ static xmpp_stanza_t *parse_body(struct job *j,
     struct webhook *w = j->w;
     const char *ct = resp->content_type;
     size_t ctlen = ct != NULL ? strcspn(ct, "; \t") : 0;
-    bool xml, json;
+    bool xml, json, form = false;
     xmpp_stanza_t *st = NULL;
 
     if (resp->len == 0)
@@ -645,21 +646,27 @@ static xmpp_stanza_t *parse_body(struct job *j,
             (ctlen == 15 && strncasecmp(ct, "application/xml", 15) == 0) ||
             (ctlen == 8 && strncasecmp(ct, "text/xml", 8) == 0);
         json = ctlen == strlen(CT_JSON) && strncasecmp(ct, CT_JSON, ctlen) == 0;
+        form = ctlen == strlen(CT_FORM) && strncasecmp(ct, CT_FORM, ctlen) == 0;
     } else {
         const char *p = resp->body + strspn(resp->body, " \t\r\n");
         xml = *p == '<';
         json = *p == '{';
     }
-    *text = !xml && !json;
+    *text = !xml && !json && !form;
     if (xml) {
         if (strlen(resp->body) != resp->len)
             return NULL; /* a NUL byte: not XML */
         st = xmpp_stanza_new_from_string(w->ctx, resp->body);
-    } else if (json) {
+    } else if (json || form) {
         char err[128];
         struct jsonmap_error jerr;
-        json_object *obj =
-            json_parse(resp->body, resp->len, JSON_DEPTH, err, sizeof(err));
+        json_object *obj = NULL;
+        /* A form answer maps like JSON, as in mod_rest. */
+        if (json)
+            obj =
+                json_parse(resp->body, resp->len, JSON_DEPTH, err, sizeof(err));
+        else if (jsonmap_form_to_json(resp->body, resp->len, &obj, &jerr) < 0)
+            obj = NULL;
         if (obj != NULL) {
             st = jsonmap_to_stanza(w->ctx, obj, &jerr);
             json_object_put(obj);
@@ -832,7 +839,7 @@ static void job_start(struct job *j)
 
     snprintf(ctype, sizeof(ctype), "Content-Type: %s", w->content_type);
     headers[nh++] = ctype;
-    headers[nh++] = "Accept: " CT_XML ", " CT_JSON;
+    headers[nh++] = "Accept: " CT_XML ", " CT_JSON ", " CT_FORM ", text/plain";
     if (lang != NULL && strcspn(lang, "\r\n") == strlen(lang) &&
         strlen(lang) < 100) {
         snprintf(clang, sizeof(clang), "Content-Language: %s", lang);

@@ -135,7 +135,9 @@ def test_message_reaches_webhook_as_signed_xml(server, restanza, client,
     assert path == ("/hook/message/chat?to=bot%40"
                     + server.component_jid.replace(".", "%2E"))
     assert header(headers, "Content-Type") == "application/xmpp+xml"
-    assert header(headers, "Accept") == "application/xmpp+xml, application/json"
+    assert header(headers, "Accept") == (
+        "application/xmpp+xml, application/json, "
+        "application/x-www-form-urlencoded, text/plain")
     assert signature_ok(headers, body), (headers, body)
     text = body.decode()
     assert text.startswith("<message")
