@@ -36,6 +36,8 @@
 #define ROSTER_MAX_RESPONSE (1024 * 1024)
 /* Privileged roster IQs and ejabberd API calls, each from its own send. */
 #define ROSTER_WRITE_TIMEOUT_MS 15000
+/* A roster set answered later than this halves the window (see below). */
+#define ROSTER_SLOW_MS (ROSTER_WRITE_TIMEOUT_MS / 4)
 /* A delegated roster get is answered within this (ejabberd waits 32 s). */
 #define ROSTER_DELEGATED_MS 24000
 
@@ -483,6 +485,8 @@ struct job;
 struct ticket {
     struct job *job; /* NULL once the job is gone */
     struct ticket *next;
+    uint64_t sent; /* loop ms */
+    size_t change; /* index in job->changes (sets only) */
 };
 
 struct job {
@@ -523,6 +527,8 @@ struct roster {
      * first, and the roster sets in flight across all of them. */
     struct job *wq, *wq_tail;
     size_t in_flight, in_flight_peak;
+    size_t window;       /* sets allowed in flight now, 1..ROSTER_WINDOW */
+    uint64_t window_cut; /* loop ms of the last narrowing */
     struct loop_timer *pump;
     time_t last_sync;
     char *auth; /* "Authorization: Basic ..." for the ejabberd API */
@@ -578,6 +584,11 @@ size_t roster_in_flight(const struct roster *r)
 size_t roster_in_flight_peak(const struct roster *r)
 {
     return r != NULL ? r->in_flight_peak : 0;
+}
+
+size_t roster_window(const struct roster *r)
+{
+    return r != NULL ? r->window : 0;
 }
 
 /* Queue j for a turn in the window (at the back). */
@@ -689,6 +700,7 @@ static struct ticket *ticket_new(struct job *j)
     struct ticket *t = xcalloc(1, sizeof(*t));
 
     t->job = j;
+    t->sent = loop_now(j->r->loop);
     t->next = j->tickets;
     j->tickets = t;
     return t;
@@ -758,9 +770,36 @@ static bool job_done_writing(struct job *j)
     return j->pending == 0 && (j->halted || j->next_change == j->nchanges);
 }
 
+/*
+ * Our own window queues IQs at the server: with w in flight and a server
+ * taking s per set, the last waits about w * s, and that must stay well
+ * inside each IQ's deadline. So the window narrows like TCP's: halved
+ * (at most once per round trip) when a set took longer than a quarter of
+ * the deadline or got none, and widened by one for each quick answer.
+ */
+static void window_adapt(struct roster *r, enum iq_outcome o, uint64_t sent)
+{
+    uint64_t now = loop_now(r->loop), rtt = now - sent;
+
+    if (o == IQ_TIMEOUT || (o == IQ_REPLY && rtt > ROSTER_SLOW_MS)) {
+        if (sent < r->window_cut || r->window == 1)
+            return;
+        r->window /= 2;
+        r->window_cut = now;
+        log_info("roster window narrowed", "window=%zu rtt_ms=%llu", r->window,
+                 (unsigned long long)rtt);
+    } else if (o == IQ_REPLY && rtt < ROSTER_SLOW_MS / 2 &&
+               r->window < ROSTER_WINDOW) {
+        r->window++;
+    }
+}
+
 static void on_priv_set(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
 {
-    struct job *j = ticket_take(arg);
+    struct ticket *t = arg;
+    uint64_t sent = t->sent;
+    size_t change = t->change;
+    struct job *j = ticket_take(t);
     struct roster *r;
     char buf[120];
 
@@ -769,8 +808,9 @@ static void on_priv_set(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
     r = j->r;
     j->pending--;
     r->in_flight--;
+    window_adapt(r, o, sent);
     if (!iq_ok(o, reply))
-        job_set_error(j, "roster set: %s",
+        job_set_error(j, "roster set of %s: %s", j->changes[change].item->jid,
                       iq_error_text(o, reply, buf, sizeof(buf)));
     /* An error reply is about one item; silence or a lost stream means
      * the rest would fare no better: stop sending this user's changes. */
@@ -807,6 +847,7 @@ static void send_change(struct job *j)
     xmpp_stanza_t *q = stanza_child(iq, EL_QUERY, NS_ROSTER);
     struct ticket *t = ticket_new(j);
 
+    t->change = j->next_change - 1;
     stanza_adopt(q, roster_item_stanza(component_ctx(r->c), ch->item,
                                        ch->op == ROSTER_OP_REMOVE));
     if (component_send_iq(r->c, iq, ROSTER_WRITE_TIMEOUT_MS, on_priv_set, t) <
@@ -830,7 +871,7 @@ static void send_change(struct job *j)
 /* Give free window slots to the waiting jobs, one change per turn. */
 static void window_fill(struct roster *r)
 {
-    while (r->in_flight < ROSTER_WINDOW && r->wq != NULL) {
+    while (r->in_flight < r->window && r->wq != NULL) {
         struct job *j = r->wq;
 
         r->wq = j->wnext;
@@ -1427,6 +1468,7 @@ struct roster *roster_new(struct loop *loop, struct component *c,
     r->dp = dp;
     r->d = d;
     r->conf = conf;
+    r->window = ROSTER_WINDOW;
     r->http = httpc_new(loop, conf->roster.concurrency);
     r->cache = strmap_new(list_free_cb);
     r->latest = strmap_new(NULL);

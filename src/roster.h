@@ -17,9 +17,10 @@ struct conf;
 struct roster;
 
 /*
- * Privileged roster sets in flight at once, shared by every user being
+ * Privileged roster sets in flight at most, shared by every user being
  * synced (doc/rosters.md): the next goes out when one is answered, and
- * each has its own deadline from its send.
+ * each has its own deadline from its send. The window narrows (down to 1)
+ * while the server answers slowly.
  */
 #define ROSTER_WINDOW 32
 
@@ -111,5 +112,7 @@ bool roster_ready(const struct roster *r);
 /* Privileged roster sets in flight now, and the most ever (0 for NULL). */
 size_t roster_in_flight(const struct roster *r);
 size_t roster_in_flight_peak(const struct roster *r);
+/* Sets allowed in flight now (ROSTER_WINDOW or narrower; 0 for NULL). */
+size_t roster_window(const struct roster *r);
 
 #endif

@@ -69,6 +69,8 @@ static json_object *roster_json(const struct roster *r)
         ro, "in_flight_peak",
         json_object_new_int64((int64_t)roster_in_flight_peak(r)));
     json_object_object_add(ro, "window", json_object_new_int64(ROSTER_WINDOW));
+    json_object_object_add(ro, "window_now",
+                           json_object_new_int64((int64_t)roster_window(r)));
     return ro;
 }
 
