@@ -34,7 +34,8 @@ from test_webhook import Sink, errors_too
 TOKEN = "tok_faults_0123456789abcdef"
 JSON = "application/json"
 XML = "application/xmpp+xml"
-OK_STATUSES = set(range(200, 300)) | {503, 504}
+OK_2XX = set(range(200, 300))
+OK_STATUSES = OK_2XX | {503, 504}
 
 
 def report(test, server, **numbers):
@@ -116,6 +117,7 @@ class Senders:
         self.go = threading.Event()
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.busy = 0       # requests on their way now
         self.answers = []   # (body, status, answered_at)
         self.threads = [threading.Thread(target=self._run, args=(i,),
                                          daemon=True) for i in range(threads)]
@@ -127,12 +129,40 @@ class Senders:
         while not self.stop.is_set():
             if not self.go.wait(0.1):
                 continue
+            with self.lock:
+                if not self.go.is_set():    # hold() came in between
+                    continue
+                self.busy += 1
             body = "fault-%d-%d" % (i, n)
             n += 1
             status, _, _ = message(self.r, self.to, body)
             with self.lock:
                 self.answers.append((body, status, time.monotonic()))
+                self.busy -= 1
             time.sleep(self.pause)
+
+    def hold(self, timeout=20):
+        """Stop sending and wait until no request is on its way."""
+        self.go.clear()
+        deadline = time.monotonic() + timeout
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not self.busy, "%d message requests still open" % self.busy
+
+    def wait_answers(self, n, since=0.0, statuses=None, timeout=30):
+        """Until n requests answered after `since` (with one of `statuses`
+        when given): load for as long as the machine needs, not a fixed
+        time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                got = sum(1 for a in self.answers if a[2] > since and
+                          (statuses is None or a[1] in statuses))
+            if got >= n:
+                return
+            assert time.monotonic() < deadline, \
+                "%d of %d message answers in %d s" % (got, n, timeout)
+            time.sleep(0.05)
 
     def finish(self, timeout=20):
         self.stop.set()
@@ -210,11 +240,11 @@ def test_server_killed_with_parked_iqs_and_messages(server, restanza, client):
     wait_parked(r, 200)
     senders = Senders(r, server.jid("alice"))
     senders.go.set()
-    time.sleep(1.5)
+    senders.wait_answers(100, statuses=OK_2XX)
     t_kill = time.monotonic()
     server.kill()
-    time.sleep(2.0)
-    senders.go.clear()
+    senders.wait_answers(50, since=time.monotonic())  # refused meanwhile
+    senders.hold()
     # Every parked request is answered once the stream is gone.
     hung = parked.join(15)
     assert not hung, "%d parked requests never answered" % len(hung)
@@ -222,7 +252,6 @@ def test_server_killed_with_parked_iqs_and_messages(server, restanza, client):
     assert set(statuses) <= OK_STATUSES, statuses
     parked_503_s = max(res[3] for res in parked.results) - t_kill
     assert r.alive()
-    time.sleep(0.3)     # let in-flight senders finish
     t_up = time.monotonic()
     server.start()
     r.wait_connected(timeout=20)
@@ -230,7 +259,7 @@ def test_server_killed_with_parked_iqs_and_messages(server, restanza, client):
     alice2 = client(server, "alice")
     probes = wait_reachable(r, alice2)
     senders.go.set()
-    time.sleep(1.5)
+    senders.wait_answers(100, since=t_up, statuses=OK_2XX)
     stuck = senders.finish()
     assert not stuck, "message senders hung"
     answers = senders.answers
@@ -242,9 +271,11 @@ def test_server_killed_with_parked_iqs_and_messages(server, restanza, client):
     assert not unexpected, sorted(unexpected)[:10]
     lost = {b: t for b, t in ok.items() if b not in got}
     # XEP-0114 has no stream management: what the server had not yet read
-    # when it died is gone. Only messages answered around the kill may be.
+    # when it died is gone. Only messages answered around the kill may be
+    # (seconds, not less: on a loaded machine the server reads late and we
+    # see the closed socket late).
     outside = {b: round(t - t_kill, 3) for b, t in lost.items()
-               if not t_kill - 1.0 <= t <= t_kill + 0.5}
+               if not t_kill - 3.0 <= t <= t_kill + 2.0}
     report("server_killed", server, requests=len(answers) + len(parked.results),
            messages=len(answers), messages_2xx=len(ok),
            messages_503=sum(1 for a in answers if a[1] == 503),
@@ -278,7 +309,9 @@ def test_sigterm_under_load_answers_parked_and_exits_0(server, restanza,
         senders.go.set()
         for i in range(5):      # webhook deliveries in flight
             alice.send_message("bot@" + server.component_jid, "w%d" % i)
-        time.sleep(1.0)
+        r.wait_status(lambda s: s["webhook"]["in_flight"] >= 1,
+                      what="a webhook delivery in flight")
+        senders.wait_answers(20, statuses=OK_2XX)
         t0 = time.monotonic()
         r.send_signal(signal.SIGTERM)
         code = r.proc.wait(10)
@@ -737,12 +770,16 @@ def test_webhook_down_slow_garbage(server, restanza, client):
             r'webhook delivered" kind=message status=200'))
         for i in range(20):
             alice.send_message(bot, "junk%d" % i)
-        phases["garbage"] = collect_errors(alice, 20, 10)
         # The empty replies to a 2xx are sent (the log shows each one);
-        # slixmpp raises no event for a message without a body.
-        time.sleep(0.5)
-        phases["garbage"] += ["empty"] * (len(r.log_lines(
-            r'webhook delivered" kind=message status=200')) - delivered0)
+        # slixmpp raises no event for a message without a body. Until
+        # each of the 20 is an error or a delivery:
+        errs, empty = [], 0
+        deadline = time.monotonic() + 30
+        while len(errs) + empty < 20 and time.monotonic() < deadline:
+            errs += collect_errors(alice, 20 - len(errs) - empty, 0.5)
+            empty = len(r.log_lines(
+                r'webhook delivered" kind=message status=200')) - delivered0
+        phases["garbage"] = errs + ["empty"] * empty
         # Memory: 2,000 more stanzas through the failing path.
         hook.up(lambda *a: (500, {}, b"", 0))
         for i in range(200):
