@@ -48,7 +48,7 @@ def test_debug_log_never_contains_secrets(server, restanza, client):
         alice.send_message("bot@" + server.component_jid, "to the hook")
         req = sink.next_post()
         assert "X-Restanza-Signature" in req[2]
-        time.sleep(0.5)
+        r.wait_log(r'msg="webhook delivered"')  # its answer is logged too
     finally:
         sink.close()
     assert r.stop() == 0
@@ -91,7 +91,9 @@ def test_xml_entities_and_doctype_are_refused(server, restanza):
         resp = r.post("/rest/echo", body, headers=h)
         assert resp.status == 400, (name, resp)
         assert b"passwd" not in resp.body and b"root:" not in resp.body
-        assert time.monotonic() - t0 < 1.0, name
+        # No expansion: a billion laughs would take far longer than this
+        # (the margin is for a loaded machine, not for the parser).
+        assert time.monotonic() - t0 < 5.0, name
     # The predefined entities still work.
     resp = r.post("/rest/echo", "<message to='bob@localhost'><body>a &amp; "
                   "&lt;b&gt;</body></message>", headers=h)
