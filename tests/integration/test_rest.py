@@ -279,7 +279,9 @@ def test_iq_to_silent_client_times_out_with_504(server, restanza, client):
     took = time.monotonic() - t0
     assert_json_error(resp, 504, "wait", "remote-server-timeout",
                       "IQ stanza timed out")
-    assert 1.9 <= took < 4.0, took
+    # Not before the 2 s asked for; well before the default (120 s), with
+    # room for a loaded machine.
+    assert 1.9 <= took < 10.0, took
     iq = bob.iqs.get(timeout=2)
     assert iq["type"] == "get"
     assert str(iq["from"]) == "rest.localhost"
@@ -289,7 +291,7 @@ def test_iq_to_silent_client_times_out_with_504(server, restanza, client):
                        "</iq>" % bob.jid,
                     headers={"Prosody-Rest-Timeout": "1", "Accept": XML})
     assert_xml_error(resp, 504, "remote-server-timeout", "IQ stanza timed out")
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - t0 < 10.0
     assert r.status()["xmpp"]["pending_iqs"] == 0
 
 

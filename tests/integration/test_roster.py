@@ -330,12 +330,13 @@ def test_failing_users_are_listed_and_left_alone(
         assert roster_of(client, srv, u) == before[u]
     assert roster_of(client, srv, "alice") == {}
 
-    # slow: answered within roster.timeout (2 s) plus a margin
+    # slow: cut at roster.timeout (2 s), before the app would answer
     app.behaviour = {"bob": "slow"}
+    app.slow_seconds = 20
     t0 = time.monotonic()
     body = refresh(r, ["bob"]).json()
     took = time.monotonic() - t0
-    assert took < 4, took
+    assert took < 10, took
     assert (body["status"], body["updated"], body["errors"]) == ("error", 0, 1)
     assert "timeout" in body["failed"]["bob"].lower() or \
         "timed out" in body["failed"]["bob"].lower(), body
