@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "delegation.h"
 #include "iq.h"
+#include "jid.h"
 #include "log.h"
 #include "loop.h"
 #include "loopguard.h"
@@ -41,6 +42,7 @@ struct dispatch {
     dispatch_incoming_cb incoming;
     void *incoming_arg;
     struct loopguard *guard; /* per-peer budget of automatic replies */
+    bool from_self;          /* the IQ being handled came from our own domain */
 };
 
 static const char *const features[] = {
@@ -61,6 +63,23 @@ static struct delegate *find_delegate(struct dispatch *dp, const char *ns)
     return dl;
 }
 
+/* True for an IQ of type result or error. */
+static bool is_iq_answer(xmpp_stanza_t *iq)
+{
+    const char *type = stanza_attr(iq, ATTR_TYPE);
+
+    return type != NULL &&
+           (strcmp(type, "result") == 0 || strcmp(type, "error") == 0);
+}
+
+/* The webhook (or another incoming handler) may see this stanza: never one
+ * from our own domain. */
+static bool offer_incoming(struct dispatch *dp, xmpp_stanza_t *st)
+{
+    return !dp->from_self && dp->incoming != NULL &&
+           dp->incoming(st, dp->incoming_arg);
+}
+
 bool dispatch_reply_allowed(struct dispatch *dp, xmpp_stanza_t *st)
 {
     static struct log_ratelimit self_log = LOG_RATELIMIT_INIT(
@@ -69,7 +88,10 @@ bool dispatch_reply_allowed(struct dispatch *dp, xmpp_stanza_t *st)
         LOG_LEVEL_WARN, "reply over the peer's budget not sent (ping-pong?)");
     const char *to = stanza_attr(st, ATTR_TO);
 
-    if (loopguard_own_domain(to, dp->conf->component.jid)) {
+    /* Only an IQ answer may go to our own domain: it answers an IQ we sent
+     * ourselves (GET /rest/version/<component>) and is never answered. */
+    if (loopguard_own_domain(to, dp->conf->component.jid) &&
+        !(stanza_is(st, EL_IQ) && is_iq_answer(st))) {
         metrics_inc(METRIC_LOOP_TO_SELF);
         if (log_ratelimit_pass(&self_log, loop_clock_ms()))
             log_warn("reply to restanza's own domain not sent", "to=%s", to);
@@ -106,17 +128,26 @@ static void send_release(struct dispatch *dp, xmpp_stanza_t *st)
     xmpp_stanza_release(st);
 }
 
+/* The address a reply comes from: the one the request was sent to (in our
+ * domain, normalised by on_stanza), else the component's. */
+static const char *reply_from(struct dispatch *dp, xmpp_stanza_t *req)
+{
+    const char *to = stanza_attr(req, ATTR_TO);
+
+    return to != NULL ? to : dp->conf->component.jid;
+}
+
 static void reply_error(struct dispatch *dp, xmpp_stanza_t *req,
                         const char *type, const char *cond, const char *text)
 {
-    send_release(dp, stanza_error(dp->ctx, req, dp->conf->component.jid, type,
-                                  cond, text));
+    send_release(
+        dp, stanza_error(dp->ctx, req, reply_from(dp, req), type, cond, text));
 }
 
 static xmpp_stanza_t *query_result(struct dispatch *dp, xmpp_stanza_t *req,
                                    const char *ns, xmpp_stanza_t **query)
 {
-    xmpp_stanza_t *r = stanza_result(dp->ctx, req, dp->conf->component.jid);
+    xmpp_stanza_t *r = stanza_result(dp->ctx, req, reply_from(dp, req));
     *query = stanza_add_element(r, EL_QUERY, ns);
     return r;
 }
@@ -259,8 +290,7 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         /* One that answers no request of ours goes to the webhook, as in
          * mod_rest (never answered: RFC 6120 §8.2.3). */
-        if (!iq_handle(component_iqs(dp->c), iq) &&
-            (dp->incoming == NULL || !dp->incoming(iq, dp->incoming_arg)))
+        if (!iq_handle(component_iqs(dp->c), iq) && !offer_incoming(dp, iq))
             log_debug("unexpected iq reply", "id=%s from=%s",
                       stanza_attr(iq, ATTR_ID) ? stanza_attr(iq, ATTR_ID) : "-",
                       from);
@@ -292,8 +322,7 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
         reply_error(dp, iq, ERR_CANCEL, COND_SERVICE_UNAVAILABLE, NULL);
         return;
     }
-    if (!to_domain(dp, iq) && dp->incoming != NULL &&
-        dp->incoming(iq, dp->incoming_arg))
+    if (!to_domain(dp, iq) && offer_incoming(dp, iq))
         return;
     if (get && strcmp(ns, NS_DISCO_INFO) == 0 && stanza_is(payload, EL_QUERY))
         disco_info(dp, iq, payload);
@@ -301,11 +330,10 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
              stanza_is(payload, EL_QUERY))
         disco_items(dp, iq, payload);
     else if (get && strcmp(ns, NS_PING) == 0 && stanza_is(payload, EL_PING))
-        send_release(dp, stanza_result(dp->ctx, iq, dp->conf->component.jid));
+        send_release(dp, stanza_result(dp->ctx, iq, reply_from(dp, iq)));
     else if (get && strcmp(ns, NS_VERSION) == 0 && stanza_is(payload, EL_QUERY))
         version(dp, iq);
-    else if (to_domain(dp, iq) && dp->incoming != NULL &&
-             dp->incoming(iq, dp->incoming_arg))
+    else if (to_domain(dp, iq) && offer_incoming(dp, iq))
         return;
     else {
         log_debug("iq not served", "ns=%s from=%s type=%s", ns, from, type);
@@ -355,13 +383,56 @@ static void drop_from_self(xmpp_stanza_t *st)
                   type != NULL ? type : "-");
 }
 
+/*
+ * Rewrite to/from in place as the servers normalise them (a client may
+ * write BOT@REST.EXAMPLE.ORG): every reply, match and webhook URL then uses
+ * the normalised form, and no reply goes out with a from the server would
+ * refuse (invalid-from). -1 when one is not a JID after prep.
+ */
+static int normalise_addresses(xmpp_stanza_t *st)
+{
+    static const char *const attrs[] = {ATTR_TO, ATTR_FROM};
+
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = stanza_attr(st, attrs[i]);
+        char *n;
+
+        if (v == NULL)
+            continue;
+        if ((n = jid_normalize(v)) == NULL)
+            return -1;
+        if (strcmp(n, v) != 0)
+            xmpp_stanza_set_attribute(st, attrs[i], n);
+        free(n);
+    }
+    return 0;
+}
+
 static void on_stanza(xmpp_stanza_t *st, void *arg)
 {
     struct dispatch *dp = arg;
+    static struct log_ratelimit bad_log = LOG_RATELIMIT_INIT(
+        LOG_LEVEL_WARN, "stanza with an invalid address dropped");
+
+    if (normalise_addresses(st) < 0) {
+        if (log_ratelimit_pass(&bad_log, loop_clock_ms()))
+            log_warn("stanza with an invalid address dropped", "kind=%s",
+                     xmpp_stanza_get_name(st) ? xmpp_stanza_get_name(st) : "-");
+        return;
+    }
 
     if (loopguard_own_domain(stanza_attr(st, ATTR_FROM),
                              dp->conf->component.jid)) {
-        drop_from_self(st);
+        /* An IQ we sent ourselves: answered by the built-in handlers (or
+         * matched to our request), never by the webhook; an IQ cannot
+         * ping-pong. Anything else from ourselves is dropped. */
+        if (stanza_is(st, EL_IQ)) {
+            dp->from_self = true;
+            on_iq(dp, st);
+            dp->from_self = false;
+        } else {
+            drop_from_self(st);
+        }
         return;
     }
     if (stanza_is(st, EL_IQ))

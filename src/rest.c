@@ -946,8 +946,11 @@ static xmpp_stanza_t *normalise(struct rest *r, xmpp_stanza_t *st,
         return set_error(err, RE_NAME), NULL;
     if (to == NULL || normal_address(st, ATTR_TO) < 0)
         return set_error(err, RE_TO), NULL;
-    /* Normalised first: any case or form of our own domain is caught. */
-    if (loopguard_own_domain(stanza_attr(st, ATTR_TO), r->conf->component.jid))
+    /* Normalised first: any case or form of our own domain is caught. An
+     * IQ may ask the component itself (version, disco): it is answered
+     * once and never reaches the webhook. */
+    if (strcmp(name, EL_IQ) != 0 &&
+        loopguard_own_domain(stanza_attr(st, ATTR_TO), r->conf->component.jid))
         return set_error(err, RE_TO_SELF), NULL;
     if (from != NULL && normal_address(st, ATTR_FROM) < 0)
         return set_error(err, RE_FROM), NULL;

@@ -173,6 +173,48 @@ def test_rest_message_to_own_address_is_refused_and_never_reaches_webhook(
     assert_stream_up(r, server, before)
 
 
+def test_rest_iq_to_own_address_is_answered_once_and_never_reaches_webhook(
+        server, restanza, app):
+    """An IQ cannot ping-pong: one to the component itself is answered by
+    its built-in handlers (or with service-unavailable), and neither the
+    request nor the answer reaches the webhook."""
+    app.respond = lambda m, p, b: (200, "application/xmpp+xml", ECHO)
+    r, before = start(restanza, server, {"webhook": {"url": app.url("/h")}})
+    resp = post_json(r, {"kind": "iq", "type": "get",
+                         "to": server.component_jid.upper(), "ping": True})
+    assert resp.status == 200, resp
+    assert resp.json()["type"] == "result"
+    resp = post_json(r, {"kind": "iq", "type": "get", "to":
+                         "bot@" + server.component_jid,
+                         "lastactivity": {}})
+    assert resp.status == 200, resp
+    assert resp.json()["type"] == "error", resp.json()
+    assert resp.json()["error"]["condition"] == "service-unavailable"
+    assert app.posts() == []
+    assert metric(r, 'restanza_loop_guard_drops_total{reason="to_self"}') == 0
+    assert_stream_up(r, server, before)
+
+
+def test_stanzas_to_unnormalised_component_addresses_are_answered_normalised(
+        server, restanza, client, app):
+    """A client may write our address in any case: the webhook's answer and
+    restanza's own IQ answers come from the normalised address (Prosody
+    closes the stream on a from that differs in case: invalid-from)."""
+    app.respond = lambda m, p, b: (200, "application/xmpp+xml", ECHO)
+    r, before = start(restanza, server, {"webhook": {"url": app.url("/h")}})
+    alice = client(server, "alice")
+    upper = "BOT@" + server.component_jid.upper() + "/Res"
+    alice.send_message(upper, "hello upper")
+    m = alice.wait_message(lambda m: m["body"] == "echo")
+    assert str(m["from"]) == "bot@%s/Res" % server.component_jid
+    reply = alice.version(server.component_jid.upper())
+    assert reply.type == "result" and reply.frm == server.component_jid
+    reply = alice.iq("Bot@" + server.component_jid.upper(),
+                     "<query xmlns='jabber:iq:last'/>")
+    assert reply.frm == "bot@" + server.component_jid, reply.xml
+    assert_stream_up(r, server, before)
+
+
 def test_echoing_peer_ping_pong_is_stopped_by_the_reply_budget(
         server, restanza, client, app):
     app.respond = lambda m, p, b: (200, "application/xmpp+xml", ECHO)
