@@ -72,6 +72,14 @@ static bool is_iq_answer(xmpp_stanza_t *iq)
            (strcmp(type, "result") == 0 || strcmp(type, "error") == 0);
 }
 
+/* True for a stanza of type error. */
+static bool is_error(xmpp_stanza_t *st)
+{
+    const char *type = stanza_attr(st, ATTR_TYPE);
+
+    return type != NULL && strcmp(type, "error") == 0;
+}
+
 /* The webhook (or another incoming handler) may see this stanza: never one
  * from our own domain. */
 static bool offer_incoming(struct dispatch *dp, xmpp_stanza_t *st)
@@ -97,9 +105,10 @@ bool dispatch_reply_allowed(struct dispatch *dp, xmpp_stanza_t *st)
             log_warn("reply to restanza's own domain not sent", "to=%s", to);
         return false;
     }
-    /* An IQ answer is never answered: only messages and presences can
-     * go back and forth. */
-    if (!stanza_is(st, EL_IQ) &&
+    /* An IQ answer is never answered, nor is an error (RFC 6120 8.3.1):
+     * only other messages and presences can go back and forth. Errors are
+     * not budgeted, so a sender always learns why its stanza failed. */
+    if (!stanza_is(st, EL_IQ) && !is_error(st) &&
         !loopguard_allow(dp->guard, to, loop_clock_ms())) {
         metrics_inc(METRIC_LOOP_PEER_BUDGET);
         if (log_ratelimit_pass(&budget_log, loop_clock_ms()))
