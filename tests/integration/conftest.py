@@ -316,6 +316,18 @@ class Restanza:
     def request(self, method, path, body=None, headers=None, timeout=10):
         return http(method, self.url + path, body, headers, timeout)
 
+    def metric(self, name):
+        """The value of one /metrics sample (name with its labels)."""
+        text = self.request("GET", "/metrics").body.decode()
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return int(float(line.split()[1]))
+        raise AssertionError("no metric %s in /metrics:\n%s" % (name, text))
+
+    def disconnects(self):
+        """restanza_xmpp_disconnects_total: moves when a stream ends."""
+        return self.metric("restanza_xmpp_disconnects_total")
+
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
 

@@ -32,14 +32,6 @@ BAD_ENCODED = ["%01", "%1F", "%EF%BF%BE", "%EF%BF%BF", "%C0%A6",
                "%E0%80%BC", "%ED%A0%80", "%FF", "%C3"]
 
 
-def disconnects(r):
-    text = r.request("GET", "/metrics").body.decode()
-    for line in text.splitlines():
-        if line.startswith("restanza_xmpp_disconnects_total "):
-            return int(float(line.split()[1]))
-    raise AssertionError("no restanza_xmpp_disconnects_total in /metrics")
-
-
 def refused(r, reason):
     text = r.request("GET", "/metrics").body.decode()
     m = re.search(r'^restanza_stanzas_refused_total\{reason="%s"\} (\S+)$'
@@ -56,7 +48,7 @@ def assert_stream_up(r, before, c):
                   headers=dict(basic(r.server), **{"Content-Type": JSON}))
     assert resp.status == 202, resp
     wait_body(c, body)
-    assert disconnects(r) == before
+    assert r.disconnects() == before
     assert r.status()["xmpp"]["state"] == "connected"
 
 
@@ -66,7 +58,7 @@ def assert_stream_up(r, before, c):
 def test_invalid_text_in_path_parts_is_400(server, restanza, client):
     r = start(server, restanza)
     alice = client(server, "alice")
-    before = disconnects(r)
+    before = r.disconnects()
     for bad in BAD_ENCODED:
         for path in ("/rest/message/chat/alice@localhost/x" + bad,
                      "/rest/message/chat" + bad + "/alice@localhost",
@@ -87,7 +79,7 @@ def test_invalid_text_in_path_parts_is_400(server, restanza, client):
 def test_invalid_text_in_get_parameters_is_400(server, restanza, client):
     r = start(server, restanza)
     alice = client(server, "alice")
-    before = disconnects(r)
+    before = r.disconnects()
     for bad in BAD_ENCODED:
         for query in ("disco/localhost?node=n" + bad,
                       "items/localhost?node=" + bad,
@@ -105,7 +97,7 @@ def test_invalid_text_in_get_parameters_is_400(server, restanza, client):
 def test_invalid_text_in_bodies_is_400(server, restanza, client):
     r = start(server, restanza)
     alice = client(server, "alice")
-    before = disconnects(r)
+    before = r.disconnects()
     to = "alice@localhost"
     # JSON: lone surrogates (json-c made them U+FFFD), escaped non-Chars.
     for body in ('"a\\ud800b"', '"\\udc00"', '"\\ud83d\\u0041"',
@@ -157,7 +149,7 @@ def test_150000_ampersands_are_413_and_the_limit_is_exact(
         server, restanza, client):
     r = start(server, restanza)
     alice = client(server, "alice")
-    before = disconnects(r)
+    before = r.disconnects()
     too_large = refused(r, "too_large")
     msg = {"to": "alice@localhost", "type": "chat", "id": "big-1"}
     # 150 KB of JSON, 750 KB once escaped.
@@ -210,7 +202,7 @@ def test_webhook_answer_of_700kb_is_resource_constraint(
     sink.respond = lambda *a: (200, {"Content-Type": XML}, big, 0)
     r = webhook_start(server, restanza, sink)
     alice = errors_too(client(server, "alice"))
-    before = disconnects(r)
+    before = r.disconnects()
     alice.send_message(bot(server), "answer big")
     m = wait_error_message(alice, timeout=20)
     assert m["error"]["type"] == "modify", m
@@ -247,7 +239,7 @@ def test_webhook_answer_that_is_not_a_stanza_is_an_error(
     sink.respond = lambda *a: (200, {"Content-Type": ctype}, answer, 0)
     r = webhook_start(server, restanza, sink)
     alice = errors_too(client(server, "alice"))
-    before = disconnects(r)
+    before = r.disconnects()
     alice.send_message(bot(server), "answer foreign")
     m = wait_error_message(alice)
     assert (m["error"]["type"], m["error"]["condition"]) == (
@@ -273,7 +265,7 @@ def test_roster_names_and_groups_with_non_xml_chars_are_skipped(
         "alice@localhost": {"name": "Alice", "groups": ["Team"]}}}
     r = roster_start(restanza, srv, app.url)
     alice = client(srv, "alice")
-    before = disconnects(r)
+    before = r.disconnects()
     body = refresh(r, ["bob"]).json()
     assert (body["status"], body["updated"], body["errors"]) == (
         "ok", 1, 0), body

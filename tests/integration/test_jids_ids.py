@@ -17,21 +17,13 @@ TOKEN_UPPER = "tok_upper_0123456789abcd"
 NS_ROSTER = "jabber:iq:roster"
 
 
-def disconnects(r):
-    text = r.request("GET", "/metrics").body.decode()
-    for line in text.splitlines():
-        if line.startswith("restanza_xmpp_disconnects_total "):
-            return int(float(line.split()[1]))
-    raise AssertionError("no restanza_xmpp_disconnects_total in /metrics")
-
-
 def assert_stream_up(r, before):
     """No disconnect since `before` and a plain request still works."""
     resp = r.get("/rest/ping/localhost",
                  headers=bearer(Accept=JSON, **{"Restanza-Timeout": "10"}))
     assert resp.status == 200, resp
     assert resp.json()["type"] == "result", resp.json()
-    assert disconnects(r) == before
+    assert r.disconnects() == before
     assert r.status()["xmpp"]["state"] == "connected"
 
 
@@ -56,7 +48,7 @@ def answer(c, iq, payload=""):
 
 def test_get_ping_to_unnormalised_domain_is_answered(server, restanza):
     r = start(server, restanza)
-    before = disconnects(r)
+    before = r.disconnects()
     for to in ("LOCALHOST", "localhost.", "LocalHost."):
         resp = r.get("/rest/ping/" + to,
                      headers=bearer(Accept=JSON, **{"Restanza-Timeout": "5"}))
@@ -69,7 +61,7 @@ def test_get_ping_to_unnormalised_domain_is_answered(server, restanza):
 
 def test_iq_to_upper_case_user_jid_is_answered(server, restanza, client):
     r = start(server, restanza)
-    before = disconnects(r)
+    before = r.disconnects()
     bob = client(server, "bob")
     local, rest = bob.jid.split("@", 1)
     domain, resource = rest.split("/", 1)
@@ -95,7 +87,7 @@ def test_iq_to_upper_case_user_jid_is_answered(server, restanza, client):
 def test_from_upper_case_component_domain_goes_out_normalised(
         server, restanza, client):
     r = start(server, restanza)
-    before = disconnects(r)
+    before = r.disconnects()
     bob = client(server, "bob")
     resp = post_json(r, {"to": "BOB@LOCALHOST", "body": "from upper",
                          "from": "bot@REST.LOCALHOST"})
@@ -115,7 +107,7 @@ def test_from_upper_case_component_domain_goes_out_normalised(
 def test_privileged_message_from_upper_case_user_is_delivered(
         server, restanza, client):
     r = start(server, restanza)
-    before = disconnects(r)
+    before = r.disconnects()
     bob = client(server, "bob")
     resp = post_json(r, {"to": "bob@localhost", "type": "chat",
                          "body": "upper alice", "from": "ALICE@LOCALHOST"})
@@ -130,7 +122,7 @@ def test_token_pattern_cannot_be_bypassed_by_case(server, restanza, client):
     r = start(server, restanza, config={"rest": {
         "tokens": "%s, %s bot@rest.localhost, %s ALICE@LOCALHOST." % (
             TOKEN, TOKEN_BOT, TOKEN_UPPER)}})
-    before = disconnects(r)
+    before = r.disconnects()
     bob = client(server, "bob")
     resp = post_json(r, {"to": "bob@localhost", "body": "bot upper",
                          "from": "BOT@REST.LOCALHOST/x"},
@@ -169,7 +161,7 @@ def test_token_pattern_cannot_be_bypassed_by_case(server, restanza, client):
 def test_concurrent_iqs_with_the_same_caller_id_are_both_answered(
         server, restanza, client):
     r = start(server, restanza)
-    before = disconnects(r)
+    before = r.disconnects()
     bob = client(server, "bob")
     calls = []
     for ns in ("urn:x:one", "urn:x:two"):
@@ -233,7 +225,7 @@ def test_caller_ids_cannot_take_restanza_own_iq_ids(server_name, make_server,
             "url": "http://127.0.0.1:%d/contacts/%%s" % app.server_address[1],
             "token": "roster-token-0123456789", "writer": "privilege",
             "timeout": 5}})
-        before = disconnects(r)
+        before = r.disconnects()
         bob = client(server, "bob")
         # The ids restanza makes are visible on answers to id-less IQs...
         resp = r.get("/rest/ping/localhost", headers=bearer(Accept=JSON))

@@ -93,18 +93,6 @@ def app():
     a.close()
 
 
-def metric(r, name):
-    text = r.get("/metrics").body.decode()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    raise AssertionError("no metric %s in /metrics:\n%s" % (name, text))
-
-
-def disconnects(r):
-    return metric(r, "restanza_xmpp_disconnects_total")
-
-
 def auth(server):
     cred = "%s:%s" % (server.component_jid, server.secret)
     return {"Authorization": "Basic " +
@@ -113,7 +101,7 @@ def auth(server):
 
 def assert_stream_up(r, server, before):
     """The stream never dropped and a normal request still works."""
-    assert disconnects(r) == before, r.diagnostics()
+    assert r.disconnects() == before, r.diagnostics()
     resp = r.get("/rest/ping/" + server.domain, timeout=15,
                  headers=auth(r.server))
     assert resp.status == 200, resp
@@ -129,7 +117,7 @@ def post_json(r, obj):
 def start(restanza, server, config):
     r = restanza(server, config=config)
     r.wait_connected()
-    return r, disconnects(r)
+    return r, r.disconnects()
 
 
 def logfmt(line):
@@ -169,7 +157,7 @@ def test_rest_message_to_own_address_is_refused_and_never_reaches_webhook(
     assert m["from"].bare == "bot@" + server.component_jid
     assert len(app.posts()) == 1, app.posts()
     assert b"marker" in app.posts()[0][2]
-    assert metric(r, 'restanza_loop_guard_drops_total{reason="to_self"}') == 0
+    assert r.metric('restanza_loop_guard_drops_total{reason="to_self"}') == 0
     assert_stream_up(r, server, before)
 
 
@@ -191,7 +179,7 @@ def test_rest_iq_to_own_address_is_answered_once_and_never_reaches_webhook(
     assert resp.json()["type"] == "error", resp.json()
     assert resp.json()["error"]["condition"] == "service-unavailable"
     assert app.posts() == []
-    assert metric(r, 'restanza_loop_guard_drops_total{reason="to_self"}') == 0
+    assert r.metric('restanza_loop_guard_drops_total{reason="to_self"}') == 0
     assert_stream_up(r, server, before)
 
 
@@ -233,8 +221,8 @@ def test_echoing_peer_ping_pong_is_stopped_by_the_reply_budget(
         lambda: alice.xmpp.add_event_handler("message", echo))
     t0 = time.monotonic()
     alice.send_message(bot, "start")
-    r.wait_status(lambda s: metric(
-        r, 'restanza_loop_guard_drops_total{reason="peer_budget"}') >= 1,
+    r.wait_status(lambda s: r.metric(
+        'restanza_loop_guard_drops_total{reason="peer_budget"}') >= 1,
         timeout=30, what="the guard to stop the ping-pong")
     stopped_at = len(app.posts())
     # A burst of 20 replies plus 5 a second: the first delivery, then one
