@@ -68,6 +68,30 @@ static bool resource_valid(const char *s, size_t len)
  * code points are allowed, as Prosody (non-strict) and ejabberd do. Both
  * servers refuse a part of 1024 bytes or more before and after prep.
  */
+/*
+ * True when the profile maps s[0..len) to itself and prohibits nothing in
+ * it: printable ASCII without upper-case letters (nodeprep also without
+ * the characters it prohibits; resourceprep keeps case and allows a
+ * space). NFKC, the mapping tables and the bidi rules change no such
+ * string, so the common case skips libidn (about 2 us a JID).
+ */
+static bool prep_is_identity(const char *s, size_t len, const char *profile)
+{
+    bool resource = strcmp(profile, "Resourceprep") == 0;
+    bool node = strcmp(profile, "Nodeprep") == 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c > 0x7e || c < (resource ? 0x20 : 0x21))
+            return false;
+        if (!resource && c >= 'A' && c <= 'Z')
+            return false;
+        if (node && strchr("\"&'/:<>@", c) != NULL)
+            return false;
+    }
+    return true;
+}
+
 static char *prep(const char *s, size_t len, const char *profile)
 {
     char *in, *out = NULL;
@@ -75,6 +99,8 @@ static char *prep(const char *s, size_t len, const char *profile)
 
     if (len == 0 || len > JID_PART_MAX || !utf8_xml_valid(s, len))
         return NULL;
+    if (prep_is_identity(s, len, profile))
+        return xstrndup(s, len);
     in = xstrndup(s, len);
     rc = stringprep_profile(in, &out, profile, 0);
     free(in);

@@ -476,6 +476,38 @@ START_TEST(test_equal_compares_normalised_forms)
 }
 END_TEST
 
+/* The ASCII fast path must give what libidn gives: identity for plain
+ * lower-case ASCII, folding and refusals still applied. */
+START_TEST(test_ascii_fast_path_agrees_with_stringprep)
+{
+    static const char *const same[] = {
+        "alice@localhost",
+        "a.b-c_d~e!f@x.example/Res Ource",
+        "bot@rest.localhost/A/B@C",
+        "localhost/x",
+    };
+    static const char *const refused[] = {
+        "a'b@localhost",        "a\"b@localhost", "a&b@localhost",
+        "a<b@localhost",        "a b@localhost",  "alice@local host",
+        "alice@localhost/\x01",
+    };
+
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        char *n = jid_normalize(same[i]);
+        ck_assert_ptr_nonnull(n);
+        ck_assert_str_eq(n, same[i]);
+        free(n);
+    }
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        ck_assert_msg(jid_normalize(refused[i]) == NULL, "%s", refused[i]);
+    {
+        char *n = jid_normalize("Alice@LocalHost/Res");
+        ck_assert_str_eq(n, "alice@localhost/Res");
+        free(n);
+    }
+}
+END_TEST
+
 static Suite *jid_suite(void)
 {
     Suite *s = suite_create("jid");
@@ -514,6 +546,7 @@ static Suite *jid_suite(void)
     tcase_add_test(tc,
                    test_parts_longer_than_1023_bytes_after_prep_are_invalid);
     tcase_add_test(tc, test_equal_compares_normalised_forms);
+    tcase_add_test(tc, test_ascii_fast_path_agrees_with_stringprep);
     suite_add_tcase(s, tc);
     return s;
 }
