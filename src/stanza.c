@@ -237,6 +237,13 @@ static bool name_ok(const char *name)
     return utf8_xml_valid_str(name);
 }
 
+/* The xml and xmlns namespaces: never declared as a default namespace. */
+static bool reserved_ns(const char *ns)
+{
+    return strcmp(ns, "http://www.w3.org/XML/1998/namespace") == 0 ||
+           strcmp(ns, "http://www.w3.org/2000/xmlns/") == 0;
+}
+
 /*
  * The start tag of el; its xmlns only where it differs from parent_ns. -1
  * for a name or value that is not valid (see name_ok, out_escaped).
@@ -261,7 +268,8 @@ static int out_start_tag(struct stanza_out *o, xmpp_stanza_t *el,
         if (strcmp(attrs[i], ATTR_XMLNS) == 0 && parent_ns != NULL &&
             strcmp(attrs[i + 1], parent_ns) == 0)
             continue;
-        if (!name_ok(attrs[i])) {
+        if (!name_ok(attrs[i]) ||
+            (strcmp(attrs[i], ATTR_XMLNS) == 0 && reserved_ns(attrs[i + 1]))) {
             rc = -1;
             break;
         }

@@ -133,16 +133,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(s);
         json_object_put(obj);
     }
-    /* What our serializer writes parses back to the same document. */
+    /* What our serializer writes parses back to the same document; what
+     * no parser would accept back (a reserved namespace, say) it refuses. */
     size_t len;
     char *xml = stanza_to_text(st, &len);
-    if (xml == NULL || strlen(xml) != len)
-        abort();
-    xmpp_stanza_t *again = xmpp_stanza_new_from_string(fuzz_ctx, xml);
-    if (again == NULL || !same_tree(st, NULL, again, NULL))
-        abort();
-    free(xml);
-    xmpp_stanza_release(again);
+    if (xml != NULL) {
+        if (strlen(xml) != len)
+            abort();
+        xmpp_stanza_t *again = xmpp_stanza_new_from_string(fuzz_ctx, xml);
+        if (again == NULL || !same_tree(st, NULL, again, NULL))
+            abort();
+        free(xml);
+        xmpp_stanza_release(again);
+    }
     (void)stanza_first_element(st);
     (void)stanza_element_count(st);
     xmpp_stanza_release(st);

@@ -470,6 +470,34 @@ START_TEST(test_serialize_refuses_malformed_names)
 }
 END_TEST
 
+/* The xml and xmlns namespaces cannot be declared as a default namespace
+ * (Namespaces in XML 1.0, 3): a parser on the other side, the server's
+ * included, rejects the document. A parsed <xml:x/> has exactly that
+ * namespace (found by fuzz_stanza_json). */
+START_TEST(test_serialize_refuses_reserved_namespaces)
+{
+    static const char *const reserved[] = {
+        "http://www.w3.org/XML/1998/namespace",
+        "http://www.w3.org/2000/xmlns/"};
+    struct stanza_out o = {0};
+    xmpp_stanza_t *parsed;
+
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(*reserved); i++) {
+        xmpp_stanza_t *m = stanza_element(ctx, EL_MESSAGE, NULL);
+
+        stanza_add_element(m, "x", reserved[i]);
+        ck_assert_int_eq(stanza_serialize(m, &o), -1);
+        ck_assert_uint_eq(o.len, 0);
+        xmpp_stanza_release(m);
+    }
+    parsed = xmpp_stanza_new_from_string(ctx, "<iq><xml:ure var='f'/></iq>");
+    ck_assert_ptr_nonnull(parsed);
+    ck_assert_int_eq(stanza_serialize(parsed, &o), -1);
+    xmpp_stanza_release(parsed);
+    free(o.buf);
+}
+END_TEST
+
 /* Valid text passes unchanged: tab, newline, the edges of the Char ranges. */
 START_TEST(test_serialize_keeps_every_xml_char)
 {
@@ -550,6 +578,7 @@ static Suite *stanza_suite(void)
                    test_serialize_refuses_a_blank_stanza_and_keeps_the_buffer);
     tcase_add_test(tc, test_serialize_refuses_what_the_server_rejects);
     tcase_add_test(tc, test_serialize_refuses_malformed_names);
+    tcase_add_test(tc, test_serialize_refuses_reserved_namespaces);
     tcase_add_test(tc, test_serialize_keeps_every_xml_char);
     tcase_add_test(tc, test_serialize_max_bounds_the_escaped_size);
     suite_add_tcase(s, tc);
