@@ -52,7 +52,8 @@ struct component {
     bool was_connected; /* this attempt reached the handshake */
     bool ping_outstanding;
     bool stopping;
-    bool queue_full; /* refusing sends until the queue drains */
+    bool queue_full;  /* refusing sends until the queue drains */
+    bool room_wanted; /* somebody waits for room in the queue */
     /* Serialized stanzas; out.buf[out_head..out.len) is not yet given to
      * libstrophe. */
     struct stanza_out out;
@@ -63,7 +64,9 @@ struct component {
     uint64_t reconnects;
     unsigned sent_since_run;
     struct loop_timer *retry_timer, *tick_timer, *ping_timer, *release_timer,
-        *stop_timer;
+        *stop_timer, *room_timer;
+    component_room_cb room_cb;
+    void *room_arg;
     struct iq_table *iqs;
     component_stanza_cb stanza_cb;
     void *stanza_arg;
@@ -108,12 +111,15 @@ static void strophe_log(void *ud, xmpp_log_level_t level, const char *area,
 
 static const xmpp_log_t logger = {strophe_log, NULL};
 
+static void check_room(struct component *c);
+
 static void set_state(struct component *c, enum component_state state)
 {
     if (c->state == state)
         return;
     c->state = state;
     c->since = time(NULL);
+    check_room(c);
     if (c->state_cb != NULL)
         c->state_cb(state, c->state_arg);
 }
@@ -187,6 +193,33 @@ static size_t out_pending(const struct component *c)
     return c->out.len - c->out_head;
 }
 
+/* Bytes that count against component.queue_max. */
+static size_t queue_used(const struct component *c)
+{
+    return out_pending(c);
+}
+
+static void on_room(void *arg)
+{
+    struct component *c = arg;
+
+    c->room_timer = NULL;
+    if (c->room_cb != NULL)
+        c->room_cb(c->room_arg);
+}
+
+/* Wake whoever waits for room, from a timer: never inside libstrophe. */
+static void check_room(struct component *c)
+{
+    if (!c->room_wanted || c->room_timer != NULL)
+        return;
+    if (c->state == COMPONENT_CONNECTED &&
+        queue_used(c) >= c->conf->component.queue_max)
+        return;
+    c->room_wanted = false;
+    c->room_timer = loop_timer_add(c->loop, 0, on_room, c);
+}
+
 static void out_clear(struct component *c)
 {
     c->out.len = 0;
@@ -220,7 +253,7 @@ static void send_raw_bytes(struct component *c, size_t n)
  * once its own queue is empty. libstrophe writes each queued element with
  * its own send(): handing it stanzas one by one cost a system call each
  * and let the server read them one by one (measured: about 0.6 of the raw
- * component rate). Our buffer is the bounded queue (COMPONENT_OUT_MAX).
+ * component rate). Our buffer is the bounded queue (component.queue_max).
  */
 static void hand_over(struct component *c)
 {
@@ -233,6 +266,7 @@ static void hand_over(struct component *c)
      * component_stop() hands everything over before the stream closes. */
     n = out_pending(c) < OUT_CHUNK ? out_pending(c) : OUT_CHUNK;
     send_raw_bytes(c, n);
+    check_room(c);
 }
 
 /* Before each wait: ask for POLLOUT only when there is something to write. */
@@ -432,6 +466,7 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         log_warn("stanzas not sent before the stream ended",
                  "server=%s bytes=%zu", c->server, out_pending(c));
     out_clear(c);
+    check_room(c);
     /* We are inside libstrophe: release the conn from the loop. */
     c->dead_conn = c->conn;
     c->conn = NULL;
@@ -583,6 +618,7 @@ void component_free(struct component *c)
     loop_timer_cancel(c->loop, c->ping_timer);
     loop_timer_cancel(c->loop, c->release_timer);
     loop_timer_cancel(c->loop, c->stop_timer);
+    loop_timer_cancel(c->loop, c->room_timer);
     if (c->fd >= 0)
         loop_fd_del(c->loop, c->fd);
     if (c->conn != NULL)
@@ -687,16 +723,18 @@ static int refuse_stanza(struct component *c, xmpp_stanza_t *st,
  * not once per refused stanza. */
 static bool queue_full(struct component *c)
 {
-    if (out_pending(c) >= COMPONENT_OUT_MAX) {
+    size_t max = c->conf->component.queue_max;
+
+    if (queue_used(c) >= max) {
         if (!c->queue_full)
             log_warn("xmpp send queue full, refusing stanzas",
-                     "server=%s limit_bytes=%d", c->server, COMPONENT_OUT_MAX);
+                     "server=%s limit_bytes=%zu", c->server, max);
         c->queue_full = true;
         c->refused++;
         metrics_inc(METRIC_STANZAS_REFUSED_QUEUE_FULL);
         return true;
     }
-    if (c->queue_full && out_pending(c) < COMPONENT_OUT_MAX / 2) {
+    if (c->queue_full && queue_used(c) < max / 2) {
         log_info("xmpp send queue drained", "server=%s refused=%llu", c->server,
                  (unsigned long long)c->refused);
         c->queue_full = false;
@@ -738,6 +776,24 @@ int component_send(struct component *c, xmpp_stanza_t *st)
     else
         metrics_inc(METRIC_STANZAS_OUT_IQ);
     return 0;
+}
+
+bool component_has_room(const struct component *c)
+{
+    return c->state == COMPONENT_CONNECTED && c->conn != NULL &&
+           queue_used(c) < c->conf->component.queue_max;
+}
+
+void component_on_room(struct component *c, component_room_cb cb, void *arg)
+{
+    c->room_cb = cb;
+    c->room_arg = arg;
+}
+
+void component_want_room(struct component *c)
+{
+    c->room_wanted = true;
+    check_room(c);
 }
 
 enum component_refusal component_send_refusal(const struct component *c)
@@ -788,6 +844,11 @@ int component_send_iq(struct component *c, xmpp_stanza_t *iq,
 xmpp_ctx_t *component_ctx(struct component *c)
 {
     return c->ctx;
+}
+
+struct loop *component_loop(struct component *c)
+{
+    return c->loop;
 }
 
 struct iq_table *component_iqs(struct component *c)

@@ -28,9 +28,9 @@ typedef void (*component_stanza_cb)(xmpp_stanza_t *st, void *arg);
 typedef void (*component_state_cb)(enum component_state state, void *arg);
 typedef void (*component_stopped_cb)(void *arg);
 
-/* Bytes of stanzas queued for the server before component_send() refuses
- * (about 20,000 chat messages). */
-#define COMPONENT_OUT_MAX (8 * 1024 * 1024)
+/* Room appeared in the send queue after component_want_room(), or the
+ * stream went away (check component_has_room()). Runs from a timer. */
+typedef void (*component_room_cb)(void *arg);
 
 struct component *component_new(struct loop *loop, const struct conf *conf);
 void component_free(struct component *c);
@@ -48,7 +48,7 @@ void component_stop(struct component *c, component_stopped_cb cb, void *arg);
 enum component_refusal {
     COMPONENT_REFUSED_NONE,
     COMPONENT_REFUSED_DISCONNECTED, /* no stream, or an IQ without `to` */
-    COMPONENT_REFUSED_QUEUE_FULL,   /* COMPONENT_OUT_MAX bytes pending */
+    COMPONENT_REFUSED_QUEUE_FULL,   /* component.queue_max bytes pending */
     /* Text, a value or a name the server would close the stream on
      * (invalid UTF-8, a character outside XML 1.0 Char...). */
     COMPONENT_REFUSED_INVALID,
@@ -65,6 +65,13 @@ enum component_refusal {
  */
 int component_send(struct component *c, xmpp_stanza_t *st);
 
+/* True when connected and the send queue is below component.queue_max. */
+bool component_has_room(const struct component *c);
+/* Call cb once when there is room again (or the stream ends); repeated
+ * calls before it runs ask once. One callback per component. */
+void component_on_room(struct component *c, component_room_cb cb, void *arg);
+void component_want_room(struct component *c);
+
 /* The reason of the last refusal (valid until the next send). */
 enum component_refusal component_send_refusal(const struct component *c);
 /* "disconnected", "queue-full", "invalid-characters", "too-large", ... */
@@ -79,6 +86,7 @@ int component_send_iq(struct component *c, xmpp_stanza_t *iq,
                       uint64_t timeout_ms, iq_cb cb, void *arg);
 
 xmpp_ctx_t *component_ctx(struct component *c);
+struct loop *component_loop(struct component *c);
 struct iq_table *component_iqs(struct component *c);
 const char *component_jid(const struct component *c);
 enum component_state component_state(const struct component *c);

@@ -45,6 +45,9 @@ struct conf {
         unsigned keepalive; /* seconds between pings */
         /* Bytes of serialized XML a stanza may have (the server's limit). */
         size_t max_stanza_size;
+        /* Bytes of stanzas waiting to be written (and, for REST sends,
+         * to be confirmed by the server) before sends are held. */
+        size_t queue_max;
     } component;
     struct {
         char *listen_host; /* numeric IPv4 or IPv6 address, no brackets */
@@ -68,6 +71,7 @@ struct conf {
         size_t ntokens;
         unsigned iq_timeout;     /* seconds */
         unsigned iq_max_timeout; /* seconds; caps the request headers */
+        unsigned queue_wait;     /* seconds a send waits for queue room */
     } rest;
     struct {
         char *url;          /* NULL: no webhook; may hold {kind} {type}... */

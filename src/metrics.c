@@ -172,6 +172,23 @@ static void metrics_render_loop_guard(char **buf, size_t *len)
         (unsigned long long)counters[METRIC_LOOP_PEER_BUDGET]);
 }
 
+/* REST sends held while the send queue to the server was full. */
+static void metrics_render_sends(char **buf, size_t *len)
+{
+    metrics_appendf(
+        buf, len,
+        "# HELP restanza_rest_held_total POST /rest sends that waited for "
+        "room in the send queue to the server.\n"
+        "# TYPE restanza_rest_held_total counter\n"
+        "restanza_rest_held_total %llu\n"
+        "# HELP restanza_rest_held_timeouts_total Held sends answered 503 "
+        "because no room came within rest.queue_wait.\n"
+        "# TYPE restanza_rest_held_timeouts_total counter\n"
+        "restanza_rest_held_timeouts_total %llu\n",
+        (unsigned long long)counters[METRIC_REST_HELD],
+        (unsigned long long)counters[METRIC_REST_HELD_TIMEOUTS]);
+}
+
 void metrics_render(char **buf, size_t *len)
 {
     static const char *const kinds[] = {"message", "presence", "iq"};
@@ -204,6 +221,7 @@ void metrics_render(char **buf, size_t *len)
     metrics_render_roster(buf, len);
     metrics_render_http_limits(buf, len);
     metrics_render_loop_guard(buf, len);
+    metrics_render_sends(buf, len);
     metrics_appendf(buf, len,
                     "# HELP restanza_http_requests_total HTTP requests by "
                     "route and status.\n"

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "loopguard.h"
+#include "metrics.h"
 #include "stanza.h"
 #include "status.h"
 #include "utf8.h"
@@ -38,6 +39,11 @@
 /* Wraps an XML body so that the parser sees anything after the element. */
 #define XML_WRAPPER "restanza-body-wrapper"
 #define ID_SIZE 64
+/* Requests held for send queue room at once (each is also a parked HTTP
+ * connection, so http.max_connections bounds it first). */
+#define HELD_MAX 10000
+/* An overload episode ends after this long without a held send. */
+#define EPISODE_QUIET_MS 1000
 
 /* Every error the REST endpoint itself answers with (research §4.7). */
 enum rest_error_id {
@@ -212,15 +218,6 @@ struct call {
     struct call *prev, *next;
 };
 
-struct rest {
-    struct httpd *h;
-    struct component *c;
-    struct delegation *d;
-    const struct conf *conf;
-    xmpp_ctx_t *ctx;
-    struct call *calls;
-};
-
 /* Who the caller proved to be. */
 struct auth {
     const char *pattern; /* limit on `from`, NULL for any */
@@ -234,6 +231,35 @@ struct job {
     enum rest_format fmt;     /* answer format */
     enum rest_format err_fmt; /* error answer format */
     struct auth auth;
+};
+
+/* A message or presence parked until the send queue has room. */
+struct held {
+    struct job j; /* j.req is parked */
+    xmpp_stanza_t *st;
+    struct loop_timer *timer; /* rest.queue_wait */
+    struct held *prev, *next;
+};
+
+/* One overload episode: from the first held send until none is held. */
+struct episode {
+    bool on;
+    uint64_t start_ms;
+    uint64_t held, sent, timed_out, failed;
+    struct loop_timer *quiet; /* ends it unless a send is held again */
+};
+
+struct rest {
+    struct httpd *h;
+    struct component *c;
+    struct delegation *d;
+    const struct conf *conf;
+    xmpp_ctx_t *ctx;
+    struct loop *loop;
+    struct call *calls;
+    struct held *held_head, *held_tail; /* oldest first */
+    size_t nheld;
+    struct episode ep;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -1244,6 +1270,190 @@ static void send_iq(struct job *j, xmpp_stanza_t *iq)
     httpd_park(j->req, on_abort, call);
 }
 
+/* ---------------------------------------------------------------------- */
+/* messages and presences: sent, or held while the send queue is full */
+
+/* Queue the stanza to the server and answer 202 (or why not). */
+static void send_stanza(struct job *j, xmpp_stanza_t *st)
+{
+    if (component_send(j->r->c, st) < 0) {
+        job_fail(j, refusal_error(j->r));
+        return;
+    }
+    log_debug("rest request", "route=%s status=202", j->route);
+    httpd_respond(j->req, 202, NULL, "", 0);
+}
+
+static void episode_check_end(struct rest *r);
+
+/* Quiet for EPISODE_QUIET_MS: the episode ends with its counts. */
+static void on_episode_quiet(void *arg)
+{
+    struct rest *r = arg;
+    struct episode *ep = &r->ep;
+
+    ep->quiet = NULL;
+    if (r->nheld > 0)
+        return;
+    if (component_state(r->c) == COMPONENT_CONNECTED &&
+        !component_has_room(r->c)) {
+        episode_check_end(r);
+        return;
+    }
+    log_info("rest sends no longer held",
+             "held=%llu sent=%llu timed_out=%llu failed=%llu ms=%llu",
+             (unsigned long long)ep->held, (unsigned long long)ep->sent,
+             (unsigned long long)ep->timed_out, (unsigned long long)ep->failed,
+             (unsigned long long)(loop_clock_ms() - ep->start_ms));
+    memset(ep, 0, sizeof(*ep));
+}
+
+/* No send is held: once the queue has room (or the stream is gone) and no
+ * send was held again for a while, the episode ends. A queue that fills
+ * and drains by the socket buffer's bites is one episode, not dozens. */
+static void episode_check_end(struct rest *r)
+{
+    struct episode *ep = &r->ep;
+
+    if (!ep->on || r->nheld > 0 || ep->quiet != NULL)
+        return;
+    if (component_state(r->c) == COMPONENT_CONNECTED &&
+        !component_has_room(r->c)) {
+        component_want_room(r->c); /* on_room() comes back here */
+        return;
+    }
+    ep->quiet = loop_timer_add(r->loop, EPISODE_QUIET_MS, on_episode_quiet, r);
+}
+
+static void held_unlink(struct held *h)
+{
+    struct rest *r = h->j.r;
+
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        r->held_head = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    else
+        r->held_tail = h->prev;
+    r->nheld--;
+}
+
+static void held_free(struct held *h)
+{
+    held_unlink(h);
+    loop_timer_cancel(h->j.r->loop, h->timer);
+    xmpp_stanza_release(h->st);
+    free(h);
+}
+
+/* Answer a held request with an error, without a log line each: the
+ * episode's lines count them. */
+static void held_fail(struct held *h, enum rest_error_id id)
+{
+    const struct rest_error *e = &rest_errors[id];
+
+    respond_error(h->j.req, h->j.err_fmt, e->status, e->type, e->condition,
+                  e->text);
+    held_free(h);
+}
+
+/* No room within rest.queue_wait: 503 with Retry-After. */
+static void on_held_timeout(void *arg)
+{
+    struct held *h = arg;
+    struct rest *r = h->j.r;
+
+    h->timer = NULL;
+    metrics_inc(METRIC_REST_HELD_TIMEOUTS);
+    r->ep.timed_out++;
+    held_fail(h, RE_QUEUE_FULL);
+    episode_check_end(r);
+}
+
+/* The client went away while its send was held: it is not sent. */
+static void on_held_abort(struct httpd_request *req, void *arg)
+{
+    struct held *h = arg;
+    struct rest *r = h->j.r;
+
+    (void)req;
+    r->ep.failed++;
+    held_free(h);
+    episode_check_end(r);
+}
+
+/* Room in the queue (or the stream went away): oldest waiter first. */
+static void on_room(void *arg)
+{
+    struct rest *r = arg;
+
+    while (r->held_head != NULL) {
+        struct held *h = r->held_head;
+
+        if (component_state(r->c) != COMPONENT_CONNECTED) {
+            r->ep.failed++;
+            held_fail(h, RE_UNAVAILABLE);
+            continue;
+        }
+        if (!component_has_room(r->c)) {
+            component_want_room(r->c);
+            break;
+        }
+        r->ep.sent++;
+        send_stanza(&h->j, h->st);
+        held_free(h);
+    }
+    episode_check_end(r);
+}
+
+/* Park the request until there is room, at most rest.queue_wait. */
+static void hold(struct job *j, xmpp_stanza_t *st)
+{
+    struct rest *r = j->r;
+    struct held *h;
+
+    if (r->conf->rest.queue_wait == 0 || r->nheld >= HELD_MAX) {
+        job_fail(j, RE_QUEUE_FULL);
+        return;
+    }
+    loop_timer_cancel(r->loop, r->ep.quiet);
+    r->ep.quiet = NULL;
+    if (!r->ep.on) {
+        log_warn("rest sends held: xmpp send queue full",
+                 "queue_max=%zu queue_wait=%u", r->conf->component.queue_max,
+                 r->conf->rest.queue_wait);
+        r->ep.on = true;
+        r->ep.start_ms = loop_clock_ms();
+    }
+    r->ep.held++;
+    metrics_inc(METRIC_REST_HELD);
+    h = xcalloc(1, sizeof(*h));
+    h->j = *j;
+    h->st = xmpp_stanza_clone(st);
+    h->timer = loop_timer_add(r->loop, 1000ull * r->conf->rest.queue_wait,
+                              on_held_timeout, h);
+    h->prev = r->held_tail;
+    if (r->held_tail != NULL)
+        r->held_tail->next = h;
+    else
+        r->held_head = h;
+    r->held_tail = h;
+    r->nheld++;
+    component_want_room(r->c);
+    httpd_park(j->req, on_held_abort, h);
+}
+
+/* Send now, or hold while older sends wait or the queue is full. */
+static void send_or_hold(struct job *j, xmpp_stanza_t *st)
+{
+    if (j->r->held_head == NULL && component_has_room(j->r->c))
+        send_stanza(j, st);
+    else
+        hold(j, st);
+}
+
 /* Validate, then echo or send the stanza the request described. */
 static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
 {
@@ -1252,7 +1462,6 @@ static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
     enum rest_error_id eid;
     xmpp_stanza_t *st = normalise(r, parsed, &err);
     bool as_user;
-    int rc;
 
     xmpp_stanza_release(parsed);
     if (st == NULL) {
@@ -1297,17 +1506,10 @@ static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
         job_fail(j, RE_UNAVAILABLE);
         goto out;
     }
-    if (stanza_is(st, EL_IQ)) {
+    if (stanza_is(st, EL_IQ))
         send_iq(j, st);
-        goto out;
-    }
-    rc = component_send(r->c, st);
-    if (rc < 0) {
-        job_fail(j, refusal_error(r));
-        goto out;
-    }
-    log_debug("rest request", "route=%s status=202", j->route);
-    httpd_respond(j->req, 202, NULL, "", 0);
+    else
+        send_or_hold(j, st);
 out:
     xmpp_stanza_release(st);
 }
@@ -1478,6 +1680,8 @@ struct rest *rest_new(struct httpd *h, struct component *c,
     r->d = d;
     r->conf = conf;
     r->ctx = component_ctx(c);
+    r->loop = component_loop(c);
+    component_on_room(c, on_room, r);
     httpd_route(h, "POST", "/rest", false, "rest_post", on_post, r);
     httpd_route(h, "POST", "/rest/echo", false, "rest_echo", on_echo, r);
     httpd_route(h, "POST", "/rest", true, "rest_post_path", on_post_path, r);
@@ -1499,5 +1703,9 @@ void rest_free(struct rest *r)
         call_fail(call, RE_SHUTDOWN);
         call_free(call);
     }
+    while (r->held_head != NULL)
+        held_fail(r->held_head, RE_SHUTDOWN);
+    component_on_room(r->c, NULL, NULL);
+    loop_timer_cancel(r->loop, r->ep.quiet);
     free(r);
 }

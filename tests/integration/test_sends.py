@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: MIT
+"""Sends you can trust (SPEC §10, issue 12): a full send queue holds
+POST /rest instead of shedding it, then 503 + Retry-After after
+rest.queue_wait."""
+
+import http.client
+import json
+import threading
+import time
+
+TOKEN = "tok_sends_0123456789abcdef"
+JSON = "application/json"
+# Large bodies fill the paused server's socket buffers and a small
+# component.queue_max within a few hundred requests.
+PAD = "x" * 50000
+
+
+def post(r, body, headers=None, path="/rest", timeout=60):
+    """(status, headers dict, body bytes); status is the exception name
+    when the request failed."""
+    h = {"Authorization": "Bearer " + TOKEN, "Content-Type": JSON}
+    h.update(headers or {})
+    conn = http.client.HTTPConnection("127.0.0.1", r.http_port,
+                                      timeout=timeout)
+    try:
+        conn.request("POST", path, body=body, headers=h)
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    except (OSError, http.client.HTTPException) as e:
+        return type(e).__name__, {}, b""
+    finally:
+        conn.close()
+
+
+def chat(to, tag, pad=PAD):
+    return json.dumps({"kind": "message", "type": "chat", "to": to,
+                       "body": tag + " " + pad})
+
+
+class Flood:
+    """Threads POSTing big messages one after another until stopped."""
+
+    def __init__(self, r, to, threads=8):
+        self.r, self.to = r, to
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.answers = []  # (tag, status, headers, started, answered)
+        self.threads = [threading.Thread(target=self._run, args=(i,),
+                                         daemon=True) for i in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, i):
+        n = 0
+        while not self.stop.is_set():
+            tag = "flood-%d-%d" % (i, n)
+            n += 1
+            t0 = time.monotonic()
+            status, headers, _ = post(self.r, chat(self.to, tag))
+            with self.lock:
+                self.answers.append((tag, status, headers, t0,
+                                     time.monotonic()))
+
+    def wait(self, pred, timeout=60, what="condition"):
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if pred(list(self.answers)):
+                    return
+            assert time.monotonic() < deadline, "timeout waiting for " + what
+            time.sleep(0.05)
+
+    def finish(self, timeout=60):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout)
+        assert not any(t.is_alive() for t in self.threads), "senders hung"
+        return list(self.answers)
+
+
+def bodies_received(c, want, timeout=60):
+    """Tags of the messages c received, until all of `want` came (or the
+    deadline)."""
+    got = {}
+    deadline = time.monotonic() + timeout
+    while not want <= set(got) and time.monotonic() < deadline:
+        try:
+            m = c.messages.get(timeout=0.2)
+        except Exception:
+            continue
+        tag = (m["body"] or "").split(" ", 1)[0]
+        got[tag] = got.get(tag, 0) + 1
+    return got
+
+
+def start(server, restanza, **sections):
+    cfg = {"rest": {"tokens": TOKEN}}
+    for section, keys in sections.items():
+        cfg.setdefault(section, {}).update(keys)
+    r = restanza(server, config=cfg)
+    r.wait_connected(timeout=15)
+    return r
+
+
+def test_full_send_queue_holds_requests_until_room_then_sends_them(
+        server, restanza, client):
+    r = start(server, restanza, rest={"queue_wait": 120},
+              component={"queue_max": 65536})
+    bob = client(server, "bob")
+    server.pause()
+    try:
+        flood = Flood(r, bob.jid.split("/")[0])
+        # Every sender is parked: the queue is full and nobody is shed.
+        r.wait_status(lambda s: s["http"]["parked"] >= 8, timeout=90,
+                      what="8 held sends")
+        t_resume = time.monotonic()
+        held = r.metric("restanza_rest_held_total")
+        assert held >= 8
+    finally:
+        flood.stop.set()  # the held ones finish, no new ones start
+        server.resume()
+    answers = flood.finish()
+    statuses = {a[1] for a in answers}
+    assert statuses == {202}, sorted(map(str, statuses))
+    # The held ones were answered only after the server read again.
+    waited = [a for a in answers if a[3] < t_resume < a[4]]
+    assert len(waited) >= 8, len(waited)
+    assert r.metric("restanza_rest_held_timeouts_total") == 0
+    # Every accepted message reaches bob.
+    sent = {a[0] for a in answers}
+    got = bodies_received(bob, sent, timeout=120)
+    assert sent <= set(got), sorted(sent - set(got))[:10]
+    # One line when holding starts and one when it ends, with the counts.
+    r.wait_log(r"rest sends no longer held", timeout=30)
+    assert len(r.log_lines(r"rest sends held: xmpp send queue full")) == 1
+    end = r.log_lines(r"rest sends no longer held")
+    assert len(end) == 1 and "timed_out=0" in end[0], end
+    assert "held=%d" % r.metric("restanza_rest_held_total") in end[0], end
+
+
+def test_held_request_gets_503_with_retry_after_after_queue_wait(
+        server, restanza, client):
+    r = start(server, restanza, rest={"queue_wait": 2},
+              component={"queue_max": 65536})
+    bob = client(server, "bob")
+    server.pause()
+    try:
+        flood = Flood(r, bob.jid.split("/")[0])
+        flood.wait(lambda a: sum(1 for x in a if x[1] == 503) >= 8,
+                   timeout=90, what="8 answers 503")
+    finally:
+        flood.stop.set()
+        server.resume()
+    answers = flood.finish()
+    refused = [a for a in answers if a[1] == 503]
+    assert {a[1] for a in answers} <= {202, 503}
+    for tag, status, headers, t0, t1 in refused:
+        assert headers.get("Retry-After") == "5", headers
+        # Held for rest.queue_wait (2 s), not refused at once.
+        assert t1 - t0 >= 1.9, t1 - t0
+    assert r.metric("restanza_rest_held_timeouts_total") >= len(refused)
+    # No log line per refused request: one when the episode starts, and
+    # one with the counts when it ends.
+    r.wait_log(r"rest sends no longer held", timeout=60)
+    assert len(r.log_lines(r"rest sends held: xmpp send queue full")) == 1
+    assert not r.log_lines(r"rest request failed")
+    end = r.log_lines(r"rest sends no longer held")
+    assert len(end) == 1, end
+    assert "timed_out=%d" % r.metric(
+        "restanza_rest_held_timeouts_total") in end[0], end
