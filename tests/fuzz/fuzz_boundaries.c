@@ -94,7 +94,7 @@ static void roster(const char *s, size_t len)
 {
     char err[160];
     struct roster_list *l =
-        roster_parse("u@b.example", s, len, err, sizeof(err));
+        roster_list_parse("u@b.example", s, len, err, sizeof(err));
 
     if (l == NULL)
         return;
@@ -102,7 +102,7 @@ static void roster(const char *s, size_t len)
         xmpp_stanza_t *iq =
             stanza_iq(fuzz_ctx, "set", "r1", "c.example", "u@b.example");
         xmpp_stanza_t *q = stanza_add_element(iq, EL_QUERY, NS_ROSTER);
-        stanza_adopt(q, roster_item_stanza(fuzz_ctx, &l->items[i], false));
+        stanza_adopt(q, roster_list_item_stanza(fuzz_ctx, &l->items[i], false));
         check(iq);
     }
     roster_list_free(l);

@@ -32,24 +32,24 @@ static void check(const struct roster_list *l)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
-    struct roster_list *want = roster_parse(
+    struct roster_list *want = roster_list_parse(
         "alice@example.com", (const char *)data, size, err, sizeof(err));
     struct roster_list *have =
-        roster_from_api((const char *)data, size, err, sizeof(err));
+        roster_list_from_api((const char *)data, size, err, sizeof(err));
     struct roster_list empty = {NULL, 0};
 
     if (want != NULL) {
         check(want);
         struct roster_change *ch = NULL;
-        size_t n = roster_diff(want, have != NULL ? have : &empty, &ch);
+        size_t n = roster_list_diff(want, have != NULL ? have : &empty, &ch);
         for (size_t i = 0; i < n; i++) {
-            xmpp_stanza_t *st = roster_item_stanza(
+            xmpp_stanza_t *st = roster_list_item_stanza(
                 fuzz_ctx, ch[i].item, ch[i].op == ROSTER_OP_REMOVE);
             xmpp_stanza_release(st);
         }
         free(ch);
         /* A list diffed against itself has no changes. */
-        if (roster_diff(want, want, &ch) != 0)
+        if (roster_list_diff(want, want, &ch) != 0)
             abort();
         roster_list_free(want);
     }

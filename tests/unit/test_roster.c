@@ -13,8 +13,8 @@
 static struct roster_list *parse(const char *json)
 {
     char err[200] = "";
-    struct roster_list *l =
-        roster_parse("alice@example.org", json, strlen(json), err, sizeof(err));
+    struct roster_list *l = roster_list_parse("alice@example.org", json,
+                                              strlen(json), err, sizeof(err));
 
     ck_assert_msg(l != NULL, "parse failed: %s", err);
     return l;
@@ -74,8 +74,8 @@ START_TEST(test_parse_rejects_non_objects)
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        ck_assert_ptr_null(roster_parse("alice@example.org", bad[i],
-                                        strlen(bad[i]), err, sizeof(err)));
+        ck_assert_ptr_null(roster_list_parse("alice@example.org", bad[i],
+                                             strlen(bad[i]), err, sizeof(err)));
         ck_assert_str_ne(err, "");
     }
 }
@@ -91,7 +91,7 @@ START_TEST(test_api_roster_merges_one_entry_per_group)
         "{\"jid\":\"carol@localhost\",\"nick\":\"\",\"subscription\":"
         "\"none\",\"ask\":\"undefined\",\"group\":\"\"}]";
     char err[100];
-    struct roster_list *l = roster_from_api(body, strlen(body), err, 100);
+    struct roster_list *l = roster_list_from_api(body, strlen(body), err, 100);
 
     ck_assert_ptr_nonnull(l);
     ck_assert_uint_eq(l->n, 2);
@@ -100,7 +100,7 @@ START_TEST(test_api_roster_merges_one_entry_per_group)
     ck_assert_ptr_null(l->items[1].name);
     ck_assert_int_eq(l->items[1].sub, ROSTER_SUB_NONE);
     roster_list_free(l);
-    ck_assert_ptr_null(roster_from_api("{}", 2, err, 100));
+    ck_assert_ptr_null(roster_list_from_api("{}", 2, err, 100));
 }
 END_TEST
 
@@ -112,7 +112,7 @@ START_TEST(test_query_items_are_read)
              "name='Bob' subscription='both'><group>T</group></item>"
              "<item jid='carol@example.org' subscription='none' "
              "ask='subscribe'/></query>");
-    struct roster_list *l = roster_from_query(q);
+    struct roster_list *l = roster_list_from_query(q);
     xmpp_stanza_t *el;
     char *text;
     size_t len;
@@ -121,7 +121,7 @@ START_TEST(test_query_items_are_read)
     ck_assert_str_eq(l->items[0].jid, "bob@example.org");
     ck_assert_str_eq(l->items[0].groups[0], "T");
     ck_assert_int_eq(l->items[1].sub, ROSTER_SUB_NONE);
-    el = roster_item_stanza(ctx, &l->items[0], false);
+    el = roster_list_item_stanza(ctx, &l->items[0], false);
     xmpp_stanza_to_text(el, &text, &len);
     /* Attribute order is libstrophe's business. */
     ck_assert_ptr_nonnull(strstr(text, " name=\"Bob\""));
@@ -129,7 +129,7 @@ START_TEST(test_query_items_are_read)
     ck_assert_ptr_nonnull(strstr(text, "><group>T</group></item>"));
     xmpp_free(ctx, text);
     xmpp_stanza_release(el);
-    el = roster_item_stanza(ctx, &l->items[1], true);
+    el = roster_list_item_stanza(ctx, &l->items[1], true);
     xmpp_stanza_to_text(el, &text, &len);
     ck_assert_str_eq(
         text, "<item jid=\"carol@example.org\" subscription=\"remove\"/>");
@@ -156,7 +156,7 @@ START_TEST(test_diff_adds_changes_and_removes)
         " \"e@example.org\": {\"name\": \"E\", \"groups\": {\"G\": true}},"
         " \"z@example.org\": {}}");
     struct roster_change *ch;
-    size_t n = roster_diff(want, have, &ch);
+    size_t n = roster_list_diff(want, have, &ch);
 
     ck_assert_uint_eq(n, 5);
     ck_assert_int_eq(ch[0].op, ROSTER_OP_SET);
@@ -167,7 +167,7 @@ START_TEST(test_diff_adds_changes_and_removes)
     ck_assert_int_eq(ch[4].op, ROSTER_OP_REMOVE);
     ck_assert_str_eq(ch[4].item->jid, "z@example.org");
     free(ch);
-    ck_assert_uint_eq(roster_diff(want, want, &ch), 0);
+    ck_assert_uint_eq(roster_list_diff(want, want, &ch), 0);
     ck_assert_ptr_null(ch);
     roster_list_free(want);
     roster_list_free(have);
