@@ -48,7 +48,7 @@ static const char *priv(const struct doctor_facts *f, const char *access)
     return f->privileges != NULL ? strmap_get(f->privileges, access) : NULL;
 }
 
-static bool delegated(const struct doctor_facts *f, const char *ns)
+static bool doctor_delegated(const struct doctor_facts *f, const char *ns)
 {
     return f->namespaces != NULL && strmap_get(f->namespaces, ns) != NULL;
 }
@@ -184,7 +184,7 @@ static void check_quirks(struct doctor_report *r, const struct conf *conf,
             "ejabberd %s: 23.01 answers privileged roster sets with "
             "internal-server-error, and roster.writer resolves to privilege",
             f->version[0] != '\0' ? f->version : "(version not told)");
-    if (kind == DOCTOR_SERVER_PROSODY && delegated(f, NS_ROSTER_DLG))
+    if (kind == DOCTOR_SERVER_PROSODY && doctor_delegated(f, NS_ROSTER_DLG))
         add(r, DOCTOR_WARN, "quirk prosody roster delegation",
             "remove jabber:iq:roster from the VirtualHost's delegations and "
             "let restanza synchronise rosters (doc/rosters.md)",

@@ -312,7 +312,7 @@ static void xmpp_step(struct probe *p, uint64_t now)
         p->xmpp_done = true;
 }
 
-static void on_tick(void *arg)
+static void probe_on_tick(void *arg)
 {
     struct probe *p = arg;
 
@@ -323,7 +323,7 @@ static void on_tick(void *arg)
         loop_quit(p->loop);
         return;
     }
-    p->tick = loop_timer_add(p->loop, TICK_MS, on_tick, p);
+    p->tick = loop_timer_add(p->loop, TICK_MS, probe_on_tick, p);
 }
 
 static void on_cap(void *arg)
@@ -335,7 +335,7 @@ static void on_cap(void *arg)
     loop_quit(p->loop);
 }
 
-static void on_stopped(void *arg)
+static void probe_on_stopped(void *arg)
 {
     struct probe *p = arg;
 
@@ -344,7 +344,7 @@ static void on_stopped(void *arg)
 }
 
 /* Record the advertisements of server.domain and print the checklist. */
-static int report(struct probe *p)
+static int probe_report(struct probe *p)
 {
     const char *domain = p->conf->server.domain;
     struct doctor_report *r;
@@ -370,7 +370,7 @@ static void teardown(struct probe *p)
     loop_timer_cancel(p->loop, p->tick);
     loop_timer_cancel(p->loop, p->cap);
     p->tick = NULL;
-    component_stop(p->c, on_stopped, p);
+    component_stop(p->c, probe_on_stopped, p);
     if (!p->stopped) {
         p->cap = loop_timer_add(p->loop, STOP_CAP_MS, on_cap, p);
         loop_run(p->loop);
@@ -401,10 +401,10 @@ int doctor_run(const struct conf *conf)
     p.deadline = loop_clock_ms() + XMPP_WAIT_MS;
     component_start(p.c);
     probe_http_all(&p);
-    p.tick = loop_timer_add(p.loop, TICK_MS, on_tick, &p);
+    p.tick = loop_timer_add(p.loop, TICK_MS, probe_on_tick, &p);
     p.cap = loop_timer_add(p.loop, RUN_CAP_MS, on_cap, &p);
     if (loop_run(p.loop) == 0)
-        rc = report(&p);
+        rc = probe_report(&p);
     teardown(&p);
     json_parse_release();
     return rc;

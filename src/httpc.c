@@ -179,7 +179,7 @@ static enum httpc_error classify(CURLcode rc, bool too_large)
     }
 }
 
-static void finish(struct httpc_transfer *t, CURLcode rc)
+static void httpc_finish(struct httpc_transfer *t, CURLcode rc)
 {
     struct httpc_response resp = {0};
     char *ctype = NULL;
@@ -215,7 +215,7 @@ static void check_done(struct httpc *c)
         if (msg->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        finish(t, msg->data.result);
+        httpc_finish(t, msg->data.result);
     }
 }
 

@@ -50,8 +50,8 @@ static void pending_free(struct pending *p)
 }
 
 /* Remove p from the table and run its callback once. */
-static void finish(struct pending *p, enum iq_outcome outcome,
-                   xmpp_stanza_t *reply)
+static void iq_finish(struct pending *p, enum iq_outcome outcome,
+                      xmpp_stanza_t *reply)
 {
     iq_cb cb = p->cb;
     void *arg = p->arg;
@@ -68,7 +68,7 @@ static void on_timeout(void *arg)
 
     p->timer = NULL; /* the loop frees a fired timer */
     log_debug("iq timed out", "id=%s peer=%s", p->id, p->peer);
-    finish(p, IQ_TIMEOUT, NULL);
+    iq_finish(p, IQ_TIMEOUT, NULL);
 }
 
 void iq_new_id(struct iq_table *table, char *buf, size_t size)
@@ -151,7 +151,7 @@ bool iq_handle(struct iq_table *table, xmpp_stanza_t *reply)
                      id, from ? from : "-", p->peer);
         return false;
     }
-    finish(p, IQ_REPLY, reply);
+    iq_finish(p, IQ_REPLY, reply);
     return true;
 }
 
@@ -167,7 +167,7 @@ void iq_fail_all(struct iq_table *table, enum iq_outcome outcome)
     for (i = 0; i < n; i++) {
         struct pending *p = strmap_get(table->pending, ids[i]);
         if (p != NULL)
-            finish(p, outcome, NULL);
+            iq_finish(p, outcome, NULL);
         free(ids[i]);
     }
     free(ids);

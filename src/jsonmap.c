@@ -265,8 +265,8 @@ static xmpp_stanza_t *find_next(xmpp_stanza_t *el, const char *el_ns,
     return NULL;
 }
 
-static xmpp_stanza_t *find(xmpp_stanza_t *el, const char *el_ns,
-                           const char *name, const char *ns)
+static xmpp_stanza_t *jsonmap_find(xmpp_stanza_t *el, const char *el_ns,
+                                   const char *name, const char *ns)
 {
     return find_next(el, el_ns, name, ns, NULL);
 }
@@ -583,7 +583,7 @@ static json_object *field_values(xmpp_stanza_t *field, const char *ns)
 {
     json_object *arr = json_object_new_array();
 
-    for (xmpp_stanza_t *v = find(field, ns, EL_VALUE, NULL); v != NULL;
+    for (xmpp_stanza_t *v = jsonmap_find(field, ns, EL_VALUE, NULL); v != NULL;
          v = find_next(field, ns, EL_VALUE, NULL, v))
         json_object_array_add(arr, json_object_new_string(text_ptr(v)));
     return arr;
@@ -617,7 +617,7 @@ static json_object *join_lines(json_object *values)
 static const char *child_text_ptr(xmpp_stanza_t *el, const char *ns,
                                   const char *name)
 {
-    xmpp_stanza_t *c = find(el, ns, name, NULL);
+    xmpp_stanza_t *c = jsonmap_find(el, ns, name, NULL);
     return c != NULL ? text_ptr(c) : NULL;
 }
 
@@ -641,7 +641,7 @@ static json_object *dataform_json(xmpp_stanza_t *x, const char *ns,
     add_str(form, ATTR_TYPE, stanza_attr(x, ATTR_TYPE));
     add_str(form, EL_TITLE, child_text_ptr(x, ns, EL_TITLE));
     add_str(form, EL_INSTRUCTIONS, child_text_ptr(x, ns, EL_INSTRUCTIONS));
-    for (xmpp_stanza_t *f = find(x, ns, EL_FIELD, NULL); f != NULL;
+    for (xmpp_stanza_t *f = jsonmap_find(x, ns, EL_FIELD, NULL); f != NULL;
          f = find_next(x, ns, EL_FIELD, NULL, f)) {
         json_object *jf = json_object_new_object();
         const char *type = stanza_attr(f, ATTR_TYPE);
@@ -651,7 +651,7 @@ static json_object *dataform_json(xmpp_stanza_t *x, const char *ns,
         add_str(jf, ATTR_TYPE, type);
         add_str(jf, ATTR_LABEL, stanza_attr(f, ATTR_LABEL));
         add_str(jf, EL_DESC, child_text_ptr(f, ns, EL_DESC));
-        if (find(f, ns, EL_REQUIRED, NULL) != NULL)
+        if (jsonmap_find(f, ns, EL_REQUIRED, NULL) != NULL)
             json_object_object_add(jf, EL_REQUIRED, json_object_new_boolean(1));
         if (values_style) {
             json_object_object_add(jf, "values", values);
@@ -668,8 +668,8 @@ static json_object *dataform_json(xmpp_stanza_t *x, const char *ns,
         }
         if (values_style || type_is(type, "list-single", "list-multi")) {
             json_object *opts = json_object_new_array();
-            for (xmpp_stanza_t *o = find(f, ns, EL_OPTION, NULL); o != NULL;
-                 o = find_next(f, ns, EL_OPTION, NULL, o)) {
+            for (xmpp_stanza_t *o = jsonmap_find(f, ns, EL_OPTION, NULL);
+                 o != NULL; o = find_next(f, ns, EL_OPTION, NULL, o)) {
                 json_object *jo = json_object_new_object();
                 add_str(jo, ATTR_LABEL, stanza_attr(o, ATTR_LABEL));
                 add_str(jo, EL_VALUE, child_text_ptr(o, ns, EL_VALUE));
@@ -743,7 +743,7 @@ static json_object *formdata_json(xmpp_stanza_t *x, const char *ns)
 {
     json_object *r = json_object_new_object();
 
-    for (xmpp_stanza_t *f = find(x, ns, EL_FIELD, NULL); f != NULL;
+    for (xmpp_stanza_t *f = jsonmap_find(x, ns, EL_FIELD, NULL); f != NULL;
          f = find_next(x, ns, EL_FIELD, NULL, f)) {
         const char *var = stanza_attr(f, ATTR_VAR);
         const char *type = stanza_attr(f, ATTR_TYPE);
@@ -804,7 +804,7 @@ static int html_to_xml(struct build *b, xmpp_stanza_t *parent,
 static json_object *html_from_xml(xmpp_stanza_t *el, const char *ns, int depth)
 {
     static const char decl[] = " xmlns=\"" NS_XHTML "\"";
-    xmpp_stanza_t *body = find(el, ns, EL_BODY, NS_XHTML);
+    xmpp_stanza_t *body = jsonmap_find(el, ns, EL_BODY, NS_XHTML);
     json_object *r;
     char *text, *at;
 
@@ -935,7 +935,7 @@ static json_object *disco_from_xml(xmpp_stanza_t *el, const char *ns, int depth)
     features = json_object_new_array();
     exts = json_object_new_object();
     add_str(r, ATTR_NODE, node);
-    for (xmpp_stanza_t *c = find(el, ns, NULL, NULL); c != NULL;
+    for (xmpp_stanza_t *c = jsonmap_find(el, ns, NULL, NULL); c != NULL;
          c = find_next(el, ns, NULL, NULL, c)) {
         const char *cat = stanza_attr(c, ATTR_CATEGORY);
         const char *type = stanza_attr(c, ATTR_TYPE);
@@ -950,7 +950,7 @@ static json_object *disco_from_xml(xmpp_stanza_t *el, const char *ns, int depth)
             json_object_array_add(features, json_object_new_string(var));
         }
     }
-    for (xmpp_stanza_t *x = find(el, ns, EL_X, NS_DATA); x != NULL;
+    for (xmpp_stanza_t *x = jsonmap_find(el, ns, EL_X, NS_DATA); x != NULL;
          x = find_next(el, ns, EL_X, NS_DATA, x)) {
         json_object *form = formdata_json(x, NS_DATA);
         json_object *ft = member(form, FORM_TYPE);
@@ -1025,7 +1025,7 @@ static json_object *items_from_xml(xmpp_stanza_t *el, const char *ns, int depth)
         return node != NULL ? json_object_new_string(node)
                             : json_object_new_boolean(1);
     r = json_object_new_array();
-    for (xmpp_stanza_t *c = find(el, ns, EL_ITEM, NULL); c != NULL;
+    for (xmpp_stanza_t *c = jsonmap_find(el, ns, EL_ITEM, NULL); c != NULL;
          c = find_next(el, ns, EL_ITEM, NULL, c)) {
         json_object *it = json_object_new_object();
         add_str(it, ATTR_JID, stanza_attr(c, ATTR_JID));
@@ -1102,9 +1102,9 @@ static json_object *command_from_xml(xmpp_stanza_t *el, const char *ns,
                                      int depth)
 {
     json_object *r = json_object_new_object();
-    xmpp_stanza_t *actions = find(el, ns, EL_ACTIONS, NULL);
-    xmpp_stanza_t *note = find(el, ns, EL_NOTE, NULL);
-    xmpp_stanza_t *form = find(el, ns, EL_X, NS_DATA);
+    xmpp_stanza_t *actions = jsonmap_find(el, ns, EL_ACTIONS, NULL);
+    xmpp_stanza_t *note = jsonmap_find(el, ns, EL_NOTE, NULL);
+    xmpp_stanza_t *form = jsonmap_find(el, ns, EL_X, NS_DATA);
 
     for (const char *const *a = command_attrs; *a != NULL; a++)
         add_str(r, *a, stanza_attr(el, *a));
@@ -1112,7 +1112,7 @@ static json_object *command_from_xml(xmpp_stanza_t *el, const char *ns,
         json_object *ja = json_object_new_object();
         add_str(ja, ATTR_EXECUTE, stanza_attr(actions, ATTR_EXECUTE));
         for (const char *const *a = command_actions; *a != NULL; a++)
-            if (find(actions, ns, *a, NULL) != NULL)
+            if (jsonmap_find(actions, ns, *a, NULL) != NULL)
                 json_object_object_add(ja, *a, json_object_new_boolean(1));
         json_object_object_add(r, EL_ACTIONS, ja);
     }
@@ -1801,7 +1801,7 @@ static json_object *elem_from_xml(xmpp_stanza_t *el, const char *ns,
         return json_object_new_string(xmpp_stanza_get_name(el));
     case JM_WRAPPED:
         r = json_object_new_array();
-        for (xmpp_stanza_t *c = find(el, ns, pname(p->sub), p->sub->ns);
+        for (xmpp_stanza_t *c = jsonmap_find(el, ns, pname(p->sub), p->sub->ns);
              c != NULL; c = find_next(el, ns, pname(p->sub), p->sub->ns, c)) {
             json_object *item = elem_from_xml(c, eff_ns(c, ns), p->sub, depth);
             if (item != NULL)
@@ -1846,7 +1846,7 @@ static json_object *prop_from_xml(xmpp_stanza_t *el, const char *ns,
         s = stanza_attr(el, pname(p));
         return s != NULL ? scalar_json(p, s) : NULL;
     case JM_NAME_VALUE:
-        for (c = find(el, ns, NULL, p->ns); c != NULL;
+        for (c = jsonmap_find(el, ns, NULL, p->ns); c != NULL;
              c = find_next(el, ns, NULL, p->ns, c))
             for (const char *const *ok = p->values; *ok != NULL; ok++)
                 if (stanza_is(c, *ok))
@@ -1854,7 +1854,7 @@ static json_object *prop_from_xml(xmpp_stanza_t *el, const char *ns,
         return NULL;
     case JM_LIST:
         r = json_object_new_array();
-        for (c = find(el, ns, pname(p->sub), p->sub->ns); c != NULL;
+        for (c = jsonmap_find(el, ns, pname(p->sub), p->sub->ns); c != NULL;
              c = find_next(el, ns, pname(p->sub), p->sub->ns, c)) {
             json_object *item = elem_from_xml(c, eff_ns(c, ns), p->sub, depth);
             if (item != NULL)
@@ -1866,7 +1866,7 @@ static json_object *prop_from_xml(xmpp_stanza_t *el, const char *ns,
         }
         return r;
     default:
-        c = find(el, ns, pname(p), p->ns);
+        c = jsonmap_find(el, ns, pname(p), p->ns);
         return c != NULL ? elem_from_xml(c, eff_ns(c, ns), p, depth) : NULL;
     }
 }
@@ -2156,13 +2156,13 @@ xmpp_stanza_t *jsonmap_to_stanza(xmpp_ctx_t *ctx, json_object *obj,
 /* The error object of an error stanza: {type, condition, text, by}. */
 static json_object *error_json(xmpp_stanza_t *st, const char *ns)
 {
-    xmpp_stanza_t *e = find(st, ns, EL_ERROR, NULL);
+    xmpp_stanza_t *e = jsonmap_find(st, ns, EL_ERROR, NULL);
     json_object *r = json_object_new_object();
 
     if (e == NULL)
         return r;
     add_str(r, ATTR_TYPE, stanza_attr(e, ATTR_TYPE));
-    for (xmpp_stanza_t *c = find(e, ns, NULL, NS_STANZAS); c != NULL;
+    for (xmpp_stanza_t *c = jsonmap_find(e, ns, NULL, NS_STANZAS); c != NULL;
          c = find_next(e, ns, NULL, NS_STANZAS, c)) {
         if (!stanza_is(c, EL_TEXT)) {
             add_str(r, "condition", xmpp_stanza_get_name(c));

@@ -120,7 +120,7 @@ static void on_user_done(const char *user, const char *error, void *arg)
     batch_maybe_done(b);
 }
 
-static void on_abort(struct httpd_request *req, void *arg)
+static void refresh_on_abort(struct httpd_request *req, void *arg)
 {
     struct batch *b = arg;
 
@@ -129,7 +129,7 @@ static void on_abort(struct httpd_request *req, void *arg)
 }
 
 /* True when the bearer token is right; answers 401/403 otherwise. */
-static bool authorized(struct refresh *f, struct httpd_request *req)
+static bool refresh_authorized(struct refresh *f, struct httpd_request *req)
 {
     return auth_require_bearer(req, f->conf->roster.token, "roster");
 }
@@ -198,7 +198,7 @@ static void start_batch(struct refresh *f, struct httpd_request *req,
     if (f->batches != NULL)
         f->batches->prev = b;
     f->batches = b;
-    httpd_park(req, on_abort, b);
+    httpd_park(req, refresh_on_abort, b);
     for (size_t i = 0; i < n; i++)
         roster_sync(f->roster, users[i], on_user_done, b);
 }
@@ -212,7 +212,7 @@ static bool ready(struct refresh *f, struct httpd_request *req)
     return true;
 }
 
-static void on_post(struct httpd_request *req, void *arg)
+static void refresh_on_post(struct httpd_request *req, void *arg)
 {
     struct refresh *f = arg;
     size_t len, n;
@@ -222,7 +222,7 @@ static void on_post(struct httpd_request *req, void *arg)
     struct strmap *seen;
     const char **users;
 
-    if (!authorized(f, req))
+    if (!refresh_authorized(f, req))
         return;
     arr = json_parse(body != NULL ? body : "", body != NULL ? len : 0, 2, err,
                      sizeof(err));
@@ -262,12 +262,12 @@ static void on_post(struct httpd_request *req, void *arg)
     strmap_free(seen);
 }
 
-static void on_get(struct httpd_request *req, void *arg)
+static void refresh_on_get(struct httpd_request *req, void *arg)
 {
     struct refresh *f = arg;
     char *user;
 
-    if (!authorized(f, req))
+    if (!refresh_authorized(f, req))
         return;
     user = entry_user(f->conf, httpd_request_rest(req));
     if (user == NULL) {
@@ -291,8 +291,10 @@ struct refresh *refresh_new(struct httpd *h, struct roster *roster,
     f = xcalloc(1, sizeof(*f));
     f->conf = conf;
     f->roster = roster;
-    httpd_route(h, "POST", REFRESH_PATH, false, "roster_refresh", on_post, f);
-    httpd_route(h, "GET", REFRESH_PATH, true, "roster_refresh_user", on_get, f);
+    httpd_route(h, "POST", REFRESH_PATH, false, "roster_refresh",
+                refresh_on_post, f);
+    httpd_route(h, "GET", REFRESH_PATH, true, "roster_refresh_user",
+                refresh_on_get, f);
     return f;
 }
 

@@ -62,17 +62,17 @@ enum job_state {
     JOB_WRITING,
 };
 
-struct job;
+struct roster_job;
 
 /* An outstanding IQ of a job; outlives the job when the job goes first. */
 struct ticket {
-    struct job *job; /* NULL once the job is gone */
+    struct roster_job *job; /* NULL once the job is gone */
     struct ticket *next;
     uint64_t sent; /* loop ms */
     size_t change; /* index in job->changes (sets only) */
 };
 
-struct job {
+struct roster_job {
     struct roster *r;
     char *user; /* local part */
     char *jid;  /* user@domain */
@@ -90,8 +90,8 @@ struct job {
     bool halted;          /* send no more changes (server silent or gone) */
     uint64_t write_start; /* loop ms when writing began */
     char *error;
-    struct job *prev, *next; /* r->jobs list */
-    struct job *wnext;       /* r->wq: has changes left to send */
+    struct roster_job *prev, *next; /* r->jobs list */
+    struct roster_job *wnext;       /* r->wq: has changes left to send */
 };
 
 struct roster {
@@ -101,14 +101,14 @@ struct roster {
     struct delegation *d;
     const struct conf *conf;
     struct httpc *http;
-    struct strmap *cache;  /* user -> struct roster_list */
-    struct strmap *latest; /* user -> newest struct job (borrowed) */
-    struct strmap *logins; /* user -> uint64_t ms of the last login sync */
-    struct job *jobs;      /* every job, queued or running */
+    struct strmap *cache;    /* user -> struct roster_list */
+    struct strmap *latest;   /* user -> newest struct roster_job (borrowed) */
+    struct strmap *logins;   /* user -> uint64_t ms of the last login sync */
+    struct roster_job *jobs; /* every job, queued or running */
     size_t running;
     /* Privileged writer: jobs taking turns for the window, oldest turn
      * first, and the roster sets in flight across all of them. */
-    struct job *wq, *wq_tail;
+    struct roster_job *wq, *wq_tail;
     size_t in_flight, in_flight_peak;
     size_t window;       /* sets allowed in flight now, 1..ROSTER_WINDOW */
     uint64_t window_cut; /* loop ms of the last narrowing */
@@ -175,7 +175,7 @@ size_t roster_window(const struct roster *r)
 }
 
 /* Queue j for a turn in the window (at the back). */
-static void wq_push(struct job *j)
+static void wq_push(struct roster_job *j)
 {
     struct roster *r = j->r;
 
@@ -188,12 +188,12 @@ static void wq_push(struct job *j)
 }
 
 /* Take j out of the turn queue wherever it is (no-op when absent). */
-static void wq_remove(struct job *j)
+static void wq_remove(struct roster_job *j)
 {
     struct roster *r = j->r;
-    struct job *prev = NULL;
+    struct roster_job *prev = NULL;
 
-    for (struct job *q = r->wq; q != NULL; prev = q, q = q->wnext) {
+    for (struct roster_job *q = r->wq; q != NULL; prev = q, q = q->wnext) {
         if (q != j)
             continue;
         if (prev != NULL)
@@ -207,7 +207,7 @@ static void wq_remove(struct job *j)
     }
 }
 
-static void job_free(struct job *j)
+static void roster_job_free(struct roster_job *j)
 {
     wq_remove(j);
     /* Replies to IQs still out find no job: free their window slots now. */
@@ -224,10 +224,10 @@ static void job_free(struct job *j)
     free(j);
 }
 
-static void job_set_error(struct job *j, const char *fmt, ...)
+static void roster_job_set_error(struct roster_job *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void job_set_error(struct job *j, const char *fmt, ...)
+static void roster_job_set_error(struct roster_job *j, const char *fmt, ...)
 {
     va_list ap;
     char buf[300];
@@ -241,7 +241,7 @@ static void job_set_error(struct job *j, const char *fmt, ...)
 }
 
 /* The job is over: tell every waiter, free it, start the next one. */
-static void job_finish(struct job *j)
+static void job_finish(struct roster_job *j)
 {
     struct roster *r = j->r;
 
@@ -274,11 +274,11 @@ static void job_finish(struct job *j)
     for (size_t i = 0; i < j->nwaiters; i++)
         if (j->waiters[i].cb != NULL)
             j->waiters[i].cb(j->user, j->error, j->waiters[i].arg);
-    job_free(j);
+    roster_job_free(j);
     schedule_pump(r);
 }
 
-static struct ticket *ticket_new(struct job *j)
+static struct ticket *ticket_new(struct roster_job *j)
 {
     struct ticket *t = xcalloc(1, sizeof(*t));
 
@@ -290,9 +290,9 @@ static struct ticket *ticket_new(struct job *j)
 }
 
 /* Forget t in its job (if any) and free it; returns the job or NULL. */
-static struct job *ticket_take(struct ticket *t)
+static struct roster_job *ticket_take(struct ticket *t)
 {
-    struct job *j = t->job;
+    struct roster_job *j = t->job;
 
     if (j != NULL)
         for (struct ticket **p = &j->tickets; *p != NULL; p = &(*p)->next)
@@ -348,7 +348,7 @@ static bool iq_ok(enum iq_outcome o, xmpp_stanza_t *reply)
 static void window_fill(struct roster *r);
 
 /* The job has nothing left to send or await: finish it. */
-static bool job_done_writing(struct job *j)
+static bool job_done_writing(struct roster_job *j)
 {
     return j->pending == 0 && (j->halted || j->next_change == j->nchanges);
 }
@@ -382,7 +382,7 @@ static void on_priv_set(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
     struct ticket *t = arg;
     uint64_t sent = t->sent;
     size_t change = t->change;
-    struct job *j = ticket_take(t);
+    struct roster_job *j = ticket_take(t);
     struct roster *r;
     char buf[120];
 
@@ -393,8 +393,9 @@ static void on_priv_set(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
     r->in_flight--;
     window_adapt(r, o, sent);
     if (!iq_ok(o, reply))
-        job_set_error(j, "roster set of %s: %s", j->changes[change].item->jid,
-                      iq_error_text(o, reply, buf, sizeof(buf)));
+        roster_job_set_error(j, "roster set of %s: %s",
+                             j->changes[change].item->jid,
+                             iq_error_text(o, reply, buf, sizeof(buf)));
     /* An error reply is about one item; silence or a lost stream means
      * the rest would fare no better: stop sending this user's changes. */
     if (o != IQ_REPLY && !j->halted) {
@@ -410,7 +411,7 @@ static void on_priv_set(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
 }
 
 /* A roster IQ from the component to the user's bare JID. */
-static xmpp_stanza_t *roster_iq(struct job *j, const char *type)
+static xmpp_stanza_t *roster_iq(struct roster_job *j, const char *type)
 {
     xmpp_ctx_t *ctx = component_ctx(j->r->c);
     xmpp_stanza_t *iq =
@@ -422,7 +423,7 @@ static xmpp_stanza_t *roster_iq(struct job *j, const char *type)
 
 /* Send j's next change (one item per IQ, RFC 6121); a refused send is an
  * error of this user only and the next change goes on. */
-static void send_change(struct job *j)
+static void send_change(struct roster_job *j)
 {
     struct roster *r = j->r;
     const struct roster_change *ch = &j->changes[j->next_change++];
@@ -438,8 +439,8 @@ static void send_change(struct job *j)
         enum component_refusal why = component_send_refusal(r->c);
 
         ticket_take(t);
-        job_set_error(j, "roster set of %s not sent: %s", ch->item->jid,
-                      component_refusal_name(why));
+        roster_job_set_error(j, "roster set of %s not sent: %s", ch->item->jid,
+                             component_refusal_name(why));
         /* Without a stream no later change can go either. */
         if (why == COMPONENT_REFUSED_DISCONNECTED)
             j->halted = true;
@@ -455,7 +456,7 @@ static void send_change(struct job *j)
 static void window_fill(struct roster *r)
 {
     while (r->in_flight < r->window && r->wq != NULL) {
-        struct job *j = r->wq;
+        struct roster_job *j = r->wq;
 
         r->wq = j->wnext;
         if (r->wq == NULL)
@@ -469,7 +470,7 @@ static void window_fill(struct roster *r)
     }
 }
 
-static void priv_write(struct job *j)
+static void priv_write(struct roster_job *j)
 {
     j->state = JOB_WRITING;
     j->next_change = 0;
@@ -477,18 +478,18 @@ static void priv_write(struct job *j)
     window_fill(j->r);
 }
 
-static void diff_and_write(struct job *j);
+static void diff_and_write(struct roster_job *j);
 
 static void on_priv_get(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
 {
-    struct job *j = ticket_take(arg);
+    struct roster_job *j = ticket_take(arg);
     char buf[120];
 
     if (j == NULL)
         return;
     if (!iq_ok(o, reply)) {
-        job_set_error(j, "roster get: %s",
-                      iq_error_text(o, reply, buf, sizeof(buf)));
+        roster_job_set_error(j, "roster get: %s",
+                             iq_error_text(o, reply, buf, sizeof(buf)));
         job_finish(j);
         return;
     }
@@ -496,7 +497,7 @@ static void on_priv_get(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
     diff_and_write(j);
 }
 
-static void priv_read(struct job *j)
+static void priv_read(struct roster_job *j)
 {
     struct roster *r = j->r;
     const char *p =
@@ -506,7 +507,7 @@ static void priv_read(struct job *j)
 
     j->state = JOB_READING;
     if (p == NULL || strcmp(p, "get") == 0) {
-        job_set_error(j, "roster set privilege not granted");
+        roster_job_set_error(j, "roster set privilege not granted");
         job_finish(j);
         return;
     }
@@ -521,7 +522,7 @@ static void priv_read(struct job *j)
     if (component_send_iq(r->c, iq, ROSTER_WRITE_TIMEOUT_MS, on_priv_get, t) <
         0) {
         ticket_take(t);
-        job_set_error(j, "XMPP server not connected");
+        roster_job_set_error(j, "XMPP server not connected");
         job_finish(j);
     }
     xmpp_stanza_release(iq);
@@ -529,10 +530,10 @@ static void priv_read(struct job *j)
 
 /* -- ejabberd-api writer -- */
 
-static void api_next(struct job *j);
+static void api_next(struct roster_job *j);
 
 /* POST api_url/cmd with a JSON body; cb gets the job back. */
-static void api_call(struct job *j, const char *cmd, json_object *args,
+static void api_call(struct roster_job *j, const char *cmd, json_object *args,
                      httpc_cb cb)
 {
     struct roster *r = j->r;
@@ -559,7 +560,7 @@ static void api_call(struct job *j, const char *cmd, json_object *args,
     free(body);
     json_object_put(args);
     if (j->t == NULL) {
-        job_set_error(j, "cannot start ejabberd API request");
+        roster_job_set_error(j, "cannot start ejabberd API request");
         job_finish(j);
     }
 }
@@ -582,13 +583,13 @@ static const char *api_failed(const struct httpc_response *resp, char *buf,
 
 static void on_api_write(const struct httpc_response *resp, void *arg)
 {
-    struct job *j = arg;
+    struct roster_job *j = arg;
     char buf[200];
     const char *why;
 
     j->t = NULL;
     if (resp->error == HTTPC_E_SHUTDOWN) {
-        job_set_error(j, "shutting down");
+        roster_job_set_error(j, "shutting down");
         job_finish(j);
         return;
     }
@@ -596,12 +597,12 @@ static void on_api_write(const struct httpc_response *resp, void *arg)
     if (why == NULL && strcmp(resp->body, "0") != 0)
         why = "ejabberd API: command failed";
     if (why != NULL)
-        job_set_error(j, "%s", why);
+        roster_job_set_error(j, "%s", why);
     api_next(j);
 }
 
 /* Apply the changes one call at a time (one item each). */
-static void api_next(struct job *j)
+static void api_next(struct roster_job *j)
 {
     const struct conf *conf = j->r->conf;
     const struct roster_change *ch;
@@ -615,8 +616,8 @@ static void api_next(struct job *j)
     ch = &j->changes[j->next_change++];
     if (jid_parse(ch->item->jid, &who) < 0 || who.local == NULL) {
         jid_clear(&who);
-        job_set_error(j, "cannot write %s through the ejabberd API",
-                      ch->item->jid);
+        roster_job_set_error(j, "cannot write %s through the ejabberd API",
+                             ch->item->jid);
         api_next(j);
         return;
     }
@@ -657,13 +658,13 @@ static void api_next(struct job *j)
 
 static void on_api_get(const struct httpc_response *resp, void *arg)
 {
-    struct job *j = arg;
+    struct roster_job *j = arg;
     char buf[200];
     const char *why;
 
     j->t = NULL;
     if (resp->error == HTTPC_E_SHUTDOWN) {
-        job_set_error(j, "shutting down");
+        roster_job_set_error(j, "shutting down");
         job_finish(j);
         return;
     }
@@ -674,14 +675,14 @@ static void on_api_get(const struct httpc_response *resp, void *arg)
             why = buf;
     }
     if (why != NULL) {
-        job_set_error(j, "%s", why);
+        roster_job_set_error(j, "%s", why);
         job_finish(j);
         return;
     }
     diff_and_write(j);
 }
 
-static void api_read(struct job *j)
+static void api_read(struct roster_job *j)
 {
     json_object *args = json_object_new_object();
 
@@ -692,7 +693,7 @@ static void api_read(struct job *j)
     api_call(j, "get_roster", args, on_api_get);
 }
 
-static void diff_and_write(struct job *j)
+static void diff_and_write(struct roster_job *j)
 {
     j->nchanges = roster_list_diff(j->want, j->have, &j->changes);
     if (j->nchanges == 0) {
@@ -711,7 +712,7 @@ static void diff_and_write(struct job *j)
 
 static void on_fetch(const struct httpc_response *resp, void *arg)
 {
-    struct job *j = arg;
+    struct roster_job *j = arg;
     struct roster *r = j->r;
     struct roster_list *l;
     char err[200];
@@ -722,20 +723,20 @@ static void on_fetch(const struct httpc_response *resp, void *arg)
     if (resp->error != HTTPC_OK || resp->status != 200) {
         metrics_inc(METRIC_ROSTER_FETCH_FAILURES);
         if (resp->error == HTTPC_E_SHUTDOWN)
-            job_set_error(j, "shutting down");
+            roster_job_set_error(j, "shutting down");
         else if (resp->error == HTTPC_E_TIMEOUT)
-            job_set_error(j, "web app: timeout: %s", resp->error_text);
+            roster_job_set_error(j, "web app: timeout: %s", resp->error_text);
         else if (resp->error != HTTPC_OK)
-            job_set_error(j, "web app: %s", resp->error_text);
+            roster_job_set_error(j, "web app: %s", resp->error_text);
         else
-            job_set_error(j, "web app: HTTP %ld", resp->status);
+            roster_job_set_error(j, "web app: HTTP %ld", resp->status);
         job_finish(j);
         return;
     }
     l = roster_list_parse(j->jid, resp->body, resp->len, err, sizeof(err));
     if (l == NULL) {
         metrics_inc(METRIC_ROSTER_FETCH_FAILURES);
-        job_set_error(j, "web app: invalid roster: %s", err);
+        roster_job_set_error(j, "web app: invalid roster: %s", err);
         job_finish(j);
         return;
     }
@@ -757,7 +758,7 @@ static void on_fetch(const struct httpc_response *resp, void *arg)
     } else if (w == WRITER_API) {
         api_read(j);
     } else if (!roster_ready(r)) {
-        job_set_error(j, "XMPP server not connected");
+        roster_job_set_error(j, "XMPP server not connected");
         job_finish(j);
     } else {
         priv_read(j);
@@ -779,7 +780,7 @@ static char *fetch_url(const char *tmpl, const char *user)
     return url;
 }
 
-static void job_start(struct job *j)
+static void roster_job_start(struct roster_job *j)
 {
     struct roster *r = j->r;
     const char *headers[] = {"Accept: application/json", NULL};
@@ -801,7 +802,7 @@ static void job_start(struct job *j)
     j->t = httpc_start(r->http, &req, on_fetch, j);
     free(url);
     if (j->t == NULL) {
-        job_set_error(j, "cannot start the web app request");
+        roster_job_set_error(j, "cannot start the web app request");
         job_finish(j);
     }
 }
@@ -813,13 +814,13 @@ static void on_pump(void *arg)
     r->pump = NULL;
     /* Oldest first: the list is newest first, so walk from the tail. */
     while (r->running < r->conf->roster.concurrency) {
-        struct job *q = NULL;
-        for (struct job *j = r->jobs; j != NULL; j = j->next)
+        struct roster_job *q = NULL;
+        for (struct roster_job *j = r->jobs; j != NULL; j = j->next)
             if (j->state == JOB_QUEUED)
                 q = j;
         if (q == NULL)
             break;
-        job_start(q);
+        roster_job_start(q);
     }
 }
 
@@ -829,7 +830,7 @@ static void schedule_pump(struct roster *r)
         r->pump = loop_timer_add(r->loop, 0, on_pump, r);
 }
 
-static void job_add_waiter(struct job *j, roster_done_cb cb, void *arg)
+static void job_add_waiter(struct roster_job *j, roster_done_cb cb, void *arg)
 {
     j->waiters = xrealloc(j->waiters, (j->nwaiters + 1) * sizeof(*j->waiters));
     j->waiters[j->nwaiters++] = (struct waiter){cb, arg};
@@ -839,7 +840,7 @@ static void job_add_waiter(struct job *j, roster_done_cb cb, void *arg)
 static void enqueue(struct roster *r, const char *user, bool fetch_only,
                     roster_done_cb cb, void *arg)
 {
-    struct job *j = strmap_get(r->latest, user);
+    struct roster_job *j = strmap_get(r->latest, user);
 
     if (j != NULL && (j->state == JOB_QUEUED || fetch_only)) {
         if (!fetch_only)
@@ -946,8 +947,8 @@ static void on_dreq_fetched(const char *user, const char *error, void *arg)
     dreq_free(q);
 }
 
-static void on_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
-                         const char *dlg_ns, void *arg)
+static void roster_on_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
+                                const char *dlg_ns, void *arg)
 {
     struct roster *r = arg;
     const char *type = stanza_attr(inner, ATTR_TYPE);
@@ -1072,7 +1073,7 @@ struct roster *roster_new(struct loop *loop, struct component *c,
         free(cred);
     }
     dispatch_on_presence(dp, on_presence, r);
-    dispatch_delegate(dp, NS_ROSTER, on_delegated, r);
+    dispatch_delegate(dp, NS_ROSTER, roster_on_delegated, r);
     log_info("roster enabled", "url=%s writer=%s", conf->roster.url,
              conf->roster.writer);
     return r;
@@ -1087,7 +1088,7 @@ void roster_free(struct roster *r)
     loop_timer_cancel(r->loop, r->pump);
     r->pump = NULL;
     while (r->jobs != NULL) {
-        job_set_error(r->jobs, "shutting down");
+        roster_job_set_error(r->jobs, "shutting down");
         job_finish(r->jobs);
         loop_timer_cancel(r->loop, r->pump);
         r->pump = NULL;

@@ -107,7 +107,7 @@ static void add_group(struct roster_item *it, char *g)
     it->groups[it->ngroups++] = g;
 }
 
-static struct roster_item *list_push(struct roster_list *l)
+static struct roster_item *roster_list_push(struct roster_list *l)
 {
     struct roster_item *it;
 
@@ -258,7 +258,7 @@ struct roster_list *roster_list_parse(const char *user_jid, const char *body,
             item_clear(&it);
             continue;
         }
-        *list_push(l) = it;
+        *roster_list_push(l) = it;
     }
     json_object_put(root);
     list_finish(l);
@@ -283,7 +283,7 @@ struct roster_list *roster_list_from_query(xmpp_stanza_t *query)
         nj = jid != NULL ? normal_jid(jid) : NULL;
         if (nj == NULL)
             continue;
-        it = list_push(l);
+        it = roster_list_push(l);
         it->jid = nj;
         name = stanza_attr(c, ATTR_NAME);
         if (name != NULL && *name != '\0')
@@ -339,7 +339,7 @@ struct roster_list *roster_list_from_api(const char *body, size_t len,
             if (strcmp(l->items[k].jid, nj) == 0)
                 it = &l->items[k];
         if (it == NULL) {
-            it = list_push(l);
+            it = roster_list_push(l);
             it->jid = nj;
             nj = NULL;
             if (nick != NULL && *nick != '\0')

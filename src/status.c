@@ -33,7 +33,7 @@ struct status {
 };
 
 /* True when the request may see operations data; answers it otherwise. */
-static bool authorized(struct status *s, struct httpd_request *req)
+static bool status_authorized(struct status *s, struct httpd_request *req)
 {
     if (s->conf->http.admin_token == NULL)
         return true; /* only allowed by conf on a loopback listener */
@@ -149,7 +149,7 @@ static void on_status(struct httpd_request *req, void *arg)
     size_t len;
     char *body;
 
-    if (!authorized(s, req))
+    if (!status_authorized(s, req))
         return;
     body = status_json(s, &len);
     httpd_respond(req, 200, "application/json", body, len);
@@ -162,7 +162,7 @@ static void on_metrics(struct httpd_request *req, void *arg)
     char *buf = NULL;
     size_t len = 0;
 
-    if (!authorized(s, req))
+    if (!status_authorized(s, req))
         return;
     metrics_render(&buf, &len);
     metrics_appendf(&buf, &len,

@@ -68,7 +68,8 @@ void strmap_free(struct strmap *map)
     free(map);
 }
 
-static struct slot *find(const struct strmap *map, const char *key, uint32_t h)
+static struct slot *strmap_find(const struct strmap *map, const char *key,
+                                uint32_t h)
 {
     if (map->cap == 0)
         return NULL;
@@ -104,7 +105,7 @@ static void grow(struct strmap *map)
 void strmap_set(struct strmap *map, const char *key, void *value)
 {
     uint32_t h = hash_str(key);
-    struct slot *s = find(map, key, h);
+    struct slot *s = strmap_find(map, key, h);
 
     if (s != NULL) {
         if (map->free_value != NULL && s->value != value)
@@ -127,13 +128,13 @@ void strmap_set(struct strmap *map, const char *key, void *value)
 
 void *strmap_get(const struct strmap *map, const char *key)
 {
-    struct slot *s = find(map, key, hash_str(key));
+    struct slot *s = strmap_find(map, key, hash_str(key));
     return s != NULL ? s->value : NULL;
 }
 
 void *strmap_take(struct strmap *map, const char *key)
 {
-    struct slot *s = find(map, key, hash_str(key));
+    struct slot *s = strmap_find(map, key, hash_str(key));
     void *value;
 
     if (s == NULL)
@@ -148,7 +149,7 @@ void *strmap_take(struct strmap *map, const char *key)
 
 bool strmap_del(struct strmap *map, const char *key)
 {
-    struct slot *s = find(map, key, hash_str(key));
+    struct slot *s = strmap_find(map, key, hash_str(key));
 
     if (s == NULL)
         return false;
