@@ -6,6 +6,7 @@
 #include "component.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "iq.h"
@@ -42,6 +44,7 @@ struct component {
     xmpp_conn_t *conn;      /* current connection attempt, or NULL */
     xmpp_conn_t *dead_conn; /* released from the loop, not from a handler */
     int fd;
+    int reserve; /* low descriptor kept for the next XMPP socket, or -1 */
     enum component_state state;
     time_t since;
     char last_error[512];
@@ -81,6 +84,7 @@ struct component {
 static struct component *current;
 
 static void schedule_connect(struct component *c);
+static void reserve_low_fd(struct component *c);
 static void on_tick(void *arg);
 static void hand_over(struct component *c);
 static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
@@ -133,6 +137,7 @@ static void release_dead(void *arg)
         xmpp_conn_release(c->dead_conn);
         c->dead_conn = NULL;
     }
+    reserve_low_fd(c);
 }
 
 /*
@@ -309,11 +314,57 @@ static int set_keepalive(int fd, unsigned idle)
     return 0;
 }
 
+/*
+ * Keep a descriptor below FD_SETSIZE for the next XMPP socket: libstrophe
+ * select()s on it, while HTTP clients and webhook transfers may take every
+ * other number (C10k, SPEC 12). A number freed by libstrophe is taken back
+ * here before anything else can accept or open.
+ */
+static void reserve_low_fd(struct component *c)
+{
+    int fd;
+
+    if (c->reserve >= 0)
+        return;
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_warn("cannot reserve a descriptor for the xmpp socket", "error=%s",
+                 strerror(errno));
+        return;
+    }
+    if (fd >= FD_SETSIZE) { /* no low number free now: retry later */
+        close(fd);
+        return;
+    }
+    c->reserve = fd;
+}
+
+/* Move libstrophe's new socket onto the reserved low descriptor. libstrophe
+ * passes its own variable and uses the number we leave in it. */
+static int move_to_reserve(struct component *c, int *sock)
+{
+    if (c->reserve < 0 || *sock == c->reserve)
+        return 0;
+    if (dup3(*sock, c->reserve, O_CLOEXEC) < 0) {
+        log_error("cannot move the xmpp socket to a low descriptor",
+                  "fd=%d reserve=%d error=%s", *sock, c->reserve,
+                  strerror(errno));
+        return -1;
+    }
+    close(*sock);
+    *sock = c->reserve;
+    c->reserve = -1; /* libstrophe owns and closes it now */
+    return 0;
+}
+
 static int on_socket(xmpp_conn_t *conn, void *sock)
 {
     struct component *c = current;
-    int fd = *(int *)sock;
+    int fd;
 
+    if (move_to_reserve(c, sock) < 0)
+        return -1;
+    fd = *(int *)sock;
     /* libstrophe select()s on this fd: a number past FD_SETSIZE would
      * corrupt its stack, so refuse the socket instead. */
     if (fd >= FD_SETSIZE) {
@@ -406,8 +457,8 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         c->was_connected = true;
         c->last_error[0] = '\0';
         c->logged_error[0] = '\0';
-        log_info("xmpp connected", "server=%s component=%s", c->server,
-                 c->conf->component.jid);
+        log_info("xmpp connected", "server=%s component=%s fd=%d", c->server,
+                 c->conf->component.jid, c->fd);
         set_state(c, COMPONENT_CONNECTED);
         loop_timer_cancel(c->loop, c->ping_timer);
         c->ping_timer = loop_timer_add(
@@ -459,6 +510,8 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     if (c->fd >= 0)
         loop_fd_del(c->loop, c->fd);
     c->fd = -1;
+    /* libstrophe has closed its socket: take the low number back. */
+    reserve_low_fd(c);
     loop_timer_cancel(c->loop, c->ping_timer);
     c->ping_timer = NULL;
     c->ping_outstanding = false;
@@ -546,6 +599,7 @@ static void on_retry(void *arg)
         return;
     log_debug("xmpp connecting", "server=%s attempt=%u", c->server,
               c->failures + 1);
+    reserve_low_fd(c);
     if (connect_component(c) < 0)
         schedule_connect(c);
 }
@@ -596,6 +650,8 @@ struct component *component_new(struct loop *loop, const struct conf *conf)
     c->loop = loop;
     c->conf = conf;
     c->fd = -1;
+    c->reserve = -1;
+    reserve_low_fd(c);
     c->since = time(NULL);
     c->ctx = xmpp_ctx_new(&memory, &logger);
     c->iqs = iq_table_new(loop);
@@ -625,6 +681,8 @@ void component_free(struct component *c)
         xmpp_conn_release(c->conn);
     if (c->dead_conn != NULL)
         xmpp_conn_release(c->dead_conn);
+    if (c->reserve >= 0)
+        close(c->reserve);
     free(c->out.buf);
     xmpp_ctx_free(c->ctx);
     xmpp_shutdown();

@@ -84,8 +84,6 @@ static const char *check_roster_url(const char *value);
 static const char *check_writer(const char *value);
 
 #define OFF(field) offsetof(struct conf, field)
-#define STR(x) #x
-#define XSTR(x) STR(x)
 
 /* Two lines a row read better than the one field a line clang-format wants. */
 /* clang-format off */
@@ -125,10 +123,7 @@ static const struct key keys[] = {
      .max = 67108864},
     {.section = "http", .name = "max_connections", .type = CONF_TYPE_UINT,
      .offset = OFF(http.max_connections), .def = "512", .min = 1,
-     .max = CONF_FD_LIMIT - CONF_FD_RESERVED,
-     .why = "libstrophe uses select(), so the process must stay under "
-            XSTR(CONF_FD_LIMIT) " file descriptors, and "
-            XSTR(CONF_FD_RESERVED) " are kept for everything else"},
+     .max = CONF_MAX_CONNECTIONS},
     {.section = "http", .name = "timeout", .type = CONF_TYPE_UINT,
      .offset = OFF(http.timeout), .def = "30", .min = 1, .max = 3600},
     {.section = "http", .name = "header_timeout", .type = CONF_TYPE_UINT,
@@ -196,8 +191,6 @@ static const struct key keys[] = {
 /* clang-format on */
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
-_Static_assert(CONF_FD_LIMIT > CONF_FD_RESERVED, "no fds left for HTTP");
 
 /* What the file said about one key. */
 struct seen {
@@ -1183,33 +1176,6 @@ static void cross_check(struct parser *p)
                  : line_of(p, "rest", "iq_max_timeout"),
              "rest.iq_timeout (%u) is larger than rest.iq_max_timeout (%u)",
              c->rest.iq_timeout, c->rest.iq_max_timeout);
-    /* Webhook transfers share the fd budget with HTTP clients: 64 of the
-     * reserved descriptors are set aside for them. */
-    if (c->webhook.url != NULL &&
-        c->http.max_connections + c->webhook.concurrency >
-            CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_WEBHOOK)
-        fail(p,
-             line_of(p, "webhook", "concurrency") != 0
-                 ? line_of(p, "webhook", "concurrency")
-                 : line_of(p, "http", "max_connections"),
-             "http.max_connections (%u) + webhook.concurrency (%u) must not "
-             "exceed %d: libstrophe uses select(), so the process must stay "
-             "under %d file descriptors",
-             c->http.max_connections, c->webhook.concurrency,
-             CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_WEBHOOK, CONF_FD_LIMIT);
-    /* Roster fetches share the fd budget the same way. */
-    if (c->roster.url != NULL &&
-        c->http.max_connections + c->roster.concurrency >
-            CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_ROSTER)
-        fail(p,
-             line_of(p, "roster", "concurrency") != 0
-                 ? line_of(p, "roster", "concurrency")
-                 : line_of(p, "http", "max_connections"),
-             "http.max_connections (%u) + roster.concurrency (%u) must not "
-             "exceed %d: libstrophe uses select(), so the process must stay "
-             "under %d file descriptors",
-             c->http.max_connections, c->roster.concurrency,
-             CONF_FD_LIMIT - CONF_FD_RESERVED + CONF_FD_ROSTER, CONF_FD_LIMIT);
     /* An open refresh endpoint would let anyone trigger fetches. */
     if (c->roster.url != NULL && c->roster.token == NULL)
         fail(p, line_of(p, "roster", "url"),

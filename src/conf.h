@@ -12,16 +12,11 @@
 #define CONF_DEFAULT_PATH SYSCONFDIR "/restanza/restanza.conf"
 
 /*
- * File descriptors kept free for everything that is not an HTTP client
- * connection (XMPP socket, epoll, signalfd, webhook and roster transfers,
- * logs): libstrophe uses select(), so the process must stay under 1024 fds.
+ * Upper bound of http.max_connections. Only libstrophe's socket must stay
+ * below FD_SETSIZE (component.c keeps a low descriptor for it); everything
+ * else is limited by RLIMIT_NOFILE, which main.c raises to its hard limit.
  */
-#define CONF_FD_LIMIT 1024
-#define CONF_FD_RESERVED 160
-/* Of the reserved fds, those webhook.concurrency may use on top of HTTP. */
-#define CONF_FD_WEBHOOK 64
-/* Of the reserved fds, those roster.concurrency may use on top of HTTP. */
-#define CONF_FD_ROSTER 32
+#define CONF_MAX_CONNECTIONS 1000000
 
 /* A REST bearer token and the JID pattern that limits its `from`. */
 struct conf_token {

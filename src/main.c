@@ -2,12 +2,14 @@
 /* main.c: command line, start-up in order, the loop, teardown in reverse. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "component.h"
 #include "conf.h"
@@ -30,6 +32,8 @@
 #define STOP_DEADLINE_MS 4500
 /* In-flight webhook deliveries may finish within this on a stop. */
 #define WEBHOOK_DRAIN_MS 2000
+/* Descriptors besides HTTP clients and HTTP transfers: XMPP, epoll, logs. */
+#define FD_MARGIN 64
 
 struct daemon {
     const char *conf_path;
@@ -155,10 +159,49 @@ static void on_reload(int signo, void *arg)
     conf_free(fresh);
 }
 
+/*
+ * Raise the soft RLIMIT_NOFILE to the hard limit: every HTTP client is a
+ * descriptor (SPEC 12, C10k; systemd's LimitNOFILE sets the hard limit).
+ * Only libstrophe's socket needs a number below FD_SETSIZE (component.c).
+ */
+static void raise_fd_limit(const struct conf *conf)
+{
+    struct rlimit rl;
+    unsigned long long need = (unsigned long long)conf->http.max_connections +
+                              conf->webhook.concurrency +
+                              conf->roster.concurrency + FD_MARGIN;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_warn("cannot read the file descriptor limit", "error=%s",
+                 strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            log_warn("cannot raise the file descriptor limit",
+                     "soft=%llu hard=%llu error=%s", (unsigned long long)was,
+                     (unsigned long long)rl.rlim_max, strerror(errno));
+            rl.rlim_cur = was;
+        }
+    }
+    if (rl.rlim_cur < need)
+        log_warn("file descriptor limit below what the configuration may use: "
+                 "raise LimitNOFILE (or ulimit -n)",
+                 "limit=%llu needed=%llu max_connections=%u",
+                 (unsigned long long)rl.rlim_cur, need,
+                 conf->http.max_connections);
+    else
+        log_info("file descriptor limit", "limit=%llu needed=%llu",
+                 (unsigned long long)rl.rlim_cur, need);
+}
+
 static int run(struct daemon *d)
 {
     int rc = EXIT_FATAL;
 
+    raise_fd_limit(d->conf);
     d->loop = loop_new();
     if (d->loop == NULL)
         return EXIT_FATAL;

@@ -25,11 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct conf *c = conf_parse((const char *)data, size, "fuzz.conf", devnull);
 
     if (c != NULL) {
-        /* What was accepted must honour the fd budget and name its keys. */
+        /* What was accepted must respect the limits and name its keys. */
         if (c->server.domain == NULL || c->component.jid == NULL ||
             c->component.secret == NULL)
             abort();
-        if (c->http.max_connections + CONF_FD_RESERVED > CONF_FD_LIMIT)
+        if (c->http.max_connections > CONF_MAX_CONNECTIONS)
             abort();
         conf_free(c);
     }
