@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "rest.h"
+#include "archive.h"
 #include "status.h"
 #include "version.h"
 #include "webhook.h"
@@ -47,11 +48,22 @@ struct daemon {
     struct webhook *webhook;
     struct status *status;
     struct rest *rest;
+    struct archive *archive;
     struct roster *roster;
     struct refresh *refresh;
     bool stopping;
     struct loop_timer *deadline;
 };
+
+/* Messages offered before the webhook: archive results, then REST's MAM
+ * collection. */
+static bool offer_message(xmpp_stanza_t *msg, void *arg)
+{
+    struct daemon *d = arg;
+
+    return archive_offer_message(msg, d->archive) ||
+           rest_offer_message(msg, d->rest);
+}
 
 static void usage(FILE *out)
 {
@@ -223,7 +235,9 @@ static int run(struct daemon *d)
         webhook_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
     status_set_webhook(d->status, d->webhook);
     d->rest = rest_new(d->httpd, d->component, d->delegation, d->conf);
-    dispatch_on_message_early(d->dispatch, rest_offer_message, d->rest);
+    d->archive = archive_new(d->component, d->delegation, d->conf);
+    rest_on_archive(d->rest, archive_take, d->archive);
+    dispatch_on_message_early(d->dispatch, offer_message, d);
     d->roster =
         roster_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
     d->refresh = refresh_new(d->httpd, d->roster, d->conf);
@@ -239,6 +253,7 @@ out:
     loop_timer_cancel(d->loop, d->deadline);
     refresh_free(d->refresh);
     roster_free(d->roster);
+    archive_free(d->archive);
     rest_free(d->rest);
     status_free(d->status);
     webhook_free(d->webhook);

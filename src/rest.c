@@ -260,6 +260,8 @@ struct rest {
     struct held *held_head, *held_tail; /* oldest first */
     size_t nheld;
     struct episode ep;
+    rest_archive_cb archive_cb; /* a user's archive (archive.c) */
+    void *archive_arg;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -1629,6 +1631,10 @@ static void on_get(struct httpd_request *req, void *arg)
         job_fail(&j, RE_PATH_CHARS);
         return;
     }
+    if (r->archive_cb != NULL &&
+        strcmp(get_queries[qi].query, "archive") == 0 &&
+        r->archive_cb(req, slash + 1, j.auth.pattern, r->archive_arg))
+        return;
     /* The URL parameters become the payload object (`?node=...`). */
     httpd_request_query_each(req, get_param, &gp);
     if (gp.bad || (gp.n > 0 && gp.obj == NULL)) {
@@ -1691,6 +1697,12 @@ struct rest *rest_new(struct httpd *h, struct component *c,
                  "component-jid:secret is accepted",
                  "");
     return r;
+}
+
+void rest_on_archive(struct rest *r, rest_archive_cb cb, void *arg)
+{
+    r->archive_cb = cb;
+    r->archive_arg = arg;
 }
 
 void rest_free(struct rest *r)

@@ -22,6 +22,16 @@ struct rest *rest_new(struct httpd *h, struct component *c,
 /* Parked IQ requests are answered 503 first. */
 void rest_free(struct rest *r);
 
+struct httpd_request;
+/*
+ * GET /rest/archive/{to} once the caller is authenticated: the handler
+ * answers it (true) or leaves it to the mod_rest shortcut (false). pattern
+ * is the caller's limit on `from`, NULL for any.
+ */
+typedef bool (*rest_archive_cb)(struct httpd_request *req, const char *to,
+                                const char *pattern, void *arg);
+void rest_on_archive(struct rest *r, rest_archive_cb cb, void *arg);
+
 /*
  * Offer an incoming message (arg is the struct rest; the signature is
  * dispatch_incoming_cb's): if it is a MAM result (<result
