@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* status.c: the operations routes GET /status (JSON) and GET /metrics. */
+/* status.c: the operations routes GET /status (JSON), GET /ready (for a load
+ * balancer's health check) and GET /metrics. */
 #include "config.h"
 
 #include "status.h"
 
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +145,25 @@ char *status_json(struct status *s, size_t *len)
     return out;
 }
 
+/* GET /ready: 200 while the XMPP stream is up, 503 otherwise (SPEC 12). */
+static void on_ready(struct httpd_request *req, void *arg)
+{
+    struct status *s = arg;
+    enum component_state st = component_state(s->c);
+    char body[96];
+    int len;
+
+    if (!status_authorized(s, req))
+        return;
+    len = snprintf(body, sizeof(body), "{\"ready\":%s,\"xmpp\":\"%s\"}",
+                   st == COMPONENT_CONNECTED ? "true" : "false",
+                   component_state_name(st));
+    if (st != COMPONENT_CONNECTED)
+        httpd_add_header(req, "Retry-After", "1");
+    httpd_respond(req, st == COMPONENT_CONNECTED ? 200 : 503,
+                  "application/json", body, (size_t)len);
+}
+
 static void on_status(struct httpd_request *req, void *arg)
 {
     struct status *s = arg;
@@ -217,6 +238,7 @@ struct status *status_new(struct httpd *h, struct component *c,
     s->d = d;
     s->conf = conf;
     httpd_route(h, "GET", "/status", false, "status", on_status, s);
+    httpd_route(h, "GET", "/ready", false, "ready", on_ready, s);
     httpd_route(h, "GET", "/metrics", false, "metrics", on_metrics, s);
     return s;
 }

@@ -185,3 +185,53 @@ def test_10000_parked_iq_requests_are_held_and_answered_at_their_timeout(
     assert reconnect["fds"] > PARKED, reconnect
     assert reconnect["fd"] < 1024, reconnect
     assert reconnect["ping"] == 200, reconnect
+
+
+def _wait_ready(r, status, timeout):
+    """Poll GET /ready until it answers `status`; return the response and
+    the seconds it took."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    last = None
+    while True:
+        last = r.get("/ready", timeout=5)
+        if last.status == status:
+            return last, time.monotonic() - t0
+        assert r.alive(), r.diagnostics()
+        assert time.monotonic() < deadline, \
+            "GET /ready still %r after %.0f s\n%s" % (last, timeout,
+                                                      r.diagnostics())
+        time.sleep(0.05)
+
+
+def test_ready_follows_the_xmpp_stream(server, restanza):
+    """GET /ready: 200 while connected, 503 with Retry-After while the
+    server is down, 200 again after it is back; open on loopback like
+    /status, behind admin_token otherwise (same rule)."""
+    r = restanza(server)
+    r.wait_connected(timeout=15)
+    resp, _ = _wait_ready(r, 200, 5)
+    assert resp.json() == {"ready": True, "xmpp": "connected"}
+    assert resp.headers["Content-Type"] == "application/json"
+    server.kill()
+    resp, _ = _wait_ready(r, 503, 15)
+    body = resp.json()
+    assert body["ready"] is False
+    assert body["xmpp"] in ("connecting", "disconnected")
+    assert resp.headers["Retry-After"] == "1"
+    server.start()
+    resp, _ = _wait_ready(r, 200, 30)
+    assert resp.json() == {"ready": True, "xmpp": "connected"}
+    assert r.metric('restanza_http_requests_total{route="ready",'
+                    'status="503"}') >= 1
+
+
+@pytest.mark.servers("prosody")
+def test_ready_needs_the_admin_token_when_one_is_set(server, restanza):
+    r = restanza(server, config={"http": {"admin_token": "adm-123"}})
+    r.wait_log('msg="xmpp connected"', timeout=15)
+    assert r.get("/ready").status == 401
+    assert r.get("/ready", headers={
+        "Authorization": "Bearer wrong"}).status == 403
+    resp = r.get("/ready", headers={"Authorization": "Bearer adm-123"})
+    assert resp.status == 200, resp
