@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: MIT */
+/* test_component.c: the XEP-0114 connection against a fake server on a
+ * loopback socket driven by the same loop: handshake, refusal, reconnect,
+ * and what component_send refuses. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "component.h"
+#include "conf.h"
+#include "log.h"
+#include "loop.h"
+#include "stanza.h"
+
+#define DEADLINE_MS 4000
+#define STREAM_ID "fake-stream-4711"
+#define SECRET "s3cret-component"
+
+/* A component server that speaks just enough XEP-0114. */
+struct fake {
+    struct loop *loop;
+    int lfd, fd;
+    unsigned port;
+    bool refuse;       /* answer the handshake with not-authorized */
+    int accepted;      /* connections accepted */
+    int handshakes_ok; /* handshakes answered with <handshake/> */
+    char digest[64];   /* what the last handshake carried */
+    char in[65536];    /* bytes received after the handshake */
+    size_t inlen;
+    char hdr[4096]; /* bytes before the handshake was complete */
+    size_t hdrlen;
+    int phase; /* 0: want stream header, 1: want handshake, 2: open */
+};
+
+struct fx {
+    char domain[32], jid[32], secret[32], host[16];
+    struct conf conf;
+    struct loop *loop;
+    struct fake fake;
+    struct component *c;
+    enum component_state states[16];
+    int nstates;
+    int rooms;
+    int stopped;
+};
+
+static void set_nonblock(int fd)
+{
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+}
+
+static void write_all(int fd, const char *s)
+{
+    size_t n = strlen(s), off = 0;
+
+    while (off < n) {
+        ssize_t w = write(fd, s + off, n - off);
+        ck_assert_msg(w > 0 || errno == EAGAIN, "write: %s", strerror(errno));
+        if (w > 0)
+            off += (size_t)w;
+    }
+}
+
+/* Lower-case hex SHA-1 of the stream id and the secret (XEP-0114 §3). */
+static void expected_digest(char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    const char *text = STREAM_ID SECRET;
+
+    ck_assert_int_eq(
+        EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha1(), NULL), 1);
+    ck_assert_uint_eq(mdlen, 20);
+    for (unsigned i = 0; i < mdlen; i++)
+        sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+static void fake_close(struct fake *f)
+{
+    if (f->fd < 0)
+        return;
+    loop_fd_del(f->loop, f->fd);
+    close(f->fd);
+    f->fd = -1;
+}
+
+/* Advance the handshake with what arrived in hdr. */
+static void fake_progress(struct fake *f)
+{
+    char *p, *end;
+
+    if (f->phase == 0) {
+        p = strstr(f->hdr, "<stream:stream");
+        if (p == NULL || strchr(p, '>') == NULL)
+            return;
+        ck_assert_ptr_nonnull(strstr(f->hdr, "jabber:component:accept"));
+        write_all(f->fd, "<?xml version='1.0'?><stream:stream "
+                         "xmlns:stream='http://etherx.jabber.org/streams' "
+                         "xmlns='jabber:component:accept' "
+                         "from='rest.example.org' id='" STREAM_ID "'>");
+        f->hdrlen = 0;
+        f->hdr[0] = '\0';
+        f->phase = 1;
+        return;
+    }
+    if (f->phase != 1 || (end = strstr(f->hdr, "</handshake>")) == NULL)
+        return;
+    p = strstr(f->hdr, "<handshake");
+    ck_assert_msg(p != NULL && strchr(p, '>') != NULL, "handshake: %s", f->hdr);
+    p = strchr(p, '>') + 1;
+    snprintf(f->digest, sizeof(f->digest), "%.*s", (int)(end - p), p);
+    if (f->refuse) {
+        write_all(f->fd,
+                  "<stream:error><not-authorized "
+                  "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+                  "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Given token "
+                  "does not match calculated token</text></stream:error>"
+                  "</stream:stream>");
+        fake_close(f);
+        return;
+    }
+    write_all(f->fd, "<handshake/>");
+    f->handshakes_ok++;
+    f->phase = 2;
+    /* Anything after the handshake is stanza traffic. */
+    end += strlen("</handshake>");
+    f->inlen = strlen(end);
+    memcpy(f->in, end, f->inlen + 1);
+}
+
+static void on_fake_conn(int fd, unsigned events, void *arg)
+{
+    struct fake *f = arg;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf));
+
+    (void)events;
+    if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        fake_close(f);
+        return;
+    }
+    if (n < 0)
+        return;
+    if (f->phase == 2) {
+        ck_assert_uint_lt(f->inlen + (size_t)n, sizeof(f->in));
+        memcpy(f->in + f->inlen, buf, (size_t)n);
+        f->inlen += (size_t)n;
+        f->in[f->inlen] = '\0';
+        /* A server answers the close of the stream with its own. */
+        if (strstr(f->in, "</stream:stream>") != NULL) {
+            write_all(f->fd, "</stream:stream>");
+            fake_close(f);
+        }
+        return;
+    }
+    ck_assert_uint_lt(f->hdrlen + (size_t)n, sizeof(f->hdr));
+    memcpy(f->hdr + f->hdrlen, buf, (size_t)n);
+    f->hdrlen += (size_t)n;
+    f->hdr[f->hdrlen] = '\0';
+    fake_progress(f);
+}
+
+static void on_fake_accept(int lfd, unsigned events, void *arg)
+{
+    struct fake *f = arg;
+    int fd = accept(lfd, NULL, NULL);
+
+    (void)events;
+    if (fd < 0)
+        return;
+    fake_close(f); /* one client at a time */
+    set_nonblock(fd);
+    f->fd = fd;
+    f->accepted++;
+    f->phase = 0;
+    f->hdrlen = f->inlen = 0;
+    f->hdr[0] = f->in[0] = '\0';
+    ck_assert_int_eq(loop_fd_add(f->loop, fd, LOOP_IN, on_fake_conn, f), 0);
+}
+
+static void fake_start(struct fake *f, struct loop *loop)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sin);
+    int on = 1;
+
+    memset(f, 0, sizeof(*f));
+    f->loop = loop;
+    f->fd = -1;
+    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(f->lfd, 0);
+    setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    ck_assert_int_eq(getsockname(f->lfd, (struct sockaddr *)&sin, &len), 0);
+    ck_assert_int_eq(listen(f->lfd, 8), 0);
+    set_nonblock(f->lfd);
+    f->port = ntohs(sin.sin_port);
+    ck_assert_int_eq(loop_fd_add(loop, f->lfd, LOOP_IN, on_fake_accept, f), 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+    fake_close(f);
+    loop_fd_del(f->loop, f->lfd);
+    close(f->lfd);
+}
+
+static void on_state(enum component_state state, void *arg)
+{
+    struct fx *fx = arg;
+
+    if (fx->nstates < 16)
+        fx->states[fx->nstates++] = state;
+}
+
+static void on_room(void *arg)
+{
+    ((struct fx *)arg)->rooms++;
+}
+
+static void on_stopped(void *arg)
+{
+    ((struct fx *)arg)->stopped++;
+}
+
+static void fx_init(struct fx *fx)
+{
+    memset(fx, 0, sizeof(*fx));
+    strcpy(fx->domain, "example.org");
+    strcpy(fx->jid, "rest.example.org");
+    strcpy(fx->secret, SECRET);
+    strcpy(fx->host, "127.0.0.1");
+    fx->conf.server.domain = fx->domain;
+    fx->conf.server.host = fx->host;
+    fx->conf.component.jid = fx->jid;
+    fx->conf.component.secret = fx->secret;
+    fx->conf.component.keepalive = 60;
+    fx->conf.component.max_stanza_size = 512;
+    fx->conf.component.queue_max = 1 << 20;
+    log_set_level(getenv("UNIT_DEBUG") != NULL ? LOG_LEVEL_DEBUG
+                                               : LOG_LEVEL_ERROR);
+    fx->loop = loop_new();
+    ck_assert_ptr_nonnull(fx->loop);
+    fake_start(&fx->fake, fx->loop);
+    fx->conf.server.port = fx->fake.port;
+}
+
+static void fx_open(struct fx *fx)
+{
+    fx->c = component_new(fx->loop, &fx->conf);
+    ck_assert_ptr_nonnull(fx->c);
+    component_on_state(fx->c, on_state, fx);
+    component_on_room(fx->c, on_room, fx);
+}
+
+/*
+ * Stop the stream before freeing: component_free() on a live stream lets
+ * libstrophe call the connection handler from xmpp_conn_release() after
+ * the IQ table and timers are gone (use after free, reported).
+ */
+static void fx_stop(struct fx *fx)
+{
+    uint64_t end = loop_clock_ms() + DEADLINE_MS;
+    int before = fx->stopped;
+
+    component_stop(fx->c, on_stopped, fx);
+    while (fx->stopped == before && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx->loop, 50), 0);
+    ck_assert_int_eq(fx->stopped, before + 1);
+    component_free(fx->c);
+    fake_stop(&fx->fake);
+    loop_free(fx->loop);
+}
+
+/* Run the loop until the component is in state (or the deadline). */
+static bool run_until_state(struct fx *fx, enum component_state state)
+{
+    uint64_t end = loop_clock_ms() + DEADLINE_MS;
+
+    while (component_state(fx->c) != state && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx->loop, 50), 0);
+    return component_state(fx->c) == state;
+}
+
+/* Run the loop until the fake server received needle (or the deadline). */
+static bool run_until_received(struct fx *fx, const char *needle)
+{
+    uint64_t end = loop_clock_ms() + DEADLINE_MS;
+
+    while (strstr(fx->fake.in, needle) == NULL && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx->loop, 50), 0);
+    return strstr(fx->fake.in, needle) != NULL;
+}
+
+static void run_for(struct fx *fx, uint64_t ms)
+{
+    uint64_t end = loop_clock_ms() + ms;
+
+    while (loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx->loop, 20), 0);
+}
+
+static void connect_ok(struct fx *fx)
+{
+    fx_open(fx);
+    component_start(fx->c);
+    ck_assert_msg(run_until_state(fx, COMPONENT_CONNECTED), "not connected: %s",
+                  component_last_error(fx->c));
+}
+
+/* A message to alice with body text; caller releases. */
+static xmpp_stanza_t *message(struct fx *fx, const char *body)
+{
+    xmpp_ctx_t *ctx = component_ctx(fx->c);
+    xmpp_stanza_t *m = xmpp_message_new(ctx, "chat", "alice@example.org", "m1");
+
+    xmpp_stanza_set_from(m, "rest.example.org");
+    ck_assert_int_eq(xmpp_message_set_body(m, body), XMPP_EOK);
+    return m;
+}
+
+/* SPEC §7: "connected"|"connecting"|"disconnected". */
+START_TEST(test_state_names_are_the_status_words)
+{
+    ck_assert_str_eq(component_state_name(COMPONENT_CONNECTED), "connected");
+    ck_assert_str_eq(component_state_name(COMPONENT_CONNECTING), "connecting");
+    ck_assert_str_eq(component_state_name(COMPONENT_DISCONNECTED),
+                     "disconnected");
+}
+END_TEST
+
+START_TEST(test_new_component_is_disconnected_and_refuses_sends)
+{
+    struct fx fx;
+    xmpp_stanza_t *m;
+
+    fx_init(&fx);
+    fx_open(&fx);
+    ck_assert_int_eq(component_state(fx.c), COMPONENT_DISCONNECTED);
+    ck_assert_str_eq(component_jid(fx.c), "rest.example.org");
+    {
+        char want[64];
+        snprintf(want, sizeof(want), "127.0.0.1:%u", fx.fake.port);
+        ck_assert_str_eq(component_server(fx.c), want);
+    }
+    ck_assert_ptr_null(component_last_error(fx.c));
+    ck_assert_uint_eq(component_reconnects(fx.c), 0);
+    ck_assert(!component_has_room(fx.c));
+    m = message(&fx, "hello");
+    ck_assert_int_eq(component_send(fx.c, m), -1);
+    ck_assert_int_eq(component_send_refusal(fx.c),
+                     COMPONENT_REFUSED_DISCONNECTED);
+    ck_assert_str_eq(component_refusal_name(component_send_refusal(fx.c)),
+                     "disconnected");
+    xmpp_stanza_release(m);
+    /* Nothing was attempted: the fake server saw no connection. */
+    run_for(&fx, 100);
+    ck_assert_int_eq(fx.fake.accepted, 0);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_handshake_carries_sha1_of_stream_id_and_secret)
+{
+    struct fx fx;
+    char want[41];
+
+    fx_init(&fx);
+    connect_ok(&fx);
+    expected_digest(want);
+    ck_assert_str_eq(fx.fake.digest, want);
+    /* connecting, then connected, and nothing else. */
+    ck_assert_int_eq(fx.nstates, 2);
+    ck_assert_int_eq(fx.states[0], COMPONENT_CONNECTING);
+    ck_assert_int_eq(fx.states[1], COMPONENT_CONNECTED);
+    ck_assert_ptr_null(component_last_error(fx.c));
+    ck_assert(component_has_room(fx.c));
+    fx_stop(&fx);
+}
+END_TEST
+
+/* restanza(8): last_error carries the server's condition and text. */
+START_TEST(test_refused_handshake_sets_last_error_and_retries)
+{
+    struct fx fx;
+    uint64_t end;
+
+    fx_init(&fx);
+    fx.fake.refuse = true;
+    fx_open(&fx);
+    component_start(fx.c);
+    end = loop_clock_ms() + DEADLINE_MS;
+    while (component_last_error(fx.c) == NULL && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx.loop, 50), 0);
+    ck_assert_int_eq(component_state(fx.c), COMPONENT_DISCONNECTED);
+    ck_assert_ptr_nonnull(component_last_error(fx.c));
+    ck_assert_str_eq(component_last_error(fx.c),
+                     "not-authorized: Given token does not match calculated "
+                     "token");
+    /* Reconnects count established streams only. */
+    ck_assert_uint_eq(component_reconnects(fx.c), 0);
+    /* It tries again (first backoff about a second), still refused. */
+    end = loop_clock_ms() + DEADLINE_MS;
+    while (fx.fake.accepted < 2 && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx.loop, 50), 0);
+    ck_assert_int_eq(fx.fake.accepted, 2);
+    ck_assert_int_eq(fx.fake.handshakes_ok, 0);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_stream_closed_by_server_reconnects)
+{
+    struct fx fx;
+
+    fx_init(&fx);
+    connect_ok(&fx);
+    write_all(fx.fake.fd, "</stream:stream>");
+    fake_close(&fx.fake);
+    ck_assert(run_until_state(&fx, COMPONENT_DISCONNECTED));
+    /* README: the server ended an established stream: "stream closed". */
+    ck_assert_ptr_nonnull(component_last_error(fx.c));
+    ck_assert_str_eq(component_last_error(fx.c), "stream closed");
+    ck_assert_uint_eq(component_reconnects(fx.c), 1);
+    ck_assert(!component_has_room(fx.c));
+    /* Back by itself, and last_error is null again once connected. */
+    ck_assert(run_until_state(&fx, COMPONENT_CONNECTED));
+    ck_assert_int_eq(fx.fake.accepted, 2);
+    ck_assert_int_eq(fx.fake.handshakes_ok, 2);
+    ck_assert_ptr_null(component_last_error(fx.c));
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_sent_stanza_reaches_the_server)
+{
+    struct fx fx;
+    xmpp_stanza_t *m;
+
+    fx_init(&fx);
+    connect_ok(&fx);
+    m = message(&fx, "hello over the wire");
+    ck_assert_int_eq(component_send(fx.c, m), 0);
+    ck_assert_int_eq(component_send_refusal(fx.c), COMPONENT_REFUSED_NONE);
+    xmpp_stanza_release(m);
+    ck_assert(run_until_received(&fx, "hello over the wire"));
+    ck_assert_ptr_nonnull(strstr(fx.fake.in, "alice@example.org"));
+    fx_stop(&fx);
+}
+END_TEST
+
+/* component.max_stanza_size counts serialized bytes: a body of 200 '&'
+ * is 1000 bytes of XML (restanza(8): "counted on the serialized XML"). */
+START_TEST(test_stanza_over_max_stanza_size_is_refused_unsent)
+{
+    struct fx fx;
+    char body[201];
+    xmpp_stanza_t *m;
+
+    fx_init(&fx);
+    connect_ok(&fx);
+    memset(body, '&', 200);
+    body[200] = '\0';
+    m = message(&fx, body);
+    ck_assert_int_eq(component_send(fx.c, m), -1);
+    ck_assert_int_eq(component_send_refusal(fx.c), COMPONENT_REFUSED_TOO_LARGE);
+    ck_assert_str_eq(component_refusal_name(component_send_refusal(fx.c)),
+                     "too-large");
+    xmpp_stanza_release(m);
+    /* A small one still goes, and only it arrives. */
+    m = message(&fx, "small");
+    ck_assert_int_eq(component_send(fx.c, m), 0);
+    xmpp_stanza_release(m);
+    ck_assert(run_until_received(&fx, "small"));
+    ck_assert_ptr_null(strstr(fx.fake.in, "&amp;"));
+    ck_assert_int_eq(component_state(fx.c), COMPONENT_CONNECTED);
+    fx_stop(&fx);
+}
+END_TEST
+
+/* A character XML 1.0 does not allow would make the server close the
+ * stream: refused, the stream stays up. */
+START_TEST(test_invalid_characters_are_refused_unsent)
+{
+    struct fx fx;
+    xmpp_stanza_t *m;
+
+    fx_init(&fx);
+    connect_ok(&fx);
+    m = message(&fx, "bell \x07 here");
+    ck_assert_int_eq(component_send(fx.c, m), -1);
+    ck_assert_int_eq(component_send_refusal(fx.c), COMPONENT_REFUSED_INVALID);
+    ck_assert_str_eq(component_refusal_name(component_send_refusal(fx.c)),
+                     "invalid-characters");
+    xmpp_stanza_release(m);
+    m = message(&fx, "bad utf-8 \xc3\x28");
+    ck_assert_int_eq(component_send(fx.c, m), -1);
+    ck_assert_int_eq(component_send_refusal(fx.c), COMPONENT_REFUSED_INVALID);
+    xmpp_stanza_release(m);
+    m = message(&fx, "after");
+    ck_assert_int_eq(component_send(fx.c, m), 0);
+    xmpp_stanza_release(m);
+    ck_assert(run_until_received(&fx, "after"));
+    ck_assert_ptr_null(strstr(fx.fake.in, "bell"));
+    ck_assert_ptr_null(strstr(fx.fake.in, "bad utf-8"));
+    fx_stop(&fx);
+}
+END_TEST
+
+/* component.queue_max bounds what waits to be written: past it sends are
+ * refused (queue-full) until the loop drains it, then room is announced. */
+START_TEST(test_queue_max_bounds_pending_bytes)
+{
+    struct fx fx;
+    xmpp_stanza_t *m;
+    int sent = 0, refused = 0;
+    uint64_t end;
+
+    fx_init(&fx);
+    fx.conf.component.queue_max = 1000;
+    connect_ok(&fx);
+    m = message(&fx, "a stanza of some hundred bytes, give or take a few");
+    /* Without the loop running nothing is written out. */
+    for (int i = 0; i < 50; i++) {
+        if (component_send(fx.c, m) == 0) {
+            sent++;
+        } else {
+            ck_assert_int_eq(component_send_refusal(fx.c),
+                             COMPONENT_REFUSED_QUEUE_FULL);
+            refused++;
+        }
+    }
+    xmpp_stanza_release(m);
+    ck_assert_int_gt(sent, 0);
+    ck_assert_int_gt(refused, 0);
+    /* At most queue_max bytes plus the one stanza that crossed it. */
+    ck_assert_int_le(sent * 100, 1000 + 200);
+    ck_assert_str_eq(component_refusal_name(COMPONENT_REFUSED_QUEUE_FULL),
+                     "queue-full");
+    ck_assert(!component_has_room(fx.c));
+    component_want_room(fx.c);
+    end = loop_clock_ms() + DEADLINE_MS;
+    while (fx.rooms == 0 && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx.loop, 50), 0);
+    ck_assert_int_eq(fx.rooms, 1);
+    ck_assert(component_has_room(fx.c));
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_stop_closes_the_stream_and_calls_back)
+{
+    struct fx fx;
+    uint64_t end;
+
+    fx_init(&fx);
+    connect_ok(&fx);
+    component_stop(fx.c, on_stopped, &fx);
+    /* The fake server answers the close; the component calls back. */
+    ck_assert(run_until_received(&fx, "</stream:stream>"));
+    end = loop_clock_ms() + DEADLINE_MS;
+    while (fx.stopped == 0 && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx.loop, 50), 0);
+    ck_assert_int_eq(fx.stopped, 1);
+    ck_assert_int_eq(component_state(fx.c), COMPONENT_DISCONNECTED);
+    /* Stopped means no reconnect. */
+    run_for(&fx, 1500);
+    ck_assert_int_eq(fx.fake.accepted, 1);
+    fx_stop(&fx);
+}
+END_TEST
+
+static Suite *component_suite(void)
+{
+    Suite *s = suite_create("component");
+    TCase *tc = tcase_create("offline");
+
+    tcase_add_test(tc, test_state_names_are_the_status_words);
+    tcase_add_test(tc, test_new_component_is_disconnected_and_refuses_sends);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fake-server");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_handshake_carries_sha1_of_stream_id_and_secret);
+    tcase_add_test(tc, test_refused_handshake_sets_last_error_and_retries);
+    tcase_add_test(tc, test_stream_closed_by_server_reconnects);
+    tcase_add_test(tc, test_sent_stanza_reaches_the_server);
+    tcase_add_test(tc, test_stanza_over_max_stanza_size_is_refused_unsent);
+    tcase_add_test(tc, test_invalid_characters_are_refused_unsent);
+    tcase_add_test(tc, test_queue_max_bounds_pending_bytes);
+    tcase_add_test(tc, test_stop_closes_the_stream_and_calls_back);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(component_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
