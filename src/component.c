@@ -31,6 +31,9 @@
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define BACKOFF_MAX_REFUSED_MS 2000
+/* Retry delay while the server refuses us with `conflict`: another
+ * instance holds the component (Prosody's hot standby, SPEC 12). */
+#define STANDBY_RETRY_MS 1000
 #define TICK_MS 1000
 #define BACKSTOP_MS 20
 /* Bytes handed to libstrophe at once. */
@@ -53,6 +56,7 @@ struct component {
     unsigned failures;
     bool stream_seen;   /* the server answered on this attempt */
     bool was_connected; /* this attempt reached the handshake */
+    bool conflict;      /* the server refused us: component already bound */
     bool ping_outstanding;
     bool stopping;
     bool queue_full;  /* refusing sends until the queue drains */
@@ -482,6 +486,7 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
                  c->was_connected ? "stream closed"
                                   : "connection failed or closed");
     }
+    c->conflict = se != NULL && strcmp(stream_condition(se), "conflict") == 0;
     if (c->was_connected && c->last_error[0] != '\0' &&
         strcmp(c->last_error, "stream closed") == 0)
         c->stream_seen = true;
@@ -496,6 +501,11 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
          * log: each new reason once, its repetitions at debug. */
         log_debug("xmpp connect failed again", "server=%s reason=%s attempt=%u",
                   c->server, c->last_error, c->failures + 1);
+    } else if (c->conflict) {
+        log_warn("xmpp component already connected elsewhere: standing by, "
+                 "retrying every second",
+                 "server=%s component=%s reason=%s", c->server,
+                 c->conf->component.jid, c->last_error);
     } else if (se != NULL &&
                strcmp(stream_condition(se), "not-authorized") == 0) {
         log_error("xmpp handshake refused: check component.secret and the "
@@ -615,6 +625,11 @@ static void schedule_connect(struct component *c)
         base = cap;
     /* Half fixed, half random: spreads a fleet restarting together. */
     delay = base / 2 + (uint64_t)random() % (base / 2 + 1);
+    /* Hot standby: the active instance may die any moment; take over
+     * within ~1 s (0.75-1.25 s) instead of backing off to a minute. */
+    if (c->conflict)
+        delay = STANDBY_RETRY_MS * 3 / 4 +
+                (uint64_t)random() % (STANDBY_RETRY_MS / 2 + 1);
     c->failures++;
     loop_timer_cancel(c->loop, c->retry_timer);
     c->retry_timer = loop_timer_add(c->loop, delay, on_retry, c);

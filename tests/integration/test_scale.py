@@ -3,6 +3,7 @@
 Prosody hot standby."""
 
 import asyncio
+import base64
 import json
 import os
 import resource
@@ -235,3 +236,40 @@ def test_ready_needs_the_admin_token_when_one_is_set(server, restanza):
         "Authorization": "Bearer wrong"}).status == 403
     resp = r.get("/ready", headers={"Authorization": "Bearer adm-123"})
     assert resp.status == 200, resp
+
+
+@pytest.mark.servers("prosody")
+def test_prosody_hot_standby_takes_over_within_2_s(server, restanza):
+    """Prosody binds one connection per component domain and refuses a
+    second with the stream error `conflict` ("Component already
+    connected"). The standby retries every ~1 s (not §3's backoff up to
+    60 s) and is ready within 2 s of the active instance's SIGKILL.
+    (ejabberd accepts several connections per component domain: there
+    both instances are active, see test_cluster and doc/scaling.md.)"""
+    active = restanza(server)
+    _wait_ready(active, 200, 15)
+    start = server.log_offset()
+    standby = restanza(server)
+    standby.wait_log(r"already connected elsewhere: standing by", timeout=15)
+    assert standby.get("/ready").status == 503
+    # Retrying about every second: 5 refusals take 4-7 s, not minutes.
+    t0 = time.monotonic()
+    deadline = t0 + 20
+    while server.count_log(r"Component already connected", start) < 6:
+        assert time.monotonic() < deadline, server.log_tail(20, start)
+        time.sleep(0.1)
+    took = time.monotonic() - t0
+    assert took < 8.0, took
+    # Each refusal after the first is logged by restanza at debug only.
+    assert len(standby.log_lines(r"standing by")) == 1
+    assert active.get("/ready").status == 200
+    active.kill()
+    resp, takeover = _wait_ready(standby, 200, 10)
+    print("\nstandby took over %.2f s after SIGKILL of the active" % takeover)
+    assert takeover < 2.0, takeover
+    assert resp.json() == {"ready": True, "xmpp": "connected"}
+    r = standby.get("/rest/ping/%s" % server.domain, headers={
+        "Authorization": "Basic " + base64.b64encode(
+            ("%s:%s" % (server.component_jid, server.secret)).encode()
+        ).decode()})
+    assert r.status == 200, r
