@@ -35,21 +35,21 @@
     "apply contrib/prosody/mod_privilege-iq-results.patch (doc/servers.md)"
 
 /* One privileged archive query waiting for its answer. */
-struct query {
+struct archive_query {
     struct archive *a;
     struct httpd_request *req;
     char wire[ID_SIZE];    /* the outer IQ's id */
     char queryid[ID_SIZE]; /* ours, on every result */
     char *user;            /* normalised bare JID whose archive it is */
     json_object *messages; /* array of archive_result_entry() */
-    struct query *prev, *next;
+    struct archive_query *prev, *next;
 };
 
 struct archive {
     struct component *c;
     struct delegation *d;
     const struct conf *conf;
-    struct query *queries;
+    struct archive_query *queries;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -77,7 +77,7 @@ int archive_params_add(json_object *payload, const char *key, const char *value)
 }
 
 /* Text of the first text node of el, or NULL. */
-static const char *text_of(xmpp_stanza_t *el)
+static const char *archive_text_of(xmpp_stanza_t *el)
 {
     for (xmpp_stanza_t *c = el != NULL ? xmpp_stanza_get_children(el) : NULL;
          c != NULL; c = xmpp_stanza_get_next(c))
@@ -86,7 +86,8 @@ static const char *text_of(xmpp_stanza_t *el)
     return NULL;
 }
 
-static void add_string(json_object *o, const char *key, const char *value)
+static void archive_add_string(json_object *o, const char *key,
+                               const char *value)
 {
     if (value != NULL)
         json_object_object_add(o, key, json_object_new_string(value));
@@ -104,17 +105,17 @@ json_object *archive_result_entry(xmpp_stanza_t *result)
     if (m == NULL)
         return NULL;
     entry = json_object_new_object();
-    add_string(entry, "id", stanza_attr(result, ATTR_ID));
-    add_string(entry, "stamp",
-               delay != NULL ? stanza_attr(delay, "stamp") : NULL);
+    archive_add_string(entry, "id", stanza_attr(result, ATTR_ID));
+    archive_add_string(entry, "stamp",
+                       delay != NULL ? stanza_attr(delay, "stamp") : NULL);
     json_object_object_add(entry, "message", m);
     return entry;
 }
 
 /* Text of the child `name` of el (el may be NULL), or NULL. */
-static const char *child_text(xmpp_stanza_t *el, const char *name)
+static const char *archive_child_text(xmpp_stanza_t *el, const char *name)
 {
-    return el != NULL ? text_of(stanza_child(el, name, NULL)) : NULL;
+    return el != NULL ? archive_text_of(stanza_child(el, name, NULL)) : NULL;
 }
 
 json_object *archive_page(xmpp_stanza_t *fin)
@@ -122,10 +123,10 @@ json_object *archive_page(xmpp_stanza_t *fin)
     json_object *page = json_object_new_object();
     xmpp_stanza_t *set = fin != NULL ? stanza_child(fin, "set", NS_RSM) : NULL;
     const char *complete = fin != NULL ? stanza_attr(fin, "complete") : NULL;
-    const char *count = child_text(set, "count");
+    const char *count = archive_child_text(set, "count");
 
-    add_string(page, "first", child_text(set, "first"));
-    add_string(page, "last", child_text(set, "last"));
+    archive_add_string(page, "first", archive_child_text(set, "first"));
+    archive_add_string(page, "last", archive_child_text(set, "last"));
     if (count != NULL && count[0] >= '0' && count[0] <= '9')
         json_object_object_add(page, "count",
                                json_object_new_int64(atoll(count)));
@@ -159,7 +160,7 @@ unsigned archive_error_status(const char *condition, bool outer)
 /* ---------------------------------------------------------------------- */
 /* answers */
 
-static void query_free(struct query *q)
+static void archive_query_free(struct archive_query *q)
 {
     if (q->prev != NULL)
         q->prev->next = q->next;
@@ -172,13 +173,15 @@ static void query_free(struct query *q)
     free(q);
 }
 
-static void fail(struct httpd_request *req, unsigned status, const char *type,
-                 const char *condition, const char *fmt, ...)
+static void archive_fail(struct httpd_request *req, unsigned status,
+                         const char *type, const char *condition,
+                         const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* Answer with the REST error shape and log the failure once. */
-static void fail(struct httpd_request *req, unsigned status, const char *type,
-                 const char *condition, const char *fmt, ...)
+static void archive_fail(struct httpd_request *req, unsigned status,
+                         const char *type, const char *condition,
+                         const char *fmt, ...)
 {
     char text[512];
     va_list ap;
@@ -194,7 +197,7 @@ static void fail(struct httpd_request *req, unsigned status, const char *type,
 }
 
 /* The condition and text of the <error/> in st. */
-static const char *error_of(xmpp_stanza_t *st, const char **text)
+static const char *archive_error_of(xmpp_stanza_t *st, const char **text)
 {
     xmpp_stanza_t *err = stanza_child(st, EL_ERROR, NULL);
     const char *cond = NULL;
@@ -207,7 +210,7 @@ static const char *error_of(xmpp_stanza_t *st, const char **text)
         if (name == NULL)
             continue;
         if (strcmp(name, EL_TEXT) == 0)
-            *text = text_of(c);
+            *text = archive_text_of(c);
         else if (cond == NULL)
             cond = name;
     }
@@ -215,38 +218,39 @@ static const char *error_of(xmpp_stanza_t *st, const char **text)
 }
 
 /* The server refused or failed the privileged IQ itself. */
-static void answer_outer_error(struct query *q, xmpp_stanza_t *reply)
+static void archive_answer_outer_error(struct archive_query *q,
+                                       xmpp_stanza_t *reply)
 {
-    const char *text, *cond = error_of(reply, &text);
+    const char *text, *cond = archive_error_of(reply, &text);
 
     if (cond != NULL && strcmp(cond, COND_INTERNAL) == 0) {
-        fail(q->req, 502, ERR_CANCEL, COND_INTERNAL,
-             "The server failed the privileged MAM query for %s with "
-             "internal-server-error. " FIX_HINT,
-             q->user);
+        archive_fail(q->req, 502, ERR_CANCEL, COND_INTERNAL,
+                     "The server failed the privileged MAM query for %s with "
+                     "internal-server-error. " FIX_HINT,
+                     q->user);
         return;
     }
-    fail(q->req, archive_error_status(cond, true), ERR_CANCEL,
-         cond != NULL ? cond : COND_INTERNAL,
-         "The server refused the privileged MAM query for %s: %s%s%s", q->user,
-         cond != NULL ? cond : "error without a condition",
-         text != NULL ? ": " : "", text != NULL ? text : "");
+    archive_fail(q->req, archive_error_status(cond, true), ERR_CANCEL,
+                 cond != NULL ? cond : COND_INTERNAL,
+                 "The server refused the privileged MAM query for %s: %s%s%s",
+                 q->user, cond != NULL ? cond : "error without a condition",
+                 text != NULL ? ": " : "", text != NULL ? text : "");
 }
 
 /* The archive's own answer, forwarded inside the privileged IQ's result. */
-static void answer_inner(struct query *q, xmpp_stanza_t *inner)
+static void archive_answer_inner(struct archive_query *q, xmpp_stanza_t *inner)
 {
     const char *type = stanza_attr(inner, ATTR_TYPE);
     json_object *o;
     char *body;
 
     if (type != NULL && strcmp(type, "error") == 0) {
-        const char *text, *cond = error_of(inner, &text);
-        fail(q->req, archive_error_status(cond, false), ERR_CANCEL,
-             cond != NULL ? cond : COND_INTERNAL,
-             "The archive of %s answered %s%s%s", q->user,
-             cond != NULL ? cond : "an error without a condition",
-             text != NULL ? ": " : "", text != NULL ? text : "");
+        const char *text, *cond = archive_error_of(inner, &text);
+        archive_fail(q->req, archive_error_status(cond, false), ERR_CANCEL,
+                     cond != NULL ? cond : COND_INTERNAL,
+                     "The archive of %s answered %s%s%s", q->user,
+                     cond != NULL ? cond : "an error without a condition",
+                     text != NULL ? ": " : "", text != NULL ? text : "");
         return;
     }
     o = json_object_new_object();
@@ -261,9 +265,10 @@ static void answer_inner(struct query *q, xmpp_stanza_t *inner)
     free(body);
 }
 
-static void on_reply(enum iq_outcome outcome, xmpp_stanza_t *reply, void *arg)
+static void archive_on_reply(enum iq_outcome outcome, xmpp_stanza_t *reply,
+                             void *arg)
 {
-    struct query *q = arg;
+    struct archive_query *q = arg;
     const char *type;
     xmpp_stanza_t *priv, *fwd, *inner = NULL;
 
@@ -271,7 +276,7 @@ static void on_reply(enum iq_outcome outcome, xmpp_stanza_t *reply, void *arg)
     case IQ_REPLY:
         type = stanza_attr(reply, ATTR_TYPE);
         if (type != NULL && strcmp(type, "error") == 0) {
-            answer_outer_error(q, reply);
+            archive_answer_outer_error(q, reply);
             break;
         }
         priv = stanza_child(reply, EL_PRIVILEGE, NULL);
@@ -279,37 +284,37 @@ static void on_reply(enum iq_outcome outcome, xmpp_stanza_t *reply, void *arg)
             priv != NULL ? stanza_child(priv, EL_FORWARDED, NS_FORWARD) : NULL;
         inner = fwd != NULL ? stanza_child(fwd, EL_IQ, NULL) : NULL;
         if (inner == NULL)
-            fail(q->req, 502, ERR_CANCEL, COND_INTERNAL,
-                 "The server answered the privileged MAM query for %s "
-                 "without the forwarded archive answer",
-                 q->user);
+            archive_fail(q->req, 502, ERR_CANCEL, COND_INTERNAL,
+                         "The server answered the privileged MAM query for %s "
+                         "without the forwarded archive answer",
+                         q->user);
         else
-            answer_inner(q, inner);
+            archive_answer_inner(q, inner);
         break;
     case IQ_TIMEOUT:
-        fail(q->req, 504, ERR_WAIT, COND_REMOTE_TIMEOUT,
-             "No answer to the archive query for %s in time", q->user);
+        archive_fail(q->req, 504, ERR_WAIT, COND_REMOTE_TIMEOUT,
+                     "No answer to the archive query for %s in time", q->user);
         break;
     case IQ_DISCONNECTED:
-        fail(q->req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
-             "The XMPP stream went down during the archive query");
+        archive_fail(q->req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                     "The XMPP stream went down during the archive query");
         break;
     case IQ_SHUTDOWN:
-        fail(q->req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
-             "restanza is shutting down");
+        archive_fail(q->req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                     "restanza is shutting down");
         break;
     }
-    query_free(q);
+    archive_query_free(q);
 }
 
 /* The HTTP side went away first: forget the IQ. */
-static void on_abort(struct httpd_request *req, void *arg)
+static void archive_on_abort(struct httpd_request *req, void *arg)
 {
-    struct query *q = arg;
+    struct archive_query *q = arg;
 
     (void)req;
     iq_untrack(component_iqs(q->a->c), q->wire);
-    query_free(q);
+    archive_query_free(q);
 }
 
 bool archive_offer_message(xmpp_stanza_t *msg, void *arg)
@@ -328,7 +333,7 @@ bool archive_offer_message(xmpp_stanza_t *msg, void *arg)
     qid = res != NULL ? stanza_attr(res, "queryid") : NULL;
     if (qid == NULL)
         return false;
-    for (struct query *q = a->queries; q != NULL; q = q->next) {
+    for (struct archive_query *q = a->queries; q != NULL; q = q->next) {
         json_object *entry;
         /* Only the server speaks as the user's bare JID: a client's
          * message always carries its full JID. */
@@ -347,14 +352,14 @@ bool archive_offer_message(xmpp_stanza_t *msg, void *arg)
 
 /* The URL parameters become the payload; false (answered 400) on a bad one.
  */
-struct params {
+struct archive_params {
     json_object *payload;
     const char *bad;
 };
 
-static bool param(const char *key, const char *value, void *arg)
+static bool archive_param(const char *key, const char *value, void *arg)
 {
-    struct params *p = arg;
+    struct archive_params *p = arg;
 
     if (value == NULL || !utf8_xml_valid_str(value) ||
         archive_params_add(p->payload, key, value) < 0) {
@@ -365,9 +370,9 @@ static bool param(const char *key, const char *value, void *arg)
 }
 
 /* <iq set to=user><privileged_iq><iq set from=user to=user><query/>. */
-static xmpp_stanza_t *build(struct archive *a, struct query *q,
-                            json_object *payload, const char *priv_ns,
-                            struct jsonmap_error *err)
+static xmpp_stanza_t *archive_build(struct archive *a, struct archive_query *q,
+                                    json_object *payload, const char *priv_ns,
+                                    struct jsonmap_error *err)
 {
     xmpp_ctx_t *ctx = component_ctx(a->c);
     json_object *obj = json_object_new_object();
@@ -396,40 +401,41 @@ static xmpp_stanza_t *build(struct archive *a, struct query *q,
 }
 
 /* What stands between the request and the query: connection, grant. */
-static bool ready(struct archive *a, struct httpd_request *req,
-                  const char **priv_ns)
+static bool archive_ready(struct archive *a, struct httpd_request *req,
+                          const char **priv_ns)
 {
     const char *domain = a->conf->server.domain;
     const char *perm;
 
     if (component_state(a->c) != COMPONENT_CONNECTED) {
-        fail(req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
-             "Not connected to the XMPP server");
+        archive_fail(req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                     "Not connected to the XMPP server");
         return false;
     }
     *priv_ns = delegation_privilege_ns(a->d, domain);
     perm = delegation_privilege(a->d, domain, PERM_MAM);
     if (*priv_ns == NULL || perm == NULL ||
         (strcmp(perm, "set") != 0 && strcmp(perm, "both") != 0)) {
-        fail(req, 403, ERR_AUTH, COND_FORBIDDEN,
-             "%s has not granted %s the XEP-0356 IQ permission for %s "
-             "(type set), which reading a user's archive needs (ejabberd "
-             "23.01 cannot grant IQ permissions; doc/servers.md)",
-             domain, a->conf->component.jid, NS_MAM);
+        archive_fail(
+            req, 403, ERR_AUTH, COND_FORBIDDEN,
+            "%s has not granted %s the XEP-0356 IQ permission for %s "
+            "(type set), which reading a user's archive needs (ejabberd "
+            "23.01 cannot grant IQ permissions; doc/servers.md)",
+            domain, a->conf->component.jid, NS_MAM);
         return false;
     }
     return true;
 }
 
-static void start(struct archive *a, struct httpd_request *req, char *user,
-                  json_object *payload)
+static void archive_start(struct archive *a, struct httpd_request *req,
+                          char *user, json_object *payload)
 {
     struct jsonmap_error err;
     const char *priv_ns;
-    struct query *q;
+    struct archive_query *q;
     xmpp_stanza_t *iq;
 
-    if (!ready(a, req, &priv_ns)) {
+    if (!archive_ready(a, req, &priv_ns)) {
         free(user);
         return;
     }
@@ -443,21 +449,21 @@ static void start(struct archive *a, struct httpd_request *req, char *user,
     if (a->queries != NULL)
         a->queries->prev = q;
     a->queries = q;
-    iq = build(a, q, payload, priv_ns, &err);
+    iq = archive_build(a, q, payload, priv_ns, &err);
     if (iq == NULL) {
         httpd_error(req, err.status, err.type, err.condition, err.text);
-        query_free(q);
+        archive_query_free(q);
         return;
     }
     if (component_send_iq(a->c, iq, (uint64_t)a->conf->rest.iq_timeout * 1000,
-                          on_reply, q) < 0) {
-        fail(req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
-             "The archive query could not be sent to the XMPP server");
-        query_free(q);
+                          archive_on_reply, q) < 0) {
+        archive_fail(req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                     "The archive query could not be sent to the XMPP server");
+        archive_query_free(q);
     } else {
         snprintf(q->wire, sizeof(q->wire), "%s", stanza_attr(iq, ATTR_ID));
         log_debug("archive query sent", "user=%s wire=%s", q->user, q->wire);
-        httpd_park(req, on_abort, q);
+        httpd_park(req, archive_on_abort, q);
     }
     xmpp_stanza_release(iq);
 }
@@ -467,7 +473,7 @@ bool archive_take(struct httpd_request *req, const char *to,
 {
     struct archive *a = arg;
     struct jid j;
-    struct params p = {NULL, NULL};
+    struct archive_params p = {NULL, NULL};
     char *user;
 
     if (jid_parse(to, &j) < 0)
@@ -480,21 +486,22 @@ bool archive_take(struct httpd_request *req, const char *to,
     jid_clear(&j);
     user = jid_bare(to);
     if (pattern != NULL && !rest_jid_matches(user, pattern)) {
-        fail(req, 403, ERR_AUTH, COND_FORBIDDEN,
-             "This token may not read the archive of %s", user);
+        archive_fail(req, 403, ERR_AUTH, COND_FORBIDDEN,
+                     "This token may not read the archive of %s", user);
         free(user);
         return true;
     }
     p.payload = json_object_new_object();
-    httpd_request_query_each(req, param, &p);
+    httpd_request_query_each(req, archive_param, &p);
     if (p.bad != NULL) {
-        fail(req, 400, ERR_MODIFY, COND_BAD_REQUEST,
-             "Unknown or invalid archive parameter '%s' (with, start, end, "
-             "max, before, after)",
-             p.bad);
+        archive_fail(
+            req, 400, ERR_MODIFY, COND_BAD_REQUEST,
+            "Unknown or invalid archive parameter '%s' (with, start, end, "
+            "max, before, after)",
+            p.bad);
         free(user);
     } else {
-        start(a, req, user, p.payload);
+        archive_start(a, req, user, p.payload);
     }
     json_object_put(p.payload);
     return true;
@@ -516,9 +523,9 @@ void archive_free(struct archive *a)
     if (a == NULL)
         return;
     while (a->queries != NULL) {
-        struct query *q = a->queries;
+        struct archive_query *q = a->queries;
         iq_untrack(component_iqs(a->c), q->wire);
-        on_reply(IQ_SHUTDOWN, NULL, q);
+        archive_on_reply(IQ_SHUTDOWN, NULL, q);
     }
     free(a);
 }
