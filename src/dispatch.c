@@ -23,9 +23,19 @@
 #include "version.h"
 #include "xmalloc.h"
 
-struct delegate {
-    dispatch_delegated_cb cb;
+/* Registrations are bounded: a handful of features register once each. */
+#define DISPATCH_MAX_HANDLERS 64
+
+struct dispatch_handler {
+    unsigned kinds;            /* DISPATCH_* bits; 0 for a delegate */
+    char *ns;                  /* delegate: this namespace; NULL any */
+    char *not_ns;              /* delegate: never this one; NULL none */
+    int priority;              /* ascending */
+    dispatch_incoming_cb cb;   /* a stanza handler, or */
+    dispatch_delegated_cb dcb; /* a delegate */
     void *arg;
+    bool dead; /* unregistered while the list was walked */
+    struct dispatch_handler *next;
 };
 
 struct dispatch {
@@ -33,14 +43,9 @@ struct dispatch {
     struct delegation *d;
     const struct conf *conf;
     xmpp_ctx_t *ctx;
-    struct strmap *delegates;         /* ns -> struct delegate */
-    struct delegate default_delegate; /* cb NULL when none */
-    dispatch_incoming_cb presence;
-    void *presence_arg;
-    dispatch_incoming_cb early;
-    void *early_arg;
-    dispatch_incoming_cb incoming;
-    void *incoming_arg;
+    struct dispatch_handler *handlers; /* ascending priority */
+    unsigned n_handlers;
+    unsigned walking;        /* nesting depth of walks over handlers */
     struct loopguard *guard; /* per-peer budget of automatic replies */
     bool from_self;          /* the IQ being handled came from our own domain */
 };
@@ -52,15 +57,78 @@ static const char *const features[] = {
     NS_VERSION,
 };
 
-/* The handler for a delegated namespace, or the default one, or NULL. */
-static struct delegate *find_delegate(struct dispatch *dp, const char *ns)
+/* Whether delegate h serves namespace ns. */
+static bool delegate_matches(const struct dispatch_handler *h, const char *ns)
 {
-    struct delegate *dl = ns != NULL ? strmap_get(dp->delegates, ns) : NULL;
+    if (h->dead || h->dcb == NULL || ns == NULL)
+        return false;
+    if (h->ns != NULL)
+        return strcmp(h->ns, ns) == 0;
+    return h->not_ns == NULL || strcmp(h->not_ns, ns) != 0;
+}
 
-    if (dl == NULL && ns != NULL && dp->default_delegate.cb != NULL &&
-        strcmp(ns, NS_ROSTER) != 0)
-        dl = &dp->default_delegate;
-    return dl;
+/* Whether some delegate serves ns. */
+static bool delegate_exists(struct dispatch *dp, const char *ns)
+{
+    for (struct dispatch_handler *h = dp->handlers; h != NULL; h = h->next)
+        if (delegate_matches(h, ns))
+            return true;
+    return false;
+}
+
+/* Free the handlers unregistered during a walk, once no walk is left. */
+static void reap(struct dispatch *dp)
+{
+    struct dispatch_handler **pp = &dp->handlers;
+
+    if (dp->walking > 0)
+        return;
+    while (*pp != NULL) {
+        struct dispatch_handler *h = *pp;
+        if (!h->dead) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        free(h->ns);
+        free(h->not_ns);
+        free(h);
+    }
+}
+
+/* Offer st to the stanza handlers of its kind in order; true once one
+ * consumed it. */
+static bool offer(struct dispatch *dp, unsigned kind, xmpp_stanza_t *st)
+{
+    bool taken = false;
+
+    if (dp->from_self)
+        return false;
+    dp->walking++;
+    for (struct dispatch_handler *h = dp->handlers; h != NULL && !taken;
+         h = h->next)
+        if (!h->dead && h->cb != NULL && (h->kinds & kind) != 0)
+            taken = h->cb(st, h->arg);
+    dp->walking--;
+    reap(dp);
+    return taken;
+}
+
+/* Offer a forwarded IQ to the delegates of ns in order. */
+static bool offer_delegated(struct dispatch *dp, const char *ns,
+                            xmpp_stanza_t *outer, xmpp_stanza_t *inner,
+                            const char *dlg_ns)
+{
+    bool taken = false;
+
+    dp->walking++;
+    for (struct dispatch_handler *h = dp->handlers; h != NULL && !taken;
+         h = h->next)
+        if (delegate_matches(h, ns))
+            taken = h->dcb(outer, inner, dlg_ns, h->arg);
+    dp->walking--;
+    reap(dp);
+    return taken;
 }
 
 /* True for an IQ of type result or error. */
@@ -78,14 +146,6 @@ static bool is_error(xmpp_stanza_t *st)
     const char *type = stanza_attr(st, ATTR_TYPE);
 
     return type != NULL && strcmp(type, "error") == 0;
-}
-
-/* The webhook (or another incoming handler) may see this stanza: never one
- * from our own domain. */
-static bool offer_incoming(struct dispatch *dp, xmpp_stanza_t *st)
-{
-    return !dp->from_self && dp->incoming != NULL &&
-           dp->incoming(st, dp->incoming_arg);
 }
 
 bool dispatch_reply_allowed(struct dispatch *dp, xmpp_stanza_t *st)
@@ -188,7 +248,7 @@ static void disco_info(struct dispatch *dp, xmpp_stanza_t *iq,
         xmpp_stanza_set_attribute(query, ATTR_NODE, node);
         /* What we list becomes the server's own feature: only what a
          * handler really serves. */
-        if (find_delegate(dp, ns) != NULL)
+        if (delegate_exists(dp, ns))
             add_feature(query, ns);
         log_debug("disco nesting answered", "node=%s", node);
         send_release(dp, r);
@@ -264,7 +324,6 @@ static void delegated(struct dispatch *dp, xmpp_stanza_t *outer,
     xmpp_stanza_t *payload = stanza_first_element(inner);
     const char *ns = payload != NULL ? xmpp_stanza_get_ns(payload) : NULL;
     const char *type = stanza_attr(inner, ATTR_TYPE);
-    struct delegate *dl = find_delegate(dp, ns);
 
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) {
         log_debug("forwarded iq reply ignored", "type=%s", type);
@@ -272,11 +331,8 @@ static void delegated(struct dispatch *dp, xmpp_stanza_t *outer,
                      stanza_result(dp->ctx, outer, dp->conf->component.jid));
         return;
     }
-    if (dl == NULL) {
+    if (!offer_delegated(dp, ns, outer, inner, dlg_ns))
         delegated_unserved(dp, outer, inner, dlg_ns, ns);
-        return;
-    }
-    dl->cb(outer, inner, dlg_ns, dl->arg);
 }
 
 /* True when the stanza is addressed to the component's bare domain. */
@@ -299,7 +355,7 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         /* One that answers no request of ours goes to the webhook, as in
          * mod_rest (never answered: RFC 6120 §8.2.3). */
-        if (!iq_handle(component_iqs(dp->c), iq) && !offer_incoming(dp, iq))
+        if (!iq_handle(component_iqs(dp->c), iq) && !offer(dp, DISPATCH_IQ, iq))
             log_debug("unexpected iq reply", "id=%s from=%s",
                       stanza_attr(iq, ATTR_ID) ? stanza_attr(iq, ATTR_ID) : "-",
                       from);
@@ -331,7 +387,7 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
         reply_error(dp, iq, ERR_CANCEL, COND_SERVICE_UNAVAILABLE, NULL);
         return;
     }
-    if (!to_domain(dp, iq) && offer_incoming(dp, iq))
+    if (!to_domain(dp, iq) && offer(dp, DISPATCH_IQ, iq))
         return;
     if (get && strcmp(ns, NS_DISCO_INFO) == 0 && stanza_is(payload, EL_QUERY))
         disco_info(dp, iq, payload);
@@ -342,7 +398,7 @@ static void on_iq(struct dispatch *dp, xmpp_stanza_t *iq)
         send_release(dp, stanza_result(dp->ctx, iq, reply_from(dp, iq)));
     else if (get && strcmp(ns, NS_VERSION) == 0 && stanza_is(payload, EL_QUERY))
         version(dp, iq);
-    else if (to_domain(dp, iq) && offer_incoming(dp, iq))
+    else if (to_domain(dp, iq) && offer(dp, DISPATCH_IQ, iq))
         return;
     else {
         log_debug("iq not served", "ns=%s from=%s type=%s", ns, from, type);
@@ -360,9 +416,7 @@ static void on_message(struct dispatch *dp, xmpp_stanza_t *msg)
     if (strcasecmp(from, dp->conf->server.domain) == 0 &&
         delegation_handle_advert(dp->d, msg))
         return;
-    if (dp->early != NULL && dp->early(msg, dp->early_arg))
-        return;
-    if (dp->incoming != NULL && dp->incoming(msg, dp->incoming_arg))
+    if (offer(dp, DISPATCH_MESSAGE, msg))
         return;
     if (type != NULL &&
         (strcmp(type, "error") == 0 || strcmp(type, "headline") == 0 ||
@@ -417,9 +471,8 @@ static int normalise_addresses(xmpp_stanza_t *st)
     return 0;
 }
 
-static void on_stanza(xmpp_stanza_t *st, void *arg)
+void dispatch_route(struct dispatch *dp, xmpp_stanza_t *st)
 {
-    struct dispatch *dp = arg;
     static struct log_ratelimit bad_log = LOG_RATELIMIT_INIT(
         LOG_LEVEL_WARN, "stanza with an invalid address dropped");
 
@@ -448,14 +501,17 @@ static void on_stanza(xmpp_stanza_t *st, void *arg)
         on_iq(dp, st);
     else if (stanza_is(st, EL_MESSAGE))
         on_message(dp, st);
-    else if (dp->presence != NULL && dp->presence(st, dp->presence_arg))
-        return;
-    else if (dp->incoming != NULL && dp->incoming(st, dp->incoming_arg))
+    else if (stanza_is(st, EL_PRESENCE) && offer(dp, DISPATCH_PRESENCE, st))
         return;
     else
         log_debug("presence ignored", "from=%s",
                   stanza_attr(st, ATTR_FROM) ? stanza_attr(st, ATTR_FROM)
                                              : "-");
+}
+
+static void on_stanza(xmpp_stanza_t *st, void *arg)
+{
+    dispatch_route(arg, st);
 }
 
 static void on_state(enum component_state state, void *arg)
@@ -476,7 +532,6 @@ struct dispatch *dispatch_new(struct component *c, struct delegation *d,
     dp->d = d;
     dp->conf = conf;
     dp->ctx = component_ctx(c);
-    dp->delegates = strmap_new(free);
     dp->guard = loopguard_new();
     component_on_stanza(c, on_stanza, dp);
     component_on_state(c, on_state, dp);
@@ -489,44 +544,66 @@ void dispatch_free(struct dispatch *dp)
         return;
     component_on_stanza(dp->c, NULL, NULL);
     component_on_state(dp->c, NULL, NULL);
-    strmap_free(dp->delegates);
+    for (struct dispatch_handler *h = dp->handlers; h != NULL; h = h->next)
+        h->dead = true;
+    dp->walking = 0;
+    reap(dp);
     loopguard_free(dp->guard);
     free(dp);
 }
 
-void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
-                          void *arg)
+/* Insert h after every handler of lower or equal priority. */
+static struct dispatch_handler *insert(struct dispatch *dp,
+                                       struct dispatch_handler *h)
 {
-    dp->incoming = cb;
-    dp->incoming_arg = arg;
-}
+    struct dispatch_handler **pp = &dp->handlers;
 
-void dispatch_on_presence(struct dispatch *dp, dispatch_incoming_cb cb,
-                          void *arg)
-{
-    dp->presence = cb;
-    dp->presence_arg = arg;
-}
-
-void dispatch_on_message_early(struct dispatch *dp, dispatch_incoming_cb cb,
-                               void *arg)
-{
-    dp->early = cb;
-    dp->early_arg = arg;
-}
-
-void dispatch_delegate(struct dispatch *dp, const char *ns,
-                       dispatch_delegated_cb cb, void *arg)
-{
-    struct delegate *dl;
-
-    if (ns == NULL) {
-        dp->default_delegate.cb = cb;
-        dp->default_delegate.arg = arg;
-        return;
+    if (dp->n_handlers >= DISPATCH_MAX_HANDLERS) {
+        /* A programming error: features register once each. */
+        log_error("too many stanza handlers", "max=%d", DISPATCH_MAX_HANDLERS);
+        abort();
     }
-    dl = xmalloc(sizeof(*dl));
-    dl->cb = cb;
-    dl->arg = arg;
-    strmap_set(dp->delegates, ns, dl);
+    while (*pp != NULL && (*pp)->priority <= h->priority)
+        pp = &(*pp)->next;
+    h->next = *pp;
+    *pp = h;
+    dp->n_handlers++;
+    return h;
+}
+
+struct dispatch_handler *dispatch_register(struct dispatch *dp, unsigned kinds,
+                                           int priority,
+                                           dispatch_incoming_cb cb, void *arg)
+{
+    struct dispatch_handler *h = xcalloc(1, sizeof(*h));
+
+    h->kinds = kinds;
+    h->priority = priority;
+    h->cb = cb;
+    h->arg = arg;
+    return insert(dp, h);
+}
+
+struct dispatch_handler *
+dispatch_register_delegate(struct dispatch *dp, const char *ns,
+                           const char *not_ns, int priority,
+                           dispatch_delegated_cb cb, void *arg)
+{
+    struct dispatch_handler *h = xcalloc(1, sizeof(*h));
+
+    h->ns = ns != NULL ? xstrdup(ns) : NULL;
+    h->not_ns = not_ns != NULL ? xstrdup(not_ns) : NULL;
+    h->priority = priority;
+    h->dcb = cb;
+    h->arg = arg;
+    return insert(dp, h);
+}
+
+void dispatch_unregister(struct dispatch *dp, struct dispatch_handler *h)
+{
+    if (h == NULL || h->dead)
+        return;
+    h->dead = true;
+    dp->n_handlers--;
+    reap(dp);
 }

@@ -13,9 +13,11 @@ struct dispatch;
 
 /*
  * A forwarded IQ in a delegated namespace. The handler must answer, now or
- * later, with dispatch_delegated_reply(), within 25 s.
+ * later, with dispatch_delegated_reply(), within 25 s. Returns true when it
+ * took the IQ; false passes it on to the next matching handler (and, when
+ * none takes it, dispatch answers feature-not-implemented).
  */
-typedef void (*dispatch_delegated_cb)(xmpp_stanza_t *outer,
+typedef bool (*dispatch_delegated_cb)(xmpp_stanza_t *outer,
                                       xmpp_stanza_t *inner, const char *dlg_ns,
                                       void *arg);
 
@@ -23,36 +25,54 @@ typedef void (*dispatch_delegated_cb)(xmpp_stanza_t *outer,
  * A stanza for the component that restanza does not serve itself: a
  * message (other than the server's advertisements), a presence, an IQ
  * get/set that is not disco/ping/version on the component's domain, or an
- * IQ result/error that answers no pending request. The handler owns the
- * answer: it must reply to every IQ get/set (and should to messages it
- * cannot deliver), never to a result or error. Returns true when it took
- * the stanza; false lets dispatch answer as if no handler existed.
+ * IQ result/error that answers no pending request. A handler that takes
+ * the stanza owns the answer: it must reply to every IQ get/set (and
+ * should to messages it cannot deliver), never to a result or error.
+ * Returns true when it took (consumed) the stanza; false passes it on to
+ * the next handler, and after the last dispatch answers as if none existed.
  */
 typedef bool (*dispatch_incoming_cb)(xmpp_stanza_t *st, void *arg);
 
+/* Stanza kinds a handler is offered (bits). */
+#define DISPATCH_MESSAGE 1u
+#define DISPATCH_PRESENCE 2u
+#define DISPATCH_IQ 4u
+
+/* A registration; dispatch_unregister() ends it. */
+struct dispatch_handler;
+
 struct dispatch *dispatch_new(struct component *c, struct delegation *d,
                               const struct conf *conf);
+/* Frees the registrations still left. */
 void dispatch_free(struct dispatch *dp);
 
-/* Route unserved stanzas to cb (one handler; NULL removes it). */
-void dispatch_on_incoming(struct dispatch *dp, dispatch_incoming_cb cb,
-                          void *arg);
+/*
+ * Offer every stanza of the kinds (DISPATCH_* bits) to cb: handlers run in
+ * ascending priority (equal priorities in registration order) until one
+ * returns true. Stanzas from the component's own domain are offered to
+ * nobody. Never NULL.
+ */
+struct dispatch_handler *dispatch_register(struct dispatch *dp, unsigned kinds,
+                                           int priority,
+                                           dispatch_incoming_cb cb, void *arg);
 
-/* Offer every message to cb before the incoming hook (REST collects MAM
- * results this way); cb returns true when it consumed the message. */
-void dispatch_on_message_early(struct dispatch *dp, dispatch_incoming_cb cb,
-                               void *arg);
+/*
+ * Serve forwarded IQs whose payload is in namespace ns (NULL: any
+ * namespace but not_ns, which may be NULL), in the same priority order
+ * until one returns true. The namespaces handlers match are the features
+ * disco nesting announces. Never NULL.
+ */
+struct dispatch_handler *
+dispatch_register_delegate(struct dispatch *dp, const char *ns,
+                           const char *not_ns, int priority,
+                           dispatch_delegated_cb cb, void *arg);
 
-/* Show every incoming presence to cb before anything else (the roster
- * feature learns logins this way); true consumes it, false passes it on. */
-void dispatch_on_presence(struct dispatch *dp, dispatch_incoming_cb cb,
-                          void *arg);
+/* End a registration (NULL: nothing); safe from inside any handler. */
+void dispatch_unregister(struct dispatch *dp, struct dispatch_handler *h);
 
-/* Serve forwarded IQs whose payload is in namespace ns. With ns NULL: the
- * default handler, for every namespace without its own except
- * jabber:iq:roster (which only its own handler serves). */
-void dispatch_delegate(struct dispatch *dp, const char *ns,
-                       dispatch_delegated_cb cb, void *arg);
+/* Route one incoming stanza as if it came from the stream (the
+ * component's stanza hook; tests call it directly). */
+void dispatch_route(struct dispatch *dp, xmpp_stanza_t *st);
 
 /*
  * Whether an automatic reply (a webhook answer, a stanza error) may be

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "rest.h"
 #include "archive.h"
+#include "stanza.h"
 #include "status.h"
 #include "version.h"
 #include "webhook.h"
@@ -53,17 +54,17 @@ struct daemon {
     struct refresh *refresh;
     bool stopping;
     struct loop_timer *deadline;
+    struct dispatch_handler *handlers[8]; /* see register_handlers() */
+    size_t n_handlers;
 };
 
-/* Messages offered before the webhook: archive results, then REST's MAM
- * collection. */
-static bool offer_message(xmpp_stanza_t *msg, void *arg)
-{
-    struct daemon *d = arg;
-
-    return archive_offer_message(msg, d->archive) ||
-           rest_offer_message(msg, d->rest);
-}
+/* The order in which features see incoming stanzas (ascending). */
+enum {
+    PRIO_ARCHIVE = 5,  /* privileged MAM results for the archive */
+    PRIO_REST = 10,    /* MAM results answering a REST query */
+    PRIO_ROSTER = 30,  /* logins (never consumed); delegated roster IQs */
+    PRIO_WEBHOOK = 90, /* everything left, when a webhook is configured */
+};
 
 static void usage(FILE *out)
 {
@@ -209,6 +210,45 @@ static void raise_fd_limit(const struct conf *conf)
                  (unsigned long long)rl.rlim_cur, need);
 }
 
+static void add_handler(struct daemon *d, struct dispatch_handler *h)
+{
+    d->handlers[d->n_handlers++] = h;
+}
+
+/* Who sees which incoming stanza, in which order. jabber:iq:roster is the
+ * roster feature's alone: never the webhook's (SPEC §4). */
+static void register_handlers(struct daemon *d)
+{
+    struct dispatch *dp = d->dispatch;
+
+    add_handler(d, dispatch_register(dp, DISPATCH_MESSAGE, PRIO_ARCHIVE,
+                                     archive_offer_message, d->archive));
+    add_handler(d, dispatch_register(dp, DISPATCH_MESSAGE, PRIO_REST,
+                                     rest_offer_message, d->rest));
+    if (d->roster != NULL) {
+        add_handler(d, dispatch_register(dp, DISPATCH_PRESENCE, PRIO_ROSTER,
+                                         roster_offer_presence, d->roster));
+        add_handler(d,
+                    dispatch_register_delegate(dp, NS_ROSTER, NULL, PRIO_ROSTER,
+                                               roster_delegated, d->roster));
+    }
+    if (d->webhook != NULL) {
+        add_handler(d,
+                    dispatch_register(
+                        dp, DISPATCH_MESSAGE | DISPATCH_PRESENCE | DISPATCH_IQ,
+                        PRIO_WEBHOOK, webhook_offer, d->webhook));
+        add_handler(
+            d, dispatch_register_delegate(dp, NULL, NS_ROSTER, PRIO_WEBHOOK,
+                                          webhook_delegated, d->webhook));
+    }
+}
+
+static void unregister_handlers(struct daemon *d)
+{
+    while (d->n_handlers > 0)
+        dispatch_unregister(d->dispatch, d->handlers[--d->n_handlers]);
+}
+
 static int run(struct daemon *d)
 {
     int rc = EXIT_FATAL;
@@ -237,11 +277,11 @@ static int run(struct daemon *d)
     d->rest = rest_new(d->httpd, d->component, d->delegation, d->conf);
     d->archive = archive_new(d->component, d->delegation, d->conf);
     rest_on_archive(d->rest, archive_take, d->archive);
-    dispatch_on_message_early(d->dispatch, offer_message, d);
     d->roster =
         roster_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
     d->refresh = refresh_new(d->httpd, d->roster, d->conf);
     status_set_roster(d->status, d->roster);
+    register_handlers(d);
     log_info("started", "version=%s component=%s pid=%d", RESTANZA_VERSION,
              d->conf->component.jid, (int)getpid());
     component_start(d->component);
@@ -251,6 +291,7 @@ static int run(struct daemon *d)
 out:
     loop_prepare_del(d->loop, on_prepare_logs, d->loop);
     loop_timer_cancel(d->loop, d->deadline);
+    unregister_handlers(d);
     refresh_free(d->refresh);
     roster_free(d->roster);
     archive_free(d->archive);

@@ -1038,6 +1038,18 @@ static void list_free_cb(void *v)
     roster_list_free(v);
 }
 
+bool roster_offer_presence(xmpp_stanza_t *st, void *arg)
+{
+    return on_presence(st, arg);
+}
+
+bool roster_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
+                      const char *dlg_ns, void *arg)
+{
+    roster_on_delegated(outer, inner, dlg_ns, arg);
+    return true;
+}
+
 struct roster *roster_new(struct loop *loop, struct component *c,
                           struct dispatch *dp, struct delegation *d,
                           const struct conf *conf)
@@ -1072,8 +1084,6 @@ struct roster *roster_new(struct loop *loop, struct component *c,
         xmpp_free(ctx, b64);
         free(cred);
     }
-    dispatch_on_presence(dp, on_presence, r);
-    dispatch_delegate(dp, NS_ROSTER, roster_on_delegated, r);
     log_info("roster enabled", "url=%s writer=%s", conf->roster.url,
              conf->roster.writer);
     return r;
@@ -1083,8 +1093,6 @@ void roster_free(struct roster *r)
 {
     if (r == NULL)
         return;
-    dispatch_on_presence(r->dp, NULL, NULL);
-    dispatch_delegate(r->dp, NS_ROSTER, NULL, NULL);
     loop_timer_cancel(r->loop, r->pump);
     r->pump = NULL;
     while (r->jobs != NULL) {

@@ -35,6 +35,12 @@ struct roster *roster_new(struct loop *loop, struct component *c,
                           const struct conf *conf);
 /* Pending callbacks get "shutting down" first. */
 void roster_free(struct roster *r);
+/* Dispatch handlers (registered by main.c; arg is the roster): a user's
+ * available presence may trigger a sync (never consumed); delegated
+ * jabber:iq:roster gets are answered from the web app. */
+bool roster_offer_presence(xmpp_stanza_t *st, void *arg);
+bool roster_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
+                      const char *dlg_ns, void *arg);
 /* Fetch user's roster and write the difference to the server; cb (may be
  * NULL) runs once, never from inside this call. */
 void roster_sync(struct roster *r, const char *user, roster_done_cb cb,

@@ -1068,6 +1068,18 @@ static void probe(struct webhook *w)
     free(url);
 }
 
+bool webhook_offer(xmpp_stanza_t *st, void *arg)
+{
+    return on_incoming(st, arg);
+}
+
+bool webhook_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
+                       const char *dlg_ns, void *arg)
+{
+    on_delegated(outer, inner, dlg_ns, arg);
+    return true;
+}
+
 struct webhook *webhook_new(struct loop *loop, struct component *c,
                             struct dispatch *dp, struct delegation *d,
                             const struct conf *conf)
@@ -1088,9 +1100,6 @@ struct webhook *webhook_new(struct loop *loop, struct component *c,
     w->kinds = webhook_list_mask(conf->webhook.stanzas, kind_names);
     w->events = webhook_list_mask(conf->webhook.events, event_names);
     w->http = httpc_new(loop, conf->webhook.concurrency);
-    dispatch_on_incoming(dp, on_incoming, w);
-    /* Every delegated namespace but the roster (the roster feature's). */
-    dispatch_delegate(dp, NULL, on_delegated, w);
     probe(w);
     return w;
 }
@@ -1138,8 +1147,6 @@ void webhook_free(struct webhook *w)
 {
     if (w == NULL)
         return;
-    dispatch_on_incoming(w->dp, NULL, NULL);
-    dispatch_delegate(w->dp, NULL, NULL, NULL);
     loop_timer_cancel(w->loop, w->drain_timer);
     if (w->probe != NULL)
         httpc_cancel(w->http, w->probe);

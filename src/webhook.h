@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <strophe.h>
+
 struct loop;
 struct component;
 struct dispatch;
@@ -32,6 +34,12 @@ struct webhook *webhook_new(struct loop *loop, struct component *c,
  * wait/service-unavailable (when the stream is still up), then free.
  */
 void webhook_free(struct webhook *w);
+
+/* Dispatch handlers (registered by main.c; arg is the webhook): every
+ * stanza of a configured kind is posted, as is every delegated IQ. */
+bool webhook_offer(xmpp_stanza_t *st, void *arg);
+bool webhook_delegated(xmpp_stanza_t *outer, xmpp_stanza_t *inner,
+                       const char *dlg_ns, void *arg);
 
 /*
  * Stop taking stanzas (new ones get wait/service-unavailable), answer the
