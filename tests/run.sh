@@ -18,7 +18,7 @@ packages=(build-essential autoconf automake libtool pkg-config
     prosody prosody-modules ejabberd erlang-base python3-slixmpp python3-pytest
     curl valgrind procps clang-format python3-yaml python3-jsonschema
     clang libclang-rt-14-dev
-    prometheus debhelper dpkg-dev lintian)
+    prometheus debhelper dpkg-dev lintian haproxy)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

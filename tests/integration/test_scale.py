@@ -7,10 +7,17 @@ import base64
 import json
 import os
 import resource
+import signal
+import subprocess
+import sys
 import time
 import urllib.parse
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+from conftest import http  # noqa: E402
 
 TOKEN = "scale-token-0123456789"
 PARKED = 10000
@@ -273,3 +280,89 @@ def test_prosody_hot_standby_takes_over_within_2_s(server, restanza):
             ("%s:%s" % (server.component_jid, server.secret)).encode()
         ).decode()})
     assert r.status == 200, r
+
+
+HAPROXY_CFG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "..", "contrib", "haproxy", "haproxy.cfg")
+
+
+def _served(r, route="rest_get", status=200):
+    """How many requests of `route` the instance answered with `status`."""
+    text = r.get("/metrics").text
+    key = 'restanza_http_requests_total{route="%s",status="%d"} ' % (
+        route, status)
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.servers("prosody")
+def test_haproxy_sends_requests_to_the_ready_instance(server, restanza,
+                                                      tmp_path):
+    """contrib/haproxy/haproxy.cfg (ports replaced) in front of an active
+    instance and a hot standby on Prosody: the balancer's /ready check sends
+    every request to the active one; after its SIGKILL the standby takes
+    over and requests through the balancer succeed again within seconds."""
+    haproxy = "/usr/sbin/haproxy"
+    if not os.access(haproxy, os.X_OK):
+        pytest.fail("haproxy is not installed (tests/run.sh installs it)")
+    active = restanza(server, config={"rest": {"tokens": TOKEN}})
+    _wait_ready(active, 200, 15)
+    standby = restanza(server, config={"rest": {"tokens": TOKEN}})
+    standby.wait_log(r"standing by", timeout=15)
+    port = servers.free_port()
+    with open(HAPROXY_CFG) as f:
+        cfg = f.read()
+    for old, new in (("127.0.0.1:5380", "127.0.0.1:%d" % port),
+                     ("127.0.0.1:5381", "127.0.0.1:%d" % active.http_port),
+                     ("127.0.0.1:5382", "127.0.0.1:%d" % standby.http_port)):
+        assert cfg.count(old) == 1, old
+        cfg = cfg.replace(old, new)
+    cfg_path = tmp_path / "haproxy.cfg"
+    cfg_path.write_text(cfg)
+    log = open(tmp_path / "haproxy.log", "wb")
+    proc = subprocess.Popen([haproxy, "-db", "-f", str(cfg_path)],
+                            stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    log.close()
+    url = "http://127.0.0.1:%d" % port
+    auth = {"Authorization": "Bearer " + TOKEN}
+    ping = "/rest/ping/%s" % server.domain
+
+    def through(path=ping, timeout=20):
+        """Poll until a request through the balancer answers 200."""
+        t0 = time.monotonic()
+        last = None
+        while time.monotonic() < t0 + timeout:
+            try:
+                last = http("GET", url + path, headers=auth, timeout=5)
+                if last.status == 200:
+                    return time.monotonic() - t0
+            except OSError as e:
+                last = e
+            time.sleep(0.05)
+        raise AssertionError("through haproxy: %r\n%s" % (
+            last, (tmp_path / "haproxy.log").read_text()))
+
+    try:
+        through()
+        for _ in range(20):
+            assert http("GET", url + ping, headers=auth).status == 200
+        assert _served(active) >= 20
+        assert _served(standby) == 0
+        msg = http("POST", url + "/rest/message/chat/alice@%s" % server.domain,
+                   body="hello through haproxy",
+                   headers=dict(auth, **{"Content-Type": "text/plain"}))
+        assert msg.status == 202, msg
+        active.kill()
+        took = through()
+        print("\nthrough haproxy again %.2f s after SIGKILL of the active"
+              % took)
+        assert took < 5.0, took
+        for _ in range(20):
+            assert http("GET", url + ping, headers=auth).status == 200
+        assert _served(standby) >= 20
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
