@@ -598,6 +598,57 @@ START_TEST(test_unreachable_web_app_lists_every_user_as_failed)
 }
 END_TEST
 
+/* refresh.h: requests still waiting when the endpoint is freed (shutdown)
+ * are answered 503 at once, not left hanging. The web app here accepts
+ * connections (backlog) and never answers. */
+START_TEST(test_free_answers_waiting_requests_503)
+{
+    struct fx fx;
+    struct result r = {0};
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sin);
+    char url[256];
+    const char *headers[] = {"Authorization: Bearer " TOKEN, NULL};
+    struct httpc_request req = {.method = "POST",
+                                .url = url,
+                                .headers = headers,
+                                .body = "[\"alice\"]",
+                                .body_len = 9,
+                                .timeout_ms = DEADLINE_MS};
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    uint64_t end;
+
+    ck_assert_int_ge(lfd, 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+    ck_assert_int_eq(listen(lfd, 8), 0);
+    fx_init(&fx, true);
+    snprintf(fx.url, sizeof(fx.url), "http://127.0.0.1:%u/roster/%%s",
+             ntohs(sin.sin_port));
+    fx_open(&fx);
+    connect_component(&fx);
+    snprintf(url, sizeof(url), "%s%s", fx.base, PATH);
+    ck_assert_ptr_nonnull(httpc_start(fx.httpc, &req, on_result, &r));
+    end = loop_clock_ms() + DEADLINE_MS;
+    while (httpd_parked(fx.httpd) == 0 && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx.loop, 50), 0);
+    ck_assert_uint_eq(httpd_parked(fx.httpd), 1);
+    ck_assert_int_eq(r.calls, 0);
+    refresh_free(fx.f);
+    fx.f = NULL;
+    end = loop_clock_ms() + 1000;
+    while (r.calls == 0 && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx.loop, 50), 0);
+    ck_assert_int_eq(r.calls, 1);
+    ck_assert_int_eq(r.status, 503);
+    json_object_put(answer(&r, "error", 0, 0));
+    result_clear(&r);
+    fx_stop(&fx);
+    close(lfd);
+}
+END_TEST
+
 static Suite *refresh_suite(void)
 {
     Suite *s = suite_create("refresh");
@@ -611,6 +662,7 @@ static Suite *refresh_suite(void)
     tcase_add_test(tc, test_xmpp_down_is_503);
     tcase_add_test(tc, test_empty_list_is_200_with_zeros);
     tcase_add_test(tc, test_unreachable_web_app_lists_every_user_as_failed);
+    tcase_add_test(tc, test_free_answers_waiting_requests_503);
     suite_add_tcase(s, tc);
     return s;
 }
