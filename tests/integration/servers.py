@@ -448,9 +448,14 @@ class Ejabberd(Server):
     # is not registered anywhere: nodes are told apart by their dist port.
     node = "restanza_test@localhost"
 
-    def __init__(self, basedir=None, **kw):
+    def __init__(self, basedir=None, extra_services=(), **kw):
+        """extra_services: one more ejabberd_service listener per entry, a
+        list of the component domains it serves (all with self.secret);
+        their ports are in self.extra_service_ports, in the same order."""
         kw.setdefault("loglevel", "info")
         super().__init__(basedir, **kw)
+        self.extra_services = [list(hosts) for hosts in extra_services]
+        self.extra_service_ports = [free_port() for _ in self.extra_services]
         self.http_port = free_port()
         self.dist_port = free_port()
         self.cookie = uuid.uuid4().hex
@@ -459,6 +464,10 @@ class Ejabberd(Server):
         self.config_path = os.path.join(self.dir, "ejabberd.yml")
         self.api_url = "http://127.0.0.1:%d/api" % self.http_port
         self.admin_jid = "%s@%s" % (self.admin_user, self.domain)
+
+    @property
+    def ports(self):
+        return super().ports + self.extra_service_ports
 
     @property
     def log_path(self):
@@ -505,7 +514,12 @@ class Ejabberd(Server):
                 {"port": self.http_port, "ip": "127.0.0.1",
                  "module": "ejabberd_http", "backlog": 1024,
                  "request_handlers": {"/api": "mod_http_api"}},
-            ],
+            ] + [
+                {"port": port, "ip": "127.0.0.1",
+                 "module": "ejabberd_service", "backlog": 1024,
+                 "hosts": {h: {"password": self.secret} for h in hosts}}
+                for port, hosts in zip(self.extra_service_ports,
+                                       self.extra_services)],
             "acl": {
                 "admin": {"user": [self.jid(self.admin_user)]},
                 "loopback": {"ip": ["127.0.0.0/8"]},

@@ -297,26 +297,18 @@ def _served(r, route="rest_get", status=200):
     return 0
 
 
-@pytest.mark.servers("prosody")
-def test_haproxy_sends_requests_to_the_ready_instance(server, restanza,
-                                                      tmp_path):
-    """contrib/haproxy/haproxy.cfg (ports replaced) in front of an active
-    instance and a hot standby on Prosody: the balancer's /ready check sends
-    every request to the active one; after its SIGKILL the standby takes
-    over and requests through the balancer succeed again within seconds."""
+def _start_haproxy(tmp_path, a, b):
+    """contrib/haproxy/haproxy.cfg with its ports replaced, in front of
+    instances a and b: (process, balancer URL)."""
     haproxy = "/usr/sbin/haproxy"
     if not os.access(haproxy, os.X_OK):
         pytest.fail("haproxy is not installed (tests/run.sh installs it)")
-    active = restanza(server, config={"rest": {"tokens": TOKEN}})
-    _wait_ready(active, 200, 15)
-    standby = restanza(server, config={"rest": {"tokens": TOKEN}})
-    standby.wait_log(r"standing by", timeout=15)
     port = servers.free_port()
     with open(HAPROXY_CFG) as f:
         cfg = f.read()
     for old, new in (("127.0.0.1:5380", "127.0.0.1:%d" % port),
-                     ("127.0.0.1:5381", "127.0.0.1:%d" % active.http_port),
-                     ("127.0.0.1:5382", "127.0.0.1:%d" % standby.http_port)):
+                     ("127.0.0.1:5381", "127.0.0.1:%d" % a.http_port),
+                     ("127.0.0.1:5382", "127.0.0.1:%d" % b.http_port)):
         assert cfg.count(old) == 1, old
         cfg = cfg.replace(old, new)
     cfg_path = tmp_path / "haproxy.cfg"
@@ -326,24 +318,42 @@ def test_haproxy_sends_requests_to_the_ready_instance(server, restanza,
                             stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     log.close()
-    url = "http://127.0.0.1:%d" % port
+    return proc, "http://127.0.0.1:%d" % port
+
+
+def _through(url, path, headers, log_path, timeout=20):
+    """Poll until a GET through the balancer answers 200; seconds taken."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() < t0 + timeout:
+        try:
+            last = http("GET", url + path, headers=headers, timeout=5)
+            if last.status == 200:
+                return time.monotonic() - t0
+        except OSError as e:
+            last = e
+        time.sleep(0.05)
+    raise AssertionError("through haproxy: %r\n%s" % (
+        last, log_path.read_text()))
+
+
+@pytest.mark.servers("prosody")
+def test_haproxy_sends_requests_to_the_ready_instance(server, restanza,
+                                                      tmp_path):
+    """contrib/haproxy/haproxy.cfg (ports replaced) in front of an active
+    instance and a hot standby on Prosody: the balancer's /ready check sends
+    every request to the active one; after its SIGKILL the standby takes
+    over and requests through the balancer succeed again within seconds."""
+    active = restanza(server, config={"rest": {"tokens": TOKEN}})
+    _wait_ready(active, 200, 15)
+    standby = restanza(server, config={"rest": {"tokens": TOKEN}})
+    standby.wait_log(r"standing by", timeout=15)
+    proc, url = _start_haproxy(tmp_path, active, standby)
     auth = {"Authorization": "Bearer " + TOKEN}
     ping = "/rest/ping/%s" % server.domain
 
-    def through(path=ping, timeout=20):
-        """Poll until a request through the balancer answers 200."""
-        t0 = time.monotonic()
-        last = None
-        while time.monotonic() < t0 + timeout:
-            try:
-                last = http("GET", url + path, headers=auth, timeout=5)
-                if last.status == 200:
-                    return time.monotonic() - t0
-            except OSError as e:
-                last = e
-            time.sleep(0.05)
-        raise AssertionError("through haproxy: %r\n%s" % (
-            last, (tmp_path / "haproxy.log").read_text()))
+    def through():
+        return _through(url, ping, auth, tmp_path / "haproxy.log")
 
     try:
         through()
@@ -363,6 +373,62 @@ def test_haproxy_sends_requests_to_the_ready_instance(server, restanza,
         for _ in range(20):
             assert http("GET", url + ping, headers=auth).status == 200
         assert _served(standby) >= 20
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+@pytest.mark.servers("ejabberd")
+def test_ejabberd_two_active_instances_each_with_its_own_domain(
+        server_name, make_server, restanza, client, tmp_path):
+    """ejabberd accepts several connections for one component domain and
+    sends a reply to any of the node's connections for the domain it is
+    addressed to. Each instance gets its own listener whose hosts are the
+    shared domain plus the instance's own (INTEROP.md, several instances),
+    and restanza uses that own domain as component.jid: behind
+    contrib/haproxy/haproxy.cfg both are ready, requests alternate, every
+    IQ reply comes home (40 of 40 pings) and messages reach the user.
+    One node only: the two-node cluster of doc/scaling.md is not tested."""
+    shared = "rest.localhost"
+    own = ["a." + shared, "b." + shared]
+    srv = make_server("ejabberd", loglevel="warning",
+                      extra_services=[[shared, d] for d in own])
+    inst = [restanza(srv, config={
+        "server": {"port": port},
+        "component": {"jid": jid},
+        "rest": {"tokens": TOKEN}})
+        for port, jid in zip(srv.extra_service_ports, own)]
+    for r in inst:
+        _wait_ready(r, 200, 15)
+    alice = client(srv, "alice")
+    proc, url = _start_haproxy(tmp_path, inst[0], inst[1])
+    auth = {"Authorization": "Bearer " + TOKEN}
+    ping = "/rest/ping/%s" % srv.domain
+    try:
+        _through(url, ping, auth, tmp_path / "haproxy.log")
+        before = [_served(r) for r in inst]
+        codes = [http("GET", url + ping, headers=auth, timeout=10).status
+                 for _ in range(40)]
+        assert codes == [200] * 40, codes
+        served = [_served(r) - b for r, b in zip(inst, before)]
+        assert sum(served) == 40 and min(served) >= 10, served
+        sent = []
+        for i in range(10):
+            resp = http("POST", url + "/rest/message/chat/%s" % alice.jid,
+                        body="via balancer %d" % i,
+                        headers=dict(auth, **{"Content-Type": "text/plain"}))
+            assert resp.status == 202, resp
+            sent.append("via balancer %d" % i)
+        got = {}
+        deadline = time.monotonic() + 15
+        while len(got) < len(sent) and time.monotonic() < deadline:
+            try:
+                m = alice.messages.get(timeout=1)
+            except Exception:
+                continue
+            got[m["body"]] = str(m["from"]).split("@")[-1].split("/")[0]
+        assert sorted(got) == sorted(sent), got
+        assert set(got.values()) == set(own), got
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
