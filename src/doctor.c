@@ -192,10 +192,12 @@ static void check_quirks(struct doctor_report *r, const struct conf *conf,
             "roster pushes to clients");
     if (kind == DOCTOR_SERVER_PROSODY && priv(f, NS_MAM_IQ) != NULL)
         add(r, DOCTOR_WARN, "quirk prosody mam",
-            "query archives without the IQ privilege (as the component)",
-            "IQ permission for urn:xmpp:mam:2 is granted, but Prosody's "
+            "apply contrib/prosody/mod_privilege-iq-results.patch to "
+            "mod_privilege (doc/servers.md)",
+            "IQ permission for urn:xmpp:mam:2 is granted, but Debian's "
             "mod_privilege fails privileged MAM queries with "
-            "internal-server-error as soon as a result is sent");
+            "internal-server-error as soon as a result is sent "
+            "(GET /rest/archive/{user} answers 502)");
 }
 
 /* True when a rest.tokens pattern names a user (or all users) of the host:
@@ -267,12 +269,15 @@ static void check_mam_permission(struct doctor_report *r,
     const char *p = priv(f, NS_MAM_IQ);
 
     if (p != NULL)
-        add(r, DOCTOR_OK, "privilege iq mam", NULL, "urn:xmpp:mam:2 %s granted",
+        add(r, DOCTOR_OK, "privilege iq mam", NULL,
+            "urn:xmpp:mam:2 %s granted; GET /rest/archive/{user} reads "
+            "users' archives",
             p);
     else
         add(r, DOCTOR_OK, "privilege iq mam", NULL,
-            "urn:xmpp:mam:2 not granted; not needed (restanza sends archive "
-            "queries as the component)");
+            "urn:xmpp:mam:2 not granted; GET /rest/archive/{user} answers "
+            "403 (Prosody: iq = { [\"urn:xmpp:mam:2\"] = \"set\" } in "
+            "privileged_entities; ejabberd 23.01 cannot grant it)");
 }
 
 /* Each delegated namespace needs the feature that serves it. */
