@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "stanza.h"
 #include "xmalloc.h"
 
@@ -39,6 +40,8 @@
 /* Bytes handed to libstrophe at once. */
 #define OUT_CHUNK (256 * 1024)
 #define STOP_GRACE_MS 3000
+/* A confirmation ping without an answer in this long is sent again. */
+#define CONFIRM_TIMEOUT_MS 30000
 
 struct component {
     struct loop *loop;
@@ -74,6 +77,13 @@ struct component {
         *stop_timer, *room_timer;
     component_room_cb room_cb;
     void *room_arg;
+    /* Tracked stanzas written but not yet confirmed (SPEC §10). */
+    struct outbox *outbox;
+    bool confirm_outstanding; /* a confirmation ping is in flight */
+    uint64_t confirm_seq;     /* what it confirms */
+    struct loop_timer *confirm_timer;
+    component_confirm_cb confirm_cb;
+    void *confirm_arg;
     struct iq_table *iqs;
     component_stanza_cb stanza_cb;
     void *stanza_arg;
@@ -92,6 +102,9 @@ static void reserve_low_fd(struct component *c);
 static void on_tick(void *arg);
 static void hand_over(struct component *c);
 static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
+static int send_iq(struct component *c, xmpp_stanza_t *iq, uint64_t timeout_ms,
+                   iq_cb cb, void *arg, bool force);
+static void schedule_confirm(struct component *c);
 
 static void *mem_alloc(size_t size, void *ud)
 {
@@ -202,10 +215,11 @@ static size_t out_pending(const struct component *c)
     return c->out.len - c->out_head;
 }
 
-/* Bytes that count against component.queue_max. */
+/* Bytes that count against component.queue_max: not yet written, or
+ * written and not yet confirmed. */
 static size_t queue_used(const struct component *c)
 {
-    return out_pending(c);
+    return out_pending(c) + outbox_bytes(c->outbox);
 }
 
 static void on_room(void *arg)
@@ -442,11 +456,92 @@ static void on_ping_timer(void *arg)
         stanza_add_element(iq, EL_PING, NS_PING);
         /* Any answer proves the stream alive; none in two intervals
          * means it is dead even if TCP has not noticed yet. */
-        if (component_send_iq(c, iq, 2000ull * ka, on_ping_reply, c) == 0)
+        if (send_iq(c, iq, 2000ull * ka, on_ping_reply, c, true) == 0)
             c->ping_outstanding = true;
         xmpp_stanza_release(iq);
     }
     c->ping_timer = loop_timer_add(c->loop, 1000ull * ka, on_ping_timer, c);
+}
+
+/* The server answered the ping sent after a batch: the stream is ordered,
+ * so it has read every stanza before it. */
+static void on_confirm_reply(enum iq_outcome outcome, xmpp_stanza_t *reply,
+                             void *arg)
+{
+    struct component *c = arg;
+    size_t n;
+
+    (void)reply;
+    c->confirm_outstanding = false;
+    if (outcome == IQ_SHUTDOWN || outcome == IQ_DISCONNECTED)
+        return; /* resent on the next stream, then confirmed */
+    if (outcome == IQ_REPLY) {
+        n = outbox_confirm(c->outbox, c->confirm_seq);
+        metrics_add(METRIC_OUTBOX_CONFIRMED, n);
+        if (c->confirm_cb != NULL)
+            c->confirm_cb(c->confirm_seq, c->confirm_arg);
+        check_room(c);
+    }
+    schedule_confirm(c);
+}
+
+static void on_confirm_timer(void *arg)
+{
+    struct component *c = arg;
+    xmpp_stanza_t *iq;
+
+    c->confirm_timer = NULL;
+    if (c->state != COMPONENT_CONNECTED || c->confirm_outstanding ||
+        outbox_count(c->outbox) == 0)
+        return;
+    iq = stanza_iq(c->ctx, "get", NULL, c->conf->component.jid,
+                   c->conf->server.domain);
+    stanza_add_element(iq, EL_PING, NS_PING);
+    c->confirm_seq = outbox_last(c->outbox);
+    if (send_iq(c, iq, CONFIRM_TIMEOUT_MS, on_confirm_reply, c, true) == 0)
+        c->confirm_outstanding = true;
+    xmpp_stanza_release(iq);
+}
+
+/* One confirmation ping per batch: the sends of this loop pass, and those
+ * made while a ping is out wait for the next one. */
+static void schedule_confirm(struct component *c)
+{
+    if (c->confirm_outstanding || c->confirm_timer != NULL ||
+        c->state != COMPONENT_CONNECTED || outbox_count(c->outbox) == 0)
+        return;
+    c->confirm_timer = loop_timer_add(c->loop, 0, on_confirm_timer, c);
+}
+
+/* Put one unconfirmed stanza back in the queue of the new stream. */
+static int requeue(uint64_t seq, const char *xml, size_t len, void *arg)
+{
+    struct component *c = arg;
+
+    (void)seq;
+    if (c->out.len + len + 1 > c->out.cap) {
+        c->out.cap = (c->out.len + len + 1) * 2;
+        c->out.buf = xrealloc(c->out.buf, c->out.cap);
+    }
+    memcpy(c->out.buf + c->out.len, xml, len);
+    c->out.len += len;
+    c->out.buf[c->out.len] = '\0';
+    return 0;
+}
+
+/* A new stream: what the last one did not confirm goes out first. */
+static void resend_outbox(struct component *c)
+{
+    if (outbox_count(c->outbox) == 0)
+        return;
+    log_info("xmpp resending unconfirmed stanzas",
+             "server=%s count=%zu "
+             "bytes=%zu",
+             c->server, outbox_count(c->outbox), outbox_bytes(c->outbox));
+    metrics_add(METRIC_OUTBOX_RESENT, outbox_count(c->outbox));
+    outbox_each(c->outbox, requeue, c);
+    c->sent_since_run++;
+    schedule_confirm(c);
 }
 
 static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
@@ -464,6 +559,7 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         log_info("xmpp connected", "server=%s component=%s fd=%d", c->server,
                  c->conf->component.jid, c->fd);
         set_state(c, COMPONENT_CONNECTED);
+        resend_outbox(c);
         loop_timer_cancel(c->loop, c->ping_timer);
         c->ping_timer = loop_timer_add(
             c->loop, 1000ull * c->conf->component.keepalive, on_ping_timer, c);
@@ -670,6 +766,7 @@ struct component *component_new(struct loop *loop, const struct conf *conf)
     c->since = time(NULL);
     c->ctx = xmpp_ctx_new(&memory, &logger);
     c->iqs = iq_table_new(loop);
+    c->outbox = outbox_new();
     snprintf(c->server, sizeof(c->server), "%s:%u", conf->server.host,
              conf->server.port);
     srandom((unsigned)loop_clock_ms());
@@ -690,6 +787,11 @@ void component_free(struct component *c)
     loop_timer_cancel(c->loop, c->release_timer);
     loop_timer_cancel(c->loop, c->stop_timer);
     loop_timer_cancel(c->loop, c->room_timer);
+    loop_timer_cancel(c->loop, c->confirm_timer);
+    if (c->outbox != NULL && outbox_count(c->outbox) > 0)
+        log_warn("stanzas never confirmed by the server at exit", "count=%zu",
+                 outbox_count(c->outbox));
+    outbox_free(c->outbox);
     if (c->fd >= 0)
         loop_fd_del(c->loop, c->fd);
     if (c->conn != NULL)
@@ -822,7 +924,8 @@ static bool queue_full(struct component *c)
  * close the stream on, and the size is checked on the serialized bytes
  * (escaping can make a body five times larger).
  */
-int component_send(struct component *c, xmpp_stanza_t *st)
+static int queue_stanza(struct component *c, xmpp_stanza_t *st, bool force,
+                        size_t *start)
 {
     const char *name;
     enum stanza_fault fault;
@@ -831,9 +934,13 @@ int component_send(struct component *c, xmpp_stanza_t *st)
     c->refusal = COMPONENT_REFUSED_NONE;
     if (c->state != COMPONENT_CONNECTED || c->conn == NULL)
         return refuse(c, COMPONENT_REFUSED_DISCONNECTED);
-    if (queue_full(c))
+    /* Forced: our own pings, which must get through a full queue (the
+     * confirmation ping is what empties it). */
+    if (!force && queue_full(c))
         return refuse(c, COMPONENT_REFUSED_QUEUE_FULL);
     before = c->out.len;
+    if (start != NULL)
+        *start = before;
     if (stanza_serialize_max(st, &c->out, c->conf->component.max_stanza_size,
                              &fault) < 0)
         return refuse_stanza(c, st, fault);
@@ -851,6 +958,23 @@ int component_send(struct component *c, xmpp_stanza_t *st)
     return 0;
 }
 
+int component_send(struct component *c, xmpp_stanza_t *st)
+{
+    return queue_stanza(c, st, false, NULL);
+}
+
+int component_send_tracked(struct component *c, xmpp_stanza_t *st,
+                           uint64_t *seq)
+{
+    size_t start;
+
+    if (queue_stanza(c, st, false, &start) < 0)
+        return -1;
+    *seq = outbox_add(c->outbox, c->out.buf + start, c->out.len - start);
+    schedule_confirm(c);
+    return 0;
+}
+
 bool component_has_room(const struct component *c)
 {
     return c->state == COMPONENT_CONNECTED && c->conn != NULL &&
@@ -861,6 +985,18 @@ void component_on_room(struct component *c, component_room_cb cb, void *arg)
 {
     c->room_cb = cb;
     c->room_arg = arg;
+}
+
+void component_on_confirm(struct component *c, component_confirm_cb cb,
+                          void *arg)
+{
+    c->confirm_cb = cb;
+    c->confirm_arg = arg;
+}
+
+uint64_t component_unconfirmed(const struct component *c)
+{
+    return outbox_count(c->outbox);
 }
 
 void component_want_room(struct component *c)
@@ -893,8 +1029,8 @@ const char *component_refusal_name(enum component_refusal r)
     return "unknown";
 }
 
-int component_send_iq(struct component *c, xmpp_stanza_t *iq,
-                      uint64_t timeout_ms, iq_cb cb, void *arg)
+static int send_iq(struct component *c, xmpp_stanza_t *iq, uint64_t timeout_ms,
+                   iq_cb cb, void *arg, bool force)
 {
     char id[32];
     const char *to = stanza_attr(iq, ATTR_TO);
@@ -907,11 +1043,17 @@ int component_send_iq(struct component *c, xmpp_stanza_t *iq,
     }
     if (iq_track(c->iqs, stanza_attr(iq, ATTR_ID), to, timeout_ms, cb, arg) < 0)
         return refuse(c, COMPONENT_REFUSED_ID);
-    if (component_send(c, iq) < 0) {
+    if (queue_stanza(c, iq, force, NULL) < 0) {
         iq_untrack(c->iqs, stanza_attr(iq, ATTR_ID));
         return -1;
     }
     return 0;
+}
+
+int component_send_iq(struct component *c, xmpp_stanza_t *iq,
+                      uint64_t timeout_ms, iq_cb cb, void *arg)
+{
+    return send_iq(c, iq, timeout_ms, cb, arg, false);
 }
 
 xmpp_ctx_t *component_ctx(struct component *c)

@@ -72,6 +72,21 @@ bool component_has_room(const struct component *c);
 void component_on_room(struct component *c, component_room_cb cb, void *arg);
 void component_want_room(struct component *c);
 
+/*
+ * component_send() that also keeps the stanza in the outbox until the
+ * server confirms it (a ping after the batch is answered), and sends it
+ * again on the next stream if this one ends first (at least once). *seq
+ * is its sequence number for component_on_confirm().
+ */
+int component_send_tracked(struct component *c, xmpp_stanza_t *st,
+                           uint64_t *seq);
+/* Every tracked stanza up to seq is confirmed by the server. */
+typedef void (*component_confirm_cb)(uint64_t seq, void *arg);
+void component_on_confirm(struct component *c, component_confirm_cb cb,
+                          void *arg);
+/* Tracked stanzas not yet confirmed. */
+uint64_t component_unconfirmed(const struct component *c);
+
 /* The reason of the last refusal (valid until the next send). */
 enum component_refusal component_send_refusal(const struct component *c);
 /* "disconnected", "queue-full", "invalid-characters", "too-large", ... */

@@ -110,6 +110,8 @@ struct httpd_request {
     size_t nheaders;
     httpd_abort_cb abort_cb;
     void *abort_arg;
+    httpd_answer_cb answer_cb; /* sees the answer once (idempotency) */
+    void *answer_arg;
     struct httpd_request *prev, *next; /* list of parked requests */
     struct httpd_conn *tcp;            /* its connection, NULL if unknown */
 };
@@ -799,6 +801,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         if (req->abort_cb != NULL)
             req->abort_cb(req, req->abort_arg);
     }
+    if (req->answer_cb != NULL) {
+        httpd_answer_cb cb = req->answer_cb;
+        req->answer_cb = NULL;
+        cb(0, NULL, NULL, 0, req->answer_arg); /* gone unanswered */
+    }
     metrics_http(req->route_name != NULL ? req->route_name : "unknown",
                  req->status != 0 ? req->status : 0);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -1129,6 +1136,17 @@ void httpd_respond(struct httpd_request *req, unsigned status,
         MHD_resume_connection(req->conn);
         req->h->resumed = true;
     }
+    if (req->answer_cb != NULL) {
+        httpd_answer_cb cb = req->answer_cb;
+        req->answer_cb = NULL;
+        cb(status, req->resp_type, req->resp_body, len, req->answer_arg);
+    }
+}
+
+void httpd_on_answer(struct httpd_request *req, httpd_answer_cb cb, void *arg)
+{
+    req->answer_cb = cb;
+    req->answer_arg = arg;
 }
 
 /* Append s to the buffer as JSON string content. */

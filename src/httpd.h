@@ -68,6 +68,13 @@ void httpd_respond(struct httpd_request *req, unsigned status,
 void httpd_error(struct httpd_request *req, unsigned status, const char *type,
                  const char *condition, const char *text);
 
+/* The answer a request got (borrowed), or status 0 when it went away
+ * unanswered. */
+typedef void (*httpd_answer_cb)(unsigned status, const char *content_type,
+                                const char *body, size_t len, void *arg);
+/* Call cb once with the request's answer, right after httpd_respond(). */
+void httpd_on_answer(struct httpd_request *req, httpd_answer_cb cb, void *arg);
+
 /* Park the request until httpd_respond(); abort runs if it goes away. */
 void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb, void *arg);
 

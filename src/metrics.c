@@ -184,9 +184,24 @@ static void metrics_render_sends(char **buf, size_t *len)
         "# HELP restanza_rest_held_timeouts_total Held sends answered 503 "
         "because no room came within rest.queue_wait.\n"
         "# TYPE restanza_rest_held_timeouts_total counter\n"
-        "restanza_rest_held_timeouts_total %llu\n",
+        "restanza_rest_held_timeouts_total %llu\n"
+        "# HELP restanza_outbox_confirmed_total Sent messages and presences "
+        "the server confirmed (a ping after them was answered).\n"
+        "# TYPE restanza_outbox_confirmed_total counter\n"
+        "restanza_outbox_confirmed_total %llu\n"
+        "# HELP restanza_outbox_resent_total Unconfirmed messages and "
+        "presences sent again on a new stream.\n"
+        "# TYPE restanza_outbox_resent_total counter\n"
+        "restanza_outbox_resent_total %llu\n"
+        "# HELP restanza_rest_confirm_timeouts_total Prefer: wait=server "
+        "requests answered 504 before the server confirmed.\n"
+        "# TYPE restanza_rest_confirm_timeouts_total counter\n"
+        "restanza_rest_confirm_timeouts_total %llu\n",
         (unsigned long long)counters[METRIC_REST_HELD],
-        (unsigned long long)counters[METRIC_REST_HELD_TIMEOUTS]);
+        (unsigned long long)counters[METRIC_REST_HELD_TIMEOUTS],
+        (unsigned long long)counters[METRIC_OUTBOX_CONFIRMED],
+        (unsigned long long)counters[METRIC_OUTBOX_RESENT],
+        (unsigned long long)counters[METRIC_REST_CONFIRM_TIMEOUTS]);
 }
 
 void metrics_render(char **buf, size_t *len)

@@ -32,11 +32,14 @@ enum metric {
     METRIC_STANZAS_REFUSED_INVALID,    /* not sent: invalid characters */
     METRIC_STANZAS_REFUSED_TOO_LARGE,  /* not sent: over max_stanza_size */
     METRIC_STANZAS_REFUSED_QUEUE_FULL, /* not sent: send queue full */
-    METRIC_LOOP_FROM_SELF,     /* stanzas from our own domain, dropped */
-    METRIC_LOOP_TO_SELF,       /* replies to our own domain, not sent */
-    METRIC_LOOP_PEER_BUDGET,   /* replies over a peer's budget, not sent */
-    METRIC_REST_HELD,          /* sends that waited for send queue room */
-    METRIC_REST_HELD_TIMEOUTS, /* ... and got 503 after rest.queue_wait */
+    METRIC_LOOP_FROM_SELF,        /* stanzas from our own domain, dropped */
+    METRIC_LOOP_TO_SELF,          /* replies to our own domain, not sent */
+    METRIC_LOOP_PEER_BUDGET,      /* replies over a peer's budget, not sent */
+    METRIC_REST_HELD,             /* sends that waited for send queue room */
+    METRIC_REST_HELD_TIMEOUTS,    /* ... and got 503 after rest.queue_wait */
+    METRIC_OUTBOX_CONFIRMED,      /* tracked stanzas the server confirmed */
+    METRIC_OUTBOX_RESENT,         /* ... sent again on a new stream */
+    METRIC_REST_CONFIRM_TIMEOUTS, /* wait=server answered 504 */
     METRIC_COUNT
 };
 

@@ -14,7 +14,9 @@
 #include "conf.h"
 #include "delegation.h"
 #include "auth.h"
+#include "hmac.h"
 #include "httpd.h"
+#include "idempotency.h"
 #include "iq.h"
 #include "jid.h"
 #include "json.h"
@@ -42,6 +44,9 @@
 /* Requests held for send queue room at once (each is also a parked HTTP
  * connection, so http.max_connections bounds it first). */
 #define HELD_MAX 10000
+/* Idempotency keys remembered at once (answers up to http.max_body
+ * bytes each are 2xx only: messages have an empty body). */
+#define IDEMPOTENCY_MAX 100000
 /* An overload episode ends after this long without a held send. */
 #define EPISODE_QUIET_MS 1000
 
@@ -75,6 +80,11 @@ enum rest_error_id {
     RE_TIMEOUT,
     RE_DISCONNECTED,
     RE_SHUTDOWN,
+    RE_UNCONFIRMED,
+    RE_IDEM_KEY,
+    RE_IDEM_MISMATCH,
+    RE_IDEM_FULL,
+    RE_IDEM_GONE,
     RE_INTERNAL,
 };
 
@@ -144,6 +154,20 @@ static const struct rest_error {
                          "The XMPP stream went away before the reply"},
     [RE_SHUTDOWN] = {503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
                      "restanza is shutting down"},
+    [RE_UNCONFIRMED] = {504, ERR_WAIT, COND_REMOTE_TIMEOUT,
+                        "The XMPP server has not confirmed the stanza in "
+                        "time; it stays in the outbox and will be sent"},
+    [RE_IDEM_KEY] = {400, ERR_MODIFY, "bad-request",
+                     "Idempotency-Key must be 1 to 128 printable ASCII "
+                     "characters"},
+    [RE_IDEM_MISMATCH] = {422, ERR_MODIFY, COND_NOT_ALLOWED,
+                          "This Idempotency-Key was used with a different "
+                          "request"},
+    [RE_IDEM_FULL] = {503, ERR_WAIT, COND_RESOURCE_CONSTRAINT,
+                      "Too many Idempotency-Keys in progress"},
+    [RE_IDEM_GONE] = {503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                      "The first request with this Idempotency-Key went "
+                      "away unanswered: retry"},
     [RE_INTERNAL] = {500, ERR_WAIT, COND_INTERNAL, "Internal error"},
 };
 
@@ -221,6 +245,7 @@ struct call {
 /* Who the caller proved to be. */
 struct auth {
     const char *pattern; /* limit on `from`, NULL for any */
+    const char *scope;   /* whose Idempotency-Keys: the token, or Basic */
 };
 
 /* One request being handled. */
@@ -233,11 +258,16 @@ struct job {
     struct auth auth;
 };
 
-/* A message or presence parked until the send queue has room. */
+/* A message or presence parked until the send queue has room, then (with
+ * Prefer: wait=server) until the server confirmed it. */
 struct held {
     struct job j; /* j.req is parked */
     xmpp_stanza_t *st;
-    struct loop_timer *timer; /* rest.queue_wait */
+    struct loop_timer *timer; /* rest.queue_wait, then the confirm deadline */
+    bool confirm;             /* the caller waits for the server */
+    unsigned confirm_secs;
+    bool confirming; /* sent: on the confirm list */
+    uint64_t seq;    /* its outbox number once sent */
     struct held *prev, *next;
 };
 
@@ -257,8 +287,11 @@ struct rest {
     xmpp_ctx_t *ctx;
     struct loop *loop;
     struct call *calls;
+    struct idempotency *idem;
+    struct idem_first *firsts;          /* requests whose answer a key keeps */
     struct held *held_head, *held_tail; /* oldest first */
     size_t nheld;
+    struct held *confirm_head, *confirm_tail; /* sent, by outbox number */
     struct episode ep;
     rest_archive_cb archive_cb; /* a user's archive (archive.c) */
     void *archive_arg;
@@ -744,6 +777,7 @@ static bool authenticate(struct job *j)
             return false;
         }
         j->auth.pattern = conf->rest.tokens[match].pattern;
+        j->auth.scope = conf->rest.tokens[match].token;
         return true;
     }
     case AUTH_SCHEME_BASIC: {
@@ -764,6 +798,7 @@ static bool authenticate(struct job *j)
             return false;
         }
         j->auth.pattern = NULL;
+        j->auth.scope = "\n basic"; /* no token can hold a newline */
         return true;
     }
     default:
@@ -1275,17 +1310,6 @@ static void send_iq(struct job *j, xmpp_stanza_t *iq)
 /* ---------------------------------------------------------------------- */
 /* messages and presences: sent, or held while the send queue is full */
 
-/* Queue the stanza to the server and answer 202 (or why not). */
-static void send_stanza(struct job *j, xmpp_stanza_t *st)
-{
-    if (component_send(j->r->c, st) < 0) {
-        job_fail(j, refusal_error(j->r));
-        return;
-    }
-    log_debug("rest request", "route=%s status=202", j->route);
-    httpd_respond(j->req, 202, NULL, "", 0);
-}
-
 static void episode_check_end(struct rest *r);
 
 /* Quiet for EPISODE_QUIET_MS: the episode ends with its counts. */
@@ -1330,23 +1354,45 @@ static void episode_check_end(struct rest *r)
 static void held_unlink(struct held *h)
 {
     struct rest *r = h->j.r;
+    struct held **head = h->confirming ? &r->confirm_head : &r->held_head;
+    struct held **tail = h->confirming ? &r->confirm_tail : &r->held_tail;
 
     if (h->prev != NULL)
         h->prev->next = h->next;
     else
-        r->held_head = h->next;
+        *head = h->next;
     if (h->next != NULL)
         h->next->prev = h->prev;
     else
-        r->held_tail = h->prev;
-    r->nheld--;
+        *tail = h->prev;
+    h->prev = h->next = NULL;
+    if (!h->confirming)
+        r->nheld--;
+}
+
+/* Append to the held (FIFO) or the confirm list (by outbox number). */
+static void held_append(struct held *h)
+{
+    struct rest *r = h->j.r;
+    struct held **head = h->confirming ? &r->confirm_head : &r->held_head;
+    struct held **tail = h->confirming ? &r->confirm_tail : &r->held_tail;
+
+    h->prev = *tail;
+    if (*tail != NULL)
+        (*tail)->next = h;
+    else
+        *head = h;
+    *tail = h;
+    if (!h->confirming)
+        r->nheld++;
 }
 
 static void held_free(struct held *h)
 {
     held_unlink(h);
     loop_timer_cancel(h->j.r->loop, h->timer);
-    xmpp_stanza_release(h->st);
+    if (h->st != NULL)
+        xmpp_stanza_release(h->st);
     free(h);
 }
 
@@ -1381,9 +1427,78 @@ static void on_held_abort(struct httpd_request *req, void *arg)
     struct rest *r = h->j.r;
 
     (void)req;
-    r->ep.failed++;
+    if (!h->confirming)
+        r->ep.failed++;
     held_free(h);
     episode_check_end(r);
+}
+
+/* Not confirmed by the deadline: 504, the stanza stays in the outbox. */
+static void on_confirm_timeout(void *arg)
+{
+    struct held *h = arg;
+
+    h->timer = NULL;
+    metrics_inc(METRIC_REST_CONFIRM_TIMEOUTS);
+    httpd_add_header(h->j.req, "Restanza-Outbox", "pending");
+    held_fail(h, RE_UNCONFIRMED);
+}
+
+/* The server confirmed every tracked stanza up to seq. */
+static void on_confirmed(uint64_t seq, void *arg)
+{
+    struct rest *r = arg;
+
+    while (r->confirm_head != NULL && r->confirm_head->seq <= seq) {
+        struct held *h = r->confirm_head;
+
+        httpd_add_header(h->j.req, "Restanza-Outbox", "confirmed");
+        httpd_add_header(h->j.req, "Preference-Applied", "wait=server");
+        httpd_respond(h->j.req, 200, NULL, "", 0);
+        held_free(h);
+    }
+}
+
+/*
+ * Queue the stanza to the server, kept in the outbox until the server
+ * confirms it, and answer 202, or with wait=server 200 once confirmed.
+ * h is the request's held record when it was held (and is parked), else
+ * NULL.
+ */
+static void send_stanza(struct job *j, xmpp_stanza_t *st, bool confirm,
+                        unsigned secs, struct held *h)
+{
+    struct rest *r = j->r;
+    bool fresh = h == NULL;
+    uint64_t seq;
+
+    if (component_send_tracked(r->c, st, &seq) < 0) {
+        if (h != NULL)
+            held_fail(h, refusal_error(r));
+        else
+            job_fail(j, refusal_error(r));
+        return;
+    }
+    if (!confirm) {
+        log_debug("rest request", "route=%s status=202", j->route);
+        httpd_respond(j->req, 202, NULL, "", 0);
+        if (h != NULL)
+            held_free(h);
+        return;
+    }
+    if (h != NULL) {
+        held_unlink(h);
+        loop_timer_cancel(r->loop, h->timer);
+    } else {
+        h = xcalloc(1, sizeof(*h));
+        h->j = *j;
+    }
+    h->confirming = true;
+    h->seq = seq;
+    h->timer = loop_timer_add(r->loop, 1000ull * secs, on_confirm_timeout, h);
+    held_append(h);
+    if (fresh)
+        httpd_park(j->req, on_held_abort, h);
 }
 
 /* Room in the queue (or the stream went away): oldest waiter first. */
@@ -1404,14 +1519,13 @@ static void on_room(void *arg)
             break;
         }
         r->ep.sent++;
-        send_stanza(&h->j, h->st);
-        held_free(h);
+        send_stanza(&h->j, h->st, h->confirm, h->confirm_secs, h);
     }
     episode_check_end(r);
 }
 
 /* Park the request until there is room, at most rest.queue_wait. */
-static void hold(struct job *j, xmpp_stanza_t *st)
+static void hold(struct job *j, xmpp_stanza_t *st, bool confirm, unsigned secs)
 {
     struct rest *r = j->r;
     struct held *h;
@@ -1434,26 +1548,60 @@ static void hold(struct job *j, xmpp_stanza_t *st)
     h = xcalloc(1, sizeof(*h));
     h->j = *j;
     h->st = xmpp_stanza_clone(st);
+    h->confirm = confirm;
+    h->confirm_secs = secs;
     h->timer = loop_timer_add(r->loop, 1000ull * r->conf->rest.queue_wait,
                               on_held_timeout, h);
-    h->prev = r->held_tail;
-    if (r->held_tail != NULL)
-        r->held_tail->next = h;
-    else
-        r->held_head = h;
-    r->held_tail = h;
-    r->nheld++;
+    held_append(h);
     component_want_room(r->c);
     httpd_park(j->req, on_held_abort, h);
+}
+
+/* Prefer: wait=server or ?confirm=1: answer once the server confirmed. */
+static bool wants_confirm(struct job *j)
+{
+    const char *prefer = httpd_request_header(j->req, "Prefer");
+    const char *q = httpd_request_query(j->req, "confirm");
+
+    if (q != NULL && strcmp(q, "1") == 0)
+        return true;
+    for (const char *p = prefer; p != NULL && *p != '\0'; p++)
+        if (strncasecmp(p, "wait=server", 11) == 0 &&
+            (p == prefer || p[-1] == ' ' || p[-1] == ',' || p[-1] == ';') &&
+            (p[11] == '\0' || p[11] == ' ' || p[11] == ',' || p[11] == ';'))
+            return true;
+    return false;
+}
+
+/* Every message carries an XEP-0359 origin-id equal to its id, so that a
+ * receiver can drop the copy a resend may deliver. */
+static void add_origin_id(xmpp_stanza_t *st)
+{
+    const char *id = stanza_attr(st, ATTR_ID);
+    xmpp_stanza_t *oid;
+
+    if (id == NULL || !stanza_is(st, EL_MESSAGE))
+        return;
+    oid = stanza_child(st, EL_ORIGIN_ID, NS_SID);
+    if (oid == NULL)
+        oid = stanza_add_element(st, EL_ORIGIN_ID, NS_SID);
+    xmpp_stanza_set_attribute(oid, ATTR_ID, id);
 }
 
 /* Send now, or hold while older sends wait or the queue is full. */
 static void send_or_hold(struct job *j, xmpp_stanza_t *st)
 {
+    bool confirm = wants_confirm(j);
+    unsigned secs = 0;
+
+    if (confirm && iq_timeout(j, &secs) < 0) {
+        job_fail(j, RE_TIMEOUT_HEADER);
+        return;
+    }
     if (j->r->held_head == NULL && component_has_room(j->r->c))
-        send_stanza(j, st);
+        send_stanza(j, st, confirm, secs, NULL);
     else
-        hold(j, st);
+        hold(j, st, confirm, secs);
 }
 
 /* Validate, then echo or send the stanza the request described. */
@@ -1485,6 +1633,7 @@ static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
         respond_stanzas(j->req, j->fmt, 200, &st, 1, false);
         goto out;
     }
+    add_origin_id(st);
     if (as_user) {
         const char *ns = delegation_privilege_ns(r->d, r->conf->server.domain);
         xmpp_stanza_t *wrap;
@@ -1514,6 +1663,160 @@ static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
         send_or_hold(j, st);
 out:
     xmpp_stanza_release(st);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Idempotency-Key */
+
+/* The first request with a key: its answer is kept (2xx) or dropped. */
+struct idem_first {
+    struct rest *r;
+    struct httpd_request *req;
+    struct idempotency_entry *e;
+    struct idem_first *prev, *next;
+};
+
+/* A repeat waiting for the first request's answer. */
+struct idem_wait {
+    struct httpd_request *req;
+    enum rest_format err_fmt;
+    struct idempotency_waiter *w;
+};
+
+static void first_unlink(struct idem_first *f)
+{
+    if (f->prev != NULL)
+        f->prev->next = f->next;
+    else
+        f->r->firsts = f->next;
+    if (f->next != NULL)
+        f->next->prev = f->prev;
+}
+
+static void on_first_answer(unsigned status, const char *content_type,
+                            const char *body, size_t len, void *arg)
+{
+    struct idem_first *f = arg;
+    struct idempotency_answer a = {status, content_type, body, len};
+
+    first_unlink(f);
+    idempotency_finish(f->r->idem, f->e, status != 0 ? &a : NULL,
+                       loop_clock_ms());
+    free(f);
+}
+
+static void replay(struct httpd_request *req,
+                   const struct idempotency_answer *a)
+{
+    httpd_add_header(req, "Idempotent-Replayed", "true");
+    httpd_respond(req, a->status, a->content_type, a->body, a->len);
+}
+
+static void on_idem_ready(const struct idempotency_answer *a, void *arg)
+{
+    struct idem_wait *iw = arg;
+
+    if (a != NULL) {
+        replay(iw->req, a);
+    } else {
+        const struct rest_error *e = &rest_errors[RE_IDEM_GONE];
+        respond_error(iw->req, iw->err_fmt, e->status, e->type, e->condition,
+                      e->text);
+    }
+    free(iw);
+}
+
+static void on_idem_wait_abort(struct httpd_request *req, void *arg)
+{
+    struct idem_wait *iw = arg;
+
+    (void)req;
+    idempotency_unwait(iw->w);
+    free(iw);
+}
+
+/* What identifies the request: route, path, content type and body. */
+static int request_digest(struct job *j,
+                          unsigned char out[IDEMPOTENCY_DIGEST_LEN])
+{
+    const char *ctype = httpd_request_header(j->req, "Content-Type");
+    const char *parts[3] = {j->route, httpd_request_rest(j->req),
+                            ctype != NULL ? ctype : ""};
+    size_t blen, n = 0, total;
+    const char *body = httpd_request_body(j->req, &blen);
+    char *buf;
+    int rc;
+
+    total = blen + 3;
+    for (int i = 0; i < 3; i++)
+        total += strlen(parts[i]);
+    buf = xmalloc(total);
+    for (int i = 0; i < 3; i++) {
+        memcpy(buf + n, parts[i], strlen(parts[i]) + 1);
+        n += strlen(parts[i]) + 1;
+    }
+    if (blen > 0)
+        memcpy(buf + n, body, blen);
+    rc = hmac_sha256("restanza idempotency", 20, buf, n + blen, out);
+    free(buf);
+    return rc;
+}
+
+/*
+ * Idempotency-Key (SPEC §10): true when the request is answered or parked
+ * here (a replay, a wait for the first, an error); false to go on, with
+ * its answer kept when the request has a new key.
+ */
+static bool idempotent(struct job *j)
+{
+    struct rest *r = j->r;
+    const char *key = httpd_request_header(j->req, "Idempotency-Key");
+    unsigned char digest[IDEMPOTENCY_DIGEST_LEN];
+    struct idempotency_entry *e = NULL;
+    struct idem_first *f;
+    struct idem_wait *iw;
+
+    if (key == NULL)
+        return false;
+    if (!idempotency_key_valid(key)) {
+        job_fail(j, RE_IDEM_KEY);
+        return true;
+    }
+    if (request_digest(j, digest) < 0) {
+        job_fail(j, RE_INTERNAL);
+        return true;
+    }
+    switch (idempotency_begin(r->idem, j->auth.scope, key, digest,
+                              loop_clock_ms(), &e)) {
+    case IDEMPOTENCY_DONE:
+        replay(j->req, idempotency_stored(e));
+        return true;
+    case IDEMPOTENCY_PENDING:
+        iw = xcalloc(1, sizeof(*iw));
+        iw->req = j->req;
+        iw->err_fmt = j->err_fmt;
+        iw->w = idempotency_wait(e, on_idem_ready, iw);
+        httpd_park(j->req, on_idem_wait_abort, iw);
+        return true;
+    case IDEMPOTENCY_MISMATCH:
+        job_fail(j, RE_IDEM_MISMATCH);
+        return true;
+    case IDEMPOTENCY_FULL:
+        job_fail(j, RE_IDEM_FULL);
+        return true;
+    case IDEMPOTENCY_NEW:
+        break;
+    }
+    f = xcalloc(1, sizeof(*f));
+    f->r = r;
+    f->req = j->req;
+    f->e = e;
+    f->next = r->firsts;
+    if (r->firsts != NULL)
+        r->firsts->prev = f;
+    r->firsts = f;
+    httpd_on_answer(j->req, on_first_answer, f);
+    return false;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1562,6 +1865,8 @@ static void post(struct rest *r, struct httpd_request *req, const char *route,
     xmpp_stanza_t *st;
 
     if (!job_start(&j, r, req, route))
+        return;
+    if (!echo && idempotent(&j))
         return;
     if (with_path) {
         if (!split_path(httpd_request_rest(req), &p)) {
@@ -1687,7 +1992,9 @@ struct rest *rest_new(struct httpd *h, struct component *c,
     r->conf = conf;
     r->ctx = component_ctx(c);
     r->loop = component_loop(c);
+    r->idem = idempotency_new(IDEMPOTENCY_MAX, IDEMPOTENCY_TTL_MS);
     component_on_room(c, on_room, r);
+    component_on_confirm(c, on_confirmed, r);
     httpd_route(h, "POST", "/rest", false, "rest_post", on_post, r);
     httpd_route(h, "POST", "/rest/echo", false, "rest_echo", on_echo, r);
     httpd_route(h, "POST", "/rest", true, "rest_post_path", on_post_path, r);
@@ -1717,7 +2024,20 @@ void rest_free(struct rest *r)
     }
     while (r->held_head != NULL)
         held_fail(r->held_head, RE_SHUTDOWN);
+    while (r->confirm_head != NULL) {
+        httpd_add_header(r->confirm_head->j.req, "Restanza-Outbox", "pending");
+        held_fail(r->confirm_head, RE_SHUTDOWN);
+    }
     component_on_room(r->c, NULL, NULL);
+    component_on_confirm(r->c, NULL, NULL);
     loop_timer_cancel(r->loop, r->ep.quiet);
+    /* Requests still unanswered outlive us in httpd: forget their keys. */
+    while (r->firsts != NULL) {
+        struct idem_first *f = r->firsts;
+        httpd_on_answer(f->req, NULL, NULL);
+        first_unlink(f);
+        free(f);
+    }
+    idempotency_free(r->idem);
     free(r);
 }

@@ -12,6 +12,7 @@
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_PING "urn:xmpp:ping"
+#define NS_SID "urn:xmpp:sid:0" /* XEP-0359 */
 #define NS_VERSION "jabber:iq:version"
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_FORWARD "urn:xmpp:forward:0"
@@ -29,6 +30,7 @@
 #define EL_IDENTITY "identity"
 #define EL_FEATURE "feature"
 #define EL_PING "ping"
+#define EL_ORIGIN_ID "origin-id"
 #define EL_NAME "name"
 #define EL_VERSION "version"
 #define EL_DELEGATION "delegation"

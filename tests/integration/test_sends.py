@@ -168,3 +168,160 @@ def test_held_request_gets_503_with_retry_after_after_queue_wait(
     assert len(end) == 1, end
     assert "timed_out=%d" % r.metric(
         "restanza_rest_held_timeouts_total") in end[0], end
+
+
+# --------------------------------------------------------------------------
+# Idempotency-Key
+
+TOKEN2 = "tok_sends_second_0123456789"
+
+
+def quiet_tags(c, quiet=1.5, timeout=20):
+    """Tag -> count of the messages c received until none came for
+    `quiet` s."""
+    got = {}
+    deadline = time.monotonic() + timeout
+    last = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last < quiet:
+        try:
+            m = c.messages.get(timeout=0.2)
+        except Exception:
+            continue
+        tag = (m["body"] or "").split(" ", 1)[0]
+        got[tag] = got.get(tag, 0) + 1
+        last = time.monotonic()
+    return got
+
+
+def test_idempotency_key_repeats_get_first_answer_and_send_nothing(
+        server, restanza, client):
+    r = start(server, restanza, rest={"tokens": TOKEN + ", " + TOKEN2})
+    bob = client(server, "bob")
+    to = bob.jid.split("/")[0]
+    body = chat(to, "idem-1", pad="hello")
+    answers = [post(r, body, {"Idempotency-Key": "order-42"})
+               for _ in range(3)]
+    assert [a[0] for a in answers] == [202, 202, 202], answers
+    assert "Idempotent-Replayed" not in answers[0][1]
+    assert all(a[1].get("Idempotent-Replayed") == "true"
+               for a in answers[1:]), answers
+    # Another token has its own keys: its first use sends.
+    other = post(r, body, {"Idempotency-Key": "order-42",
+                           "Authorization": "Bearer " + TOKEN2})
+    assert other[0] == 202 and "Idempotent-Replayed" not in other[1]
+    # The same key with another request is refused.
+    s, h, b = post(r, chat(to, "idem-other", pad="x"),
+                   {"Idempotency-Key": "order-42"})
+    assert s == 422, (s, b)
+    assert json.loads(b)["error"]["condition"] == "not-allowed"
+    assert quiet_tags(bob) == {"idem-1": 2}
+    # Keys: 1 to 128 printable ASCII characters.
+    for bad in ("k" * 129, "caf\u00e9".encode().decode("latin-1"), " \x01"):
+        s, h, b = post(r, chat(to, "idem-bad", pad="x"),
+                       {"Idempotency-Key": bad})
+        assert s == 400, (bad, s, b)
+    s, _, _ = post(r, chat(to, "idem-128", pad="x"),
+                   {"Idempotency-Key": "k" * 128})
+    assert s == 202
+    assert quiet_tags(bob) == {"idem-128": 1}
+
+
+def test_idempotency_repeat_in_progress_waits_and_errors_are_not_kept(
+        server, restanza, client):
+    r = start(server, restanza)
+    bob = client(server, "bob")
+    iq = ("<iq type='get' to='%s'><query xmlns='urn:x:silent'/></iq>"
+          % bob.jid)
+    hdr = {"Content-Type": "application/xmpp+xml", "Accept": JSON,
+           "Restanza-Timeout": "3", "Idempotency-Key": "slow-1"}
+    results = [None, None]
+
+    def one(i):
+        t0 = time.monotonic()
+        results[i] = post(r, iq, hdr) + (time.monotonic() - t0,)
+
+    first = threading.Thread(target=one, args=(0,))
+    first.start()
+    r.wait_status(lambda s: s["http"]["parked"] >= 1, what="first parked")
+    second = threading.Thread(target=one, args=(1,))
+    second.start()
+    r.wait_status(lambda s: s["http"]["parked"] >= 2, what="repeat parked")
+    first.join(30)
+    second.join(30)
+    (s1, h1, b1, _), (s2, h2, b2, _) = results
+    # The repeat waited for the first's answer and got the same one.
+    assert s1 == s2 == 504, results
+    assert b1 == b2 and h2.get("Idempotent-Replayed") == "true"
+    # A 504 is not kept: the key is free for a retry, which runs anew.
+    t0 = time.monotonic()
+    s3, h3, _ = post(r, iq, hdr)
+    assert s3 == 504 and "Idempotent-Replayed" not in h3
+    assert time.monotonic() - t0 >= 2.9
+
+
+# --------------------------------------------------------------------------
+# Confirmed acceptance
+
+SID = "{urn:xmpp:sid:0}origin-id"
+
+
+def next_message(c, tag, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            m = c.messages.get(timeout=0.2)
+        except Exception:
+            continue
+        if (m["body"] or "").startswith(tag):
+            return m
+    raise AssertionError("no message %s" % tag)
+
+
+def wait_metric(r, name, at_least, timeout=30):
+    deadline = time.monotonic() + timeout
+    while r.metric(name) < at_least:
+        assert time.monotonic() < deadline, "%s < %d" % (name, at_least)
+        time.sleep(0.1)
+
+
+def test_wait_server_answers_200_once_confirmed_with_origin_id(
+        server, restanza, client):
+    r = start(server, restanza)
+    bob = client(server, "bob")
+    to = bob.jid.split("/")[0]
+    s, h, b = post(r, chat(to, "conf-1", pad="x"), {"Prefer": "wait=server"})
+    assert (s, b) == (200, b""), (s, h, b)
+    assert h.get("Restanza-Outbox") == "confirmed"
+    s, h, _ = post(r, chat(to, "conf-2", pad="x"), path="/rest?confirm=1")
+    assert s == 200 and h.get("Restanza-Outbox") == "confirmed"
+    s, h, _ = post(r, json.dumps({"kind": "message", "type": "chat",
+                                  "to": to, "id": "given-7",
+                                  "body": "conf-3 x"}))
+    assert s == 202 and "Restanza-Outbox" not in h
+    for tag in ("conf-1", "conf-2", "conf-3"):
+        m = next_message(bob, tag)
+        oid = m.xml.find(SID)
+        assert oid is not None and oid.get("id") == m["id"], str(m)
+    assert m["id"] == "given-7"
+    wait_metric(r, "restanza_outbox_confirmed_total", 3)
+
+
+def test_wait_server_unconfirmed_is_504_pending_and_still_sent(
+        server, restanza, client):
+    r = start(server, restanza)
+    bob = client(server, "bob")
+    to = bob.jid.split("/")[0]
+    server.pause()
+    try:
+        t0 = time.monotonic()
+        s, h, b = post(r, chat(to, "pend-1", pad="x"),
+                       {"Prefer": "wait=server", "Restanza-Timeout": "2"})
+        took = time.monotonic() - t0
+    finally:
+        server.resume()
+    assert s == 504, (s, h, b)
+    assert h.get("Restanza-Outbox") == "pending"
+    assert 1.9 <= took < 15, took
+    assert r.metric("restanza_rest_confirm_timeouts_total") == 1
+    next_message(bob, "pend-1")
+    wait_metric(r, "restanza_outbox_confirmed_total", 1)
