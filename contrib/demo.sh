@@ -361,6 +361,9 @@ secret_file = $dir/component.secret
 [http]
 listen = 127.0.0.1:$restanza_http_port
 
+[store]
+path = $dir/restanza.db
+
 [rest]
 tokens = $rest_token
 

@@ -54,6 +54,7 @@ enum key_type {
     CONF_TYPE_SIZE,      /* size_t, key->min..key->max */
     CONF_TYPE_LEVEL,     /* enum log_level */
     CONF_TYPE_LISTEN,    /* addr:port into http.listen_{host,port,loopback} */
+    CONF_TYPE_DURATION,  /* unsigned seconds from N, Ns, Nm, Nh or Nd */
 };
 
 /*
@@ -82,6 +83,7 @@ static const char *check_stanza_list(const char *value);
 static const char *check_event_list(const char *value);
 static const char *check_roster_url(const char *value);
 static const char *check_writer(const char *value);
+static const char *check_sync(const char *value);
 
 #define OFF(field) offsetof(struct conf, field)
 
@@ -162,6 +164,9 @@ static const struct key keys[] = {
      .offset = OFF(webhook.secret)},
     {.section = "webhook", .name = "secret_file", .type = CONF_TYPE_FILE_TEXT,
      .offset = OFF(webhook.secret)},
+    {.section = "webhook", .name = "retry_for", .type = CONF_TYPE_DURATION,
+     .offset = OFF(webhook.retry_for), .def = "24h", .min = 0,
+     .max = 365 * 86400ULL},
     {.section = "roster", .name = "url", .type = CONF_TYPE_STRING,
      .offset = OFF(roster.url), .check = check_roster_url},
     {.section = "roster", .name = "token", .type = CONF_TYPE_STRING,
@@ -187,6 +192,17 @@ static const struct key keys[] = {
      .max = 86400},
     {.section = "log", .name = "level", .type = CONF_TYPE_LEVEL,
      .offset = OFF(log.level), .def = "info"},
+    {.section = "store", .name = "path", .type = CONF_TYPE_STRING,
+     .offset = OFF(store.path), .def = LOCALSTATEDIR "/lib/restanza/restanza.db"},
+    {.section = "store", .name = "sync", .type = CONF_TYPE_STRING,
+     .offset = OFF(store.sync), .def = "normal", .check = check_sync},
+    {.section = "store", .name = "retention", .type = CONF_TYPE_DURATION,
+     .offset = OFF(store.retention), .def = "7d", .min = 0,
+     .max = 10 * 365 * 86400ULL},
+    {.section = "events", .name = "tokens", .type = CONF_TYPE_STRING,
+     .offset = OFF(events.tokens_text)},
+    {.section = "events", .name = "tokens_file", .type = CONF_TYPE_FILE_TEXT,
+     .offset = OFF(events.tokens_text)},
 };
 /* clang-format on */
 
@@ -352,6 +368,13 @@ static const char *check_writer(const char *value)
 }
 
 /* A comma list whose items (blanks trimmed) are all in allowed. */
+static const char *check_sync(const char *value)
+{
+    if (strcmp(value, "normal") == 0 || strcmp(value, "full") == 0)
+        return NULL;
+    return "is not one of normal, full";
+}
+
 static bool list_valid(const char *value, const char *const *allowed)
 {
     const char *s = value;
@@ -809,6 +832,36 @@ static void set_number(struct parser *p, size_t i, const char *value,
         *(unsigned *)field = (unsigned)v;
 }
 
+/* N (seconds), Ns, Nm, Nh or Nd, within the row's min..max seconds. */
+static void set_duration(struct parser *p, size_t i, const char *value,
+                         unsigned line)
+{
+    static const char units[] = "smhd";
+    static const unsigned long long mult[] = {1, 60, 3600, 86400};
+    const struct key *k = &keys[i];
+    size_t n = strlen(value);
+    unsigned long long v, m = 1;
+    char *digits;
+    bool ok;
+
+    if (n > 1 && strchr(units, value[n - 1]) != NULL) {
+        m = mult[strchr(units, value[n - 1]) - units];
+        n--;
+    }
+    digits = xstrndup(value, n);
+    ok = parse_number(digits, 0, ULLONG_MAX / 86400, &v) && v * m >= k->min &&
+         v * m <= k->max;
+    free(digits);
+    if (!ok) {
+        fail(p, line,
+             "%s.%s: '%s' is not a duration (N seconds, or N followed by s, m, "
+             "h or d) from %llu to %llu seconds",
+             k->section, k->name, value, k->min, k->max);
+        return;
+    }
+    *(unsigned *)field_of(p->conf, k) = (unsigned)(v * m);
+}
+
 /*
  * `IPv4:port` or `[IPv6]:port`, numeric only: the daemon binds exactly what
  * it is told, and whether the API is reachable from outside (which decides
@@ -904,6 +957,9 @@ static void set_value(struct parser *p, size_t i, const char *value,
         break;
     case CONF_TYPE_LISTEN:
         set_listen(p, i, value, line);
+        break;
+    case CONF_TYPE_DURATION:
+        set_duration(p, i, value, line);
         break;
     }
 }
@@ -1131,9 +1187,8 @@ static void load_tokens(struct parser *p)
     unsigned line;
     char why[512];
 
-    if (c->rest.tokens_text == NULL)
-        return;
-    if (conf_tokens_parse(c->rest.tokens_text, c->server.domain,
+    if (c->rest.tokens_text != NULL &&
+        conf_tokens_parse(c->rest.tokens_text, c->server.domain,
                           c->component.jid, &c->rest.tokens, &c->rest.ntokens,
                           why, sizeof(why), &line) < 0) {
         /* Never echo the token itself: the message names it by number. */
@@ -1141,6 +1196,22 @@ static void load_tokens(struct parser *p)
             fail(p, kline, "rest.tokens_file: %s:%u: %s", file, line, why);
         else
             fail(p, kline, "rest.tokens: %s", why);
+    }
+    file = seen_value(p, "events", "tokens_file");
+    kline = line_of(p, "events", file ? "tokens_file" : "tokens");
+    if (c->events.tokens_text != NULL &&
+        conf_tokens_parse(c->events.tokens_text, c->server.domain,
+                          c->component.jid, &c->events.tokens,
+                          &c->events.ntokens, why, sizeof(why), &line) < 0) {
+        if (file != NULL)
+            fail(p, kline, "events.tokens_file: %s:%u: %s", file, line, why);
+        else
+            fail(p, kline, "events.tokens: %s", why);
+    }
+    /* store.path = none: no store (callers get NULL). */
+    if (c->store.path != NULL && strcmp(c->store.path, "none") == 0) {
+        free(c->store.path);
+        c->store.path = NULL;
     }
 }
 
@@ -1258,6 +1329,7 @@ void conf_free(struct conf *conf)
         }
     }
     conf_tokens_free(conf->rest.tokens, conf->rest.ntokens);
+    conf_tokens_free(conf->events.tokens, conf->events.ntokens);
     free(conf->path);
     free(conf);
 }

@@ -77,6 +77,7 @@ struct conf {
         unsigned concurrency;
         unsigned queue_max;
         char *secret; /* HMAC-SHA256 key for X-Restanza-Signature, or NULL */
+        unsigned retry_for; /* seconds a delivery is retried (with a store) */
     } webhook;
     struct {
         char *url;        /* NULL: no roster feature; holds one %s (username) */
@@ -92,6 +93,16 @@ struct conf {
     struct {
         enum log_level level;
     } log;
+    struct {
+        char *path;         /* SQLite database, NULL for `none` */
+        char *sync;         /* normal or full */
+        unsigned retention; /* seconds delivered events stay readable */
+    } store;
+    struct {
+        char *tokens_text; /* inline value or tokens_file content, as read */
+        struct conf_token *tokens; /* bearers for /events */
+        size_t ntokens;
+    } events;
 };
 
 /*

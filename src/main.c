@@ -24,6 +24,7 @@
 #include "archive.h"
 #include "stanza.h"
 #include "status.h"
+#include "store.h"
 #include "version.h"
 #include "webhook.h"
 #include "roster.h"
@@ -42,6 +43,7 @@ struct daemon {
     int verbosity;
     struct conf *conf;
     struct loop *loop;
+    struct store *store; /* NULL for store.path = none */
     struct httpd *httpd;
     struct component *component;
     struct delegation *delegation;
@@ -264,6 +266,14 @@ static int run(struct daemon *d)
         goto out;
     }
     loop_prepare_add(d->loop, on_prepare_logs, d->loop);
+    if (d->conf->store.path != NULL) {
+        enum store_sync sync = strcmp(d->conf->store.sync, "full") == 0
+                                   ? STORE_SYNC_FULL
+                                   : STORE_SYNC_NORMAL;
+        d->store = store_open(d->conf->store.path, sync);
+        if (d->store == NULL || store_attach(d->store, d->loop) < 0)
+            goto out;
+    }
     d->httpd = httpd_new(d->loop, d->conf);
     if (d->httpd == NULL)
         goto out;
@@ -302,6 +312,7 @@ out:
     httpd_free(d->httpd);
     component_free(d->component);
     delegation_free(d->delegation);
+    store_free(d->store);
     loop_free(d->loop);
     json_parse_release();
     return rc;

@@ -14,7 +14,7 @@ say() { printf '==> %s\n' "$*"; }
 die() { printf 'tests/run.sh: %s\n' "$*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 packages=(build-essential autoconf automake libtool pkg-config
-    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libidn-dev check
+    libstrophe-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libidn-dev libsqlite3-dev sqlite3 check
     prosody prosody-modules ejabberd erlang-base python3-slixmpp python3-pytest
     curl valgrind procps clang-format python3-yaml python3-jsonschema
     clang libclang-rt-14-dev

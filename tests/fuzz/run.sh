@@ -33,11 +33,11 @@ cat >"$build/config.h" <<'H'
 #define PACKAGE_VERSION "fuzz"
 H
 
-pkgs="libstrophe json-c libmicrohttpd libcurl libcrypto libidn"
+pkgs="libstrophe json-c libmicrohttpd libcurl libcrypto libidn sqlite3"
 pc_cflags=$(pkg-config --cflags $pkgs) || { echo "fuzz: pkg-config failed"; exit 2; }
 pc_libs=$(pkg-config --libs $pkgs)
 cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer -I$build -I$top/src $pc_cflags
-    -DSYSCONFDIR=\"/etc\" -fsanitize=address,undefined
+    -DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\" -fsanitize=address,undefined
     -fno-sanitize-recover=undefined"
 
 # The library sources (all but main.c), instrumented for coverage.

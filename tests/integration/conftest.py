@@ -215,6 +215,10 @@ class Restanza:
                           "secret": server.secret, "keepalive": keepalive},
             "http": {"listen": "127.0.0.1:%d" % self.http_port},
             "log": {"level": "debug"},
+            # No durable store unless a test asks for one (test_events.py):
+            # the other tests prove SPEC §5's behaviour, which is what
+            # store.path = none keeps.
+            "store": {"path": "none"},
         }
         for section, keys in (config or {}).items():
             sect = self.config.setdefault(section, {})
