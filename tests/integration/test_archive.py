@@ -169,3 +169,10 @@ def test_archive_without_the_iq_grant_is_a_403_naming_it(server, restanza):
     assert err["condition"] == "forbidden"
     assert "IQ permission for urn:xmpp:mam:2 (type set)" in err["text"]
     assert server.domain in err["text"]
+    # Not a user: the mod_rest shortcut, a query sent as the component
+    # (no MAM on the fixture's server: its error IQ, collected as mod_rest).
+    h = dict(bearer(), Accept="application/json")
+    resp = archive(r, server.domain, headers=h)
+    assert resp.status == 200, resp
+    answer = resp.json()["xmpp"]
+    assert answer[-1]["kind"] == "iq" and answer[-1]["type"] == "error"
