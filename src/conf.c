@@ -84,6 +84,9 @@ static const char *check_event_list(const char *value);
 static const char *check_roster_url(const char *value);
 static const char *check_writer(const char *value);
 static const char *check_sync(const char *value);
+static const char *check_room_list(const char *value);
+static const char *check_nick(const char *value);
+static const char *check_yes_no(const char *value);
 
 #define OFF(field) offsetof(struct conf, field)
 
@@ -190,6 +193,12 @@ static const struct key keys[] = {
     {.section = "roster", .name = "min_interval", .type = CONF_TYPE_UINT,
      .offset = OFF(roster.min_interval), .def = "60", .min = 0,
      .max = 86400},
+    {.section = "muc", .name = "rooms", .type = CONF_TYPE_STRING,
+     .offset = OFF(muc.rooms), .check = check_room_list},
+    {.section = "muc", .name = "nick", .type = CONF_TYPE_STRING,
+     .offset = OFF(muc.nick), .def = "restanza", .check = check_nick},
+    {.section = "muc", .name = "accept_invites", .type = CONF_TYPE_STRING,
+     .offset = OFF(muc.accept_invites), .def = "no", .check = check_yes_no},
     {.section = "log", .name = "level", .type = CONF_TYPE_LEVEL,
      .offset = OFF(log.level), .def = "info"},
     {.section = "store", .name = "path", .type = CONF_TYPE_STRING,
@@ -365,6 +374,65 @@ static const char *check_writer(const char *value)
         strcmp(value, "ejabberd-api") == 0 || strcmp(value, "none") == 0)
         return NULL;
     return "is not auto, privilege, ejabberd-api or none";
+}
+
+/* A nickname: 1..64 bytes, no blanks at the ends, no control characters. */
+static const char *check_nick(const char *value)
+{
+    size_t n = strlen(value);
+
+    if (n == 0 || n > 64)
+        return "must be 1 to 64 bytes";
+    if (isspace((unsigned char)value[0]) ||
+        isspace((unsigned char)value[n - 1]))
+        return "must not start or end with a blank";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return "must not contain control characters";
+    return NULL;
+}
+
+/* Comma list of room@service or room@service/nick, at most
+ * CONF_MUC_MAX_ROOMS, blanks after commas allowed. */
+static const char *check_room_list(const char *value)
+{
+    const char *s = value;
+    size_t n = 0;
+
+    for (;;) {
+        size_t len;
+        char item[1100];
+        struct jid j;
+        bool ok;
+
+        s += strspn(s, " \t");
+        len = strcspn(s, ",");
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        if (len == 0 || len >= sizeof(item))
+            return "is not a comma list of room@service[/nick]";
+        memcpy(item, s, len);
+        item[len] = '\0';
+        ok = jid_parse(item, &j) == 0 && j.local != NULL &&
+             (j.resource == NULL || check_nick(j.resource) == NULL);
+        if (ok)
+            jid_clear(&j);
+        else
+            return "is not a comma list of room@service[/nick]";
+        if (++n > CONF_MUC_MAX_ROOMS)
+            return "lists more than 64 rooms";
+        s += strcspn(s, ",");
+        if (*s == '\0')
+            return NULL;
+        s++;
+    }
+}
+
+static const char *check_yes_no(const char *value)
+{
+    if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0)
+        return NULL;
+    return "is not yes or no";
 }
 
 /* A comma list whose items (blanks trimmed) are all in allowed. */

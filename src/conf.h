@@ -91,6 +91,11 @@ struct conf {
         unsigned min_interval; /* seconds between login syncs of a user */
     } roster;
     struct {
+        char *rooms;          /* comma list of room@service[/nick], or NULL */
+        char *nick;           /* default nickname in rooms */
+        char *accept_invites; /* yes or no: join the rooms we are invited to */
+    } muc;
+    struct {
         enum log_level level;
     } log;
     struct {
@@ -104,6 +109,9 @@ struct conf {
         size_t ntokens;
     } events;
 };
+
+/* Rooms muc.rooms may list (and the API may add); conf.c says 64. */
+#define CONF_MUC_MAX_ROOMS 64
 
 /*
  * Parse and validate the file at path. Every problem is printed to errs as

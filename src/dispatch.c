@@ -32,7 +32,8 @@ struct dispatch_handler {
     char *not_ns;              /* delegate: never this one; NULL none */
     int priority;              /* ascending */
     dispatch_incoming_cb cb;   /* a stanza handler, or */
-    dispatch_delegated_cb dcb; /* a delegate */
+    dispatch_delegated_cb dcb; /* a delegate, or */
+    component_state_cb scb;    /* a follower of the stream state */
     void *arg;
     bool dead; /* unregistered while the list was walked */
     struct dispatch_handler *next;
@@ -521,6 +522,12 @@ static void on_state(enum component_state state, void *arg)
     /* Advertisements are per stream: the server sends them again. */
     if (state != COMPONENT_CONNECTED)
         delegation_clear(dp->d);
+    dp->walking++;
+    for (struct dispatch_handler *h = dp->handlers; h != NULL; h = h->next)
+        if (!h->dead && h->scb != NULL)
+            h->scb(state, h->arg);
+    dp->walking--;
+    reap(dp);
 }
 
 struct dispatch *dispatch_new(struct component *c, struct delegation *d,
@@ -595,6 +602,19 @@ dispatch_register_delegate(struct dispatch *dp, const char *ns,
     h->not_ns = not_ns != NULL ? xstrdup(not_ns) : NULL;
     h->priority = priority;
     h->dcb = cb;
+    h->arg = arg;
+    return insert(dp, h);
+}
+
+struct dispatch_handler *dispatch_register_state(struct dispatch *dp,
+                                                 int priority,
+                                                 component_state_cb cb,
+                                                 void *arg)
+{
+    struct dispatch_handler *h = xcalloc(1, sizeof(*h));
+
+    h->priority = priority;
+    h->scb = cb;
     h->arg = arg;
     return insert(dp, h);
 }

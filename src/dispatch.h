@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <strophe.h>
 
+#include "component.h"
+
 struct component;
 struct delegation;
 struct conf;
@@ -66,6 +68,13 @@ struct dispatch_handler *
 dispatch_register_delegate(struct dispatch *dp, const char *ns,
                            const char *not_ns, int priority,
                            dispatch_delegated_cb cb, void *arg);
+
+/* Tell cb of every change of the stream's state, in the same order (after
+ * dispatch's own bookkeeping). Never NULL. */
+struct dispatch_handler *dispatch_register_state(struct dispatch *dp,
+                                                 int priority,
+                                                 component_state_cb cb,
+                                                 void *arg);
 
 /* End a registration (NULL: nothing); safe from inside any handler. */
 void dispatch_unregister(struct dispatch *dp, struct dispatch_handler *h);

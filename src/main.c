@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "loop.h"
+#include "muc.h"
 #include "rest.h"
 #include "archive.h"
 #include "stanza.h"
@@ -54,9 +55,10 @@ struct daemon {
     struct archive *archive;
     struct roster *roster;
     struct refresh *refresh;
+    struct muc *muc;
     bool stopping;
     struct loop_timer *deadline;
-    struct dispatch_handler *handlers[8]; /* see register_handlers() */
+    struct dispatch_handler *handlers[10]; /* see register_handlers() */
     size_t n_handlers;
 };
 
@@ -64,6 +66,7 @@ struct daemon {
 enum {
     PRIO_ARCHIVE = 5,  /* privileged MAM results for the archive */
     PRIO_REST = 10,    /* MAM results answering a REST query */
+    PRIO_MUC = 20,     /* room traffic; follows the stream to rejoin */
     PRIO_ROSTER = 30,  /* logins (never consumed); delegated roster IQs */
     PRIO_WEBHOOK = 90, /* everything left, when a webhook is configured */
 };
@@ -227,6 +230,9 @@ static void register_handlers(struct daemon *d)
                                      archive_offer_message, d->archive));
     add_handler(d, dispatch_register(dp, DISPATCH_MESSAGE, PRIO_REST,
                                      rest_offer_message, d->rest));
+    add_handler(d, dispatch_register(dp, DISPATCH_MESSAGE | DISPATCH_PRESENCE,
+                                     PRIO_MUC, muc_offer, d->muc));
+    add_handler(d, dispatch_register_state(dp, PRIO_MUC, muc_on_state, d->muc));
     if (d->roster != NULL) {
         add_handler(d, dispatch_register(dp, DISPATCH_PRESENCE, PRIO_ROSTER,
                                          roster_offer_presence, d->roster));
@@ -291,6 +297,8 @@ static int run(struct daemon *d)
         roster_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
     d->refresh = refresh_new(d->httpd, d->roster, d->conf);
     status_set_roster(d->status, d->roster);
+    d->muc = muc_new(d->loop, d->component, d->httpd, d->conf);
+    rest_set_muc(d->rest, d->muc);
     register_handlers(d);
     log_info("started", "version=%s component=%s pid=%d", RESTANZA_VERSION,
              d->conf->component.jid, (int)getpid());
@@ -302,6 +310,8 @@ out:
     loop_prepare_del(d->loop, on_prepare_logs, d->loop);
     loop_timer_cancel(d->loop, d->deadline);
     unregister_handlers(d);
+    rest_set_muc(d->rest, NULL);
+    muc_free(d->muc);
     refresh_free(d->refresh);
     roster_free(d->roster);
     archive_free(d->archive);

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "jsonmap.h"
 #include "log.h"
+#include "muc.h"
 #include "loop.h"
 #include "loopguard.h"
 #include "metrics.h"
@@ -295,6 +296,7 @@ struct rest {
     struct episode ep;
     rest_archive_cb archive_cb; /* a user's archive (archive.c) */
     void *archive_arg;
+    struct muc *muc; /* group chats (muc.c), or NULL */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -1604,6 +1606,65 @@ static void send_or_hold(struct job *j, xmpp_stanza_t *st)
         hold(j, st, confirm, secs);
 }
 
+/* A groupchat message waiting for the room's reflection. */
+struct groupchat {
+    struct rest *r;
+    struct httpd_request *req;
+    enum rest_format fmt, err_fmt;
+    struct muc_send *send;
+};
+
+static void on_groupchat_done(const struct muc_outcome *o, void *arg)
+{
+    struct groupchat *g = arg;
+    xmpp_stanza_t *st = o->stanza;
+
+    if (st != NULL)
+        respond_stanzas(g->req, g->fmt, o->status, &st, 1, false);
+    else
+        respond_error(g->req, g->err_fmt, o->status, o->type, o->cond, o->text);
+    free(g);
+}
+
+static void on_groupchat_abort(struct httpd_request *req, void *arg)
+{
+    struct groupchat *g = arg;
+
+    (void)req;
+    muc_send_cancel(g->r->muc, g->send);
+    free(g);
+}
+
+/* SPEC §11: answered once the room reflects it (or refuses it). */
+static void send_groupchat(struct job *j, xmpp_stanza_t *st)
+{
+    struct groupchat *g = xcalloc(1, sizeof(*g));
+    struct muc_send *send;
+    unsigned secs;
+
+    if (iq_timeout(j, &secs) < 0) {
+        free(g);
+        job_fail(j, RE_TIMEOUT_HEADER);
+        return;
+    }
+    g->r = j->r;
+    g->req = j->req;
+    g->fmt = j->fmt;
+    g->err_fmt = j->err_fmt;
+    /* g is freed by the callback when the answer is known at once. */
+    send =
+        muc_send_groupchat(j->r->muc, st, secs * 1000u, on_groupchat_done, g);
+    if (send != NULL) {
+        g->send = send;
+        httpd_park(j->req, on_groupchat_abort, g);
+    }
+}
+
+void rest_set_muc(struct rest *r, struct muc *m)
+{
+    r->muc = m;
+}
+
 /* Validate, then echo or send the stanza the request described. */
 static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
 {
@@ -1659,6 +1720,8 @@ static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
     }
     if (stanza_is(st, EL_IQ))
         send_iq(j, st);
+    else if (!as_user && r->muc != NULL && muc_is_groupchat(st))
+        send_groupchat(j, st);
     else
         send_or_hold(j, st);
 out:

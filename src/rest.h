@@ -40,6 +40,10 @@ void rest_on_archive(struct rest *r, rest_archive_cb cb, void *arg);
  */
 bool rest_offer_message(xmpp_stanza_t *msg, void *arg);
 
+struct muc;
+/* Send groupchat messages through m (SPEC §11); NULL: as any message. */
+void rest_set_muc(struct rest *r, struct muc *m);
+
 /* Body and answer formats. */
 enum rest_format {
     REST_XML,  /* application/xmpp+xml */

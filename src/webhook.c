@@ -567,10 +567,16 @@ static void answer_text(struct job *j, const struct httpc_response *resp,
         return;
     }
     if (msg) {
+        const char *otype = stanza_attr(j->orig, ATTR_TYPE);
+        bool groupchat = otype != NULL && strcmp(otype, "groupchat") == 0;
         r = stanza_element(w->ctx, EL_MESSAGE, NULL);
-        xmpp_stanza_set_attribute(r, ATTR_TYPE, "chat");
+        /* To a room message: a message to the room (SPEC §11). */
+        xmpp_stanza_set_attribute(r, ATTR_TYPE,
+                                  groupchat ? "groupchat" : "chat");
         xmpp_stanza_set_attribute(r, ATTR_FROM, orig_to(j));
-        if (from != NULL)
+        if (groupchat)
+            set_reply_to(j, r);
+        else if (from != NULL)
             xmpp_stanza_set_attribute(r, ATTR_TO, from);
         set_new_id(w, r);
     } else {

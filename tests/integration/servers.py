@@ -105,6 +105,8 @@ class Server:
         self.dir = os.path.abspath(str(basedir))
         os.makedirs(self.dir, exist_ok=True)
         self.domain = domain
+        # MUC service (XEP-0045): anyone may create rooms, components join.
+        self.muc_domain = "conference." + domain
         self.component_jid = component_jid
         self.secret = secret or uuid.uuid4().hex[:16]
         self.delegated = list(delegate)
@@ -391,6 +393,10 @@ privileged_entities = {{
 Component {_lua_str(self.component_jid)}
 component_secret = {_lua_str(self.secret)}
 modules_enabled = {{ "delegation"; "privilege" }}
+
+Component {_lua_str(self.muc_domain)} "muc"
+muc_room_locking = false
+restrict_room_creation = false
 """
         with open(self.config_path, "w") as f:
             f.write(cfg)
@@ -486,6 +492,10 @@ class Ejabberd(Server):
             "mod_ping": {},
             "mod_roster": {},
             "mod_privilege": {},
+            "mod_muc": {"host": self.muc_domain, "access": "all",
+                        "access_create": "all", "access_admin": "none",
+                        "default_room_options": {
+                            "members_by_default": False}},
         }
         if self.delegated:
             mods["mod_delegation"] = {"namespaces": {
