@@ -4,7 +4,11 @@
 drains them; prints req/s, latency percentiles and how many arrived.
 
 usage: tests/bench/rest_send.py [prosody|ejabberd] [SECONDS] [CONNECTIONS]
-Needs wrk (apt-get install wrk) and a built src/restanza (RESTANZA_BIN)."""
+Needs wrk (apt-get install wrk) and a built src/restanza (RESTANZA_BIN).
+env: BENCH_HEADERS='{"Prefer": "wait=server"}' adds request headers,
+BENCH_CONF='component.queue_max=65536,rest.queue_wait=0' sets config keys
+(issue 12: goodput with a full send queue, held vs shed, and the latency of
+wait=server)."""
 import asyncio
 import json
 import os
@@ -60,12 +64,21 @@ def main():
     server.start()
     port = servers.free_port()
     conf = work / "restanza.conf"
-    conf.write_text(
-        "[server]\ndomain = %s\nport = %d\n[component]\njid = %s\n"
-        "secret = %s\n[http]\nlisten = 127.0.0.1:%d\n[rest]\ntokens = %s\n"
-        "[log]\nlevel = warn\n" % (server.domain, server.component_port,
-                                   server.component_jid, server.secret,
-                                   port, TOKEN))
+    sections = {
+        "server": {"domain": server.domain, "port": server.component_port},
+        "component": {"jid": server.component_jid, "secret": server.secret},
+        "http": {"listen": "127.0.0.1:%d" % port},
+        "rest": {"tokens": TOKEN},
+        "log": {"level": "warn"},
+    }
+    for item in filter(None, os.environ.get("BENCH_CONF", "").split(",")):
+        key, value = item.split("=", 1)
+        section, name = key.strip().split(".", 1)
+        sections.setdefault(section, {})[name] = value.strip()
+    conf.write_text("".join(
+        "[%s]\n%s" % (sec, "".join("%s = %s\n" % kv for kv in keys.items()))
+        for sec, keys in sections.items()))
+    extra = json.loads(os.environ.get("BENCH_HEADERS", "{}"))
     proc = subprocess.Popen([binary, "-f", "-c", str(conf)],
                             stderr=open(work / "restanza.log", "w"))
     try:
@@ -87,13 +100,15 @@ def main():
         lua.write_text(
             'wrk.method = "POST"\nwrk.body = %s\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
-            'wrk.headers["Authorization"] = "Bearer %s"\n'
+            'wrk.headers["Authorization"] = "Bearer %s"\n%s'
             'done = function(summary, latency, requests)\n'
             '  io.write(string.format("p50_us %%d\\np99_us %%d\\n",\n'
             '    latency:percentile(50), latency:percentile(99)))\n'
             '  io.write(string.format("status_errors %%d\\n",\n'
             '    summary.errors.status))\nend\n'
-            % (json.dumps(body), TOKEN))
+            % (json.dumps(body), TOKEN,
+               "".join('wrk.headers[%s] = %s\n' % (json.dumps(k), json.dumps(v))
+                       for k, v in extra.items())))
         out = subprocess.run(
             ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "-s", str(lua),
              url + "/rest"], capture_output=True, text=True).stdout
@@ -103,14 +118,24 @@ def main():
         p50 = int(re.search(r"p50_us (\d+)", out).group(1)) / 1000
         p99 = int(re.search(r"p99_us (\d+)", out).group(1)) / 1000
         accepted = total - errors
-        deadline = time.monotonic() + 30
+        t_end = time.monotonic()
+        deadline = t_end + 30
         while drain.count < accepted and time.monotonic() < deadline:
             time.sleep(0.2)
-        print("server=%s seconds=%d connections=%d" % (name, seconds, conns))
+        drain_s = time.monotonic() - t_end
+        print("server=%s seconds=%d connections=%d conf=%s headers=%s" % (
+            name, seconds, conns, os.environ.get("BENCH_CONF", "-"),
+            json.dumps(extra)))
         print("requests=%d accepted_202=%d non_2xx=%d" % (total, accepted,
                                                          errors))
-        print("req_per_s=%.0f p50_ms=%.2f p99_ms=%.2f" % (rps, p50, p99))
-        print("delivered=%d lost=%d" % (drain.count, accepted - drain.count))
+        print("req_per_s=%.0f accepted_per_s=%.0f non_2xx_pct=%.1f "
+              "p50_ms=%.2f p99_ms=%.2f" % (rps, accepted / seconds,
+                                           100.0 * errors / max(total, 1),
+                                           p50, p99))
+        # Seconds after wrk's end until all accepted messages arrived: 2xx
+        # answered faster than the server reads pile up here.
+        print("delivered=%d lost=%d drain_s=%.1f" % (
+            drain.count, accepted - drain.count, drain_s))
     finally:
         proc.terminate()
         proc.wait(10)
