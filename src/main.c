@@ -25,6 +25,7 @@
 #include "archive.h"
 #include "stanza.h"
 #include "status.h"
+#include "events.h"
 #include "store.h"
 #include "version.h"
 #include "webhook.h"
@@ -50,6 +51,7 @@ struct daemon {
     struct delegation *delegation;
     struct dispatch *dispatch;
     struct webhook *webhook;
+    struct events *events; /* NULL without a store */
     struct status *status;
     struct rest *rest;
     struct archive *archive;
@@ -290,6 +292,7 @@ static int run(struct daemon *d)
     d->webhook =
         webhook_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
     status_set_webhook(d->status, d->webhook);
+    d->events = events_new(d->loop, d->store, d->webhook, d->httpd, d->conf);
     d->rest = rest_new(d->httpd, d->component, d->delegation, d->conf);
     d->archive = archive_new(d->component, d->delegation, d->conf);
     rest_on_archive(d->rest, archive_take, d->archive);
@@ -317,6 +320,7 @@ out:
     archive_free(d->archive);
     rest_free(d->rest);
     status_free(d->status);
+    events_free(d->events);
     webhook_free(d->webhook);
     dispatch_free(d->dispatch);
     httpd_free(d->httpd);

@@ -32,6 +32,8 @@ static const char *const MIGRATIONS[] = {
     " attempts INTEGER NOT NULL DEFAULT 0, next INTEGER NOT NULL DEFAULT 0,"
     " last_error TEXT);"
     "CREATE INDEX events_open ON events (state, id) WHERE state <> 1;",
+    /* 1 -> 2: a sender's oldest undelivered event, for ordered delivery. */
+    "CREATE INDEX events_sender ON events (sender, id) WHERE state = 0;",
 };
 #define NMIGRATIONS ((int)(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])))
 
@@ -52,6 +54,8 @@ enum stmt_id {
     ST_EV_PRUNE,
     ST_EV_LAST,
     ST_EV_COUNT,
+    ST_EV_FIRST_PENDING,
+    ST_EV_OLDEST_PENDING,
     ST_COUNT
 };
 
@@ -82,6 +86,12 @@ static const char *const SQL[ST_COUNT] = {
     [ST_EV_PRUNE] = "DELETE FROM events WHERE state = 1 AND ts < ?1",
     [ST_EV_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
     [ST_EV_COUNT] = "SELECT count(*) FROM events WHERE state = ?1",
+    [ST_EV_FIRST_PENDING] = "SELECT id, ts, kind, sender, stanza, state,"
+                            " attempts, next, last_error FROM events"
+                            " WHERE state = 0 AND sender = ?1"
+                            " ORDER BY id LIMIT 1",
+    [ST_EV_OLDEST_PENDING] = "SELECT ts FROM events WHERE state = 0"
+                             " ORDER BY id LIMIT 1",
 };
 
 struct listener {
@@ -600,4 +610,18 @@ int64_t store_event_count(struct store *s, int state)
 
     sqlite3_bind_int(st, 1, state);
     return scalar(s, st, "event_count");
+}
+
+int store_event_first_pending(struct store *s, const char *sender,
+                              store_event_cb cb, void *arg)
+{
+    sqlite3_stmt *st = stmt(s, ST_EV_FIRST_PENDING);
+
+    sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC);
+    return event_rows(s, st, cb, arg, "event_first_pending");
+}
+
+int64_t store_event_oldest_pending_ms(struct store *s)
+{
+    return scalar(s, stmt(s, ST_EV_OLDEST_PENDING), "event_oldest");
 }

@@ -119,6 +119,11 @@ int store_event_get(struct store *s, int64_t id, store_event_cb cb, void *arg);
 int64_t store_event_prune(struct store *s, int64_t before_ms);
 /* The highest id ever given (0 for none), or -1. */
 int64_t store_event_last_id(struct store *s);
+/* The oldest pending event of sender through cb; 1, 0 none, -1 error. */
+int store_event_first_pending(struct store *s, const char *sender,
+                              store_event_cb cb, void *arg);
+/* ts_ms of the oldest pending event, 0 for none, -1 on error. */
+int64_t store_event_oldest_pending_ms(struct store *s);
 /* How many events are in state; -1 on error. */
 int64_t store_event_count(struct store *s, int state);
 

@@ -53,6 +53,11 @@ struct job {
     uint64_t deadline_ms;        /* delegated only: loop time */
     uint64_t started_ms;
     bool in_flight;
+    int64_t event;    /* X-Restanza-Event, 0 for none */
+    unsigned attempt; /* X-Restanza-Attempt */
+    bool durable;     /* failures are retried by events.c, not answered */
+    webhook_outcome_fn outcome_cb;
+    void *outcome_arg;
 };
 
 struct job_list {
@@ -72,6 +77,10 @@ struct webhook {
     const char *content_type;
     unsigned kinds, events;
     struct job_list queue, active;
+    /* Logged messages/presences until the store commits them. */
+    struct job_list uncommitted;
+    webhook_log_fn log_fn;
+    void *log_arg;
     bool draining;
     struct loop_timer *drain_timer;
     void (*drain_cb)(void *arg);
@@ -718,6 +727,50 @@ static void log_failure(struct job *j, const char *reason, long status)
 static void pump(struct webhook *w);
 static void finish_drain(void *arg);
 
+/* Tell events.c how a durable delivery ended (once). */
+static void report_outcome(struct job *j, enum webhook_outcome o,
+                           const char *error)
+{
+    webhook_outcome_fn cb = j->outcome_cb;
+
+    j->outcome_cb = NULL;
+    if (cb != NULL)
+        cb(j->event, o, error, j->outcome_arg);
+}
+
+/* Whether a durable delivery's failure is retried (SPEC §9): connection
+ * errors, timeouts, 5xx, 408 and 429. */
+static bool retryable(const struct httpc_response *resp)
+{
+    if (resp->error != HTTPC_OK)
+        return resp->error != HTTPC_E_TOO_LARGE;
+    return resp->status >= 500 || resp->status == 408 || resp->status == 429;
+}
+
+/* A durable delivery to try again later: the sender hears nothing. */
+static bool retry_later(struct job *j, const struct httpc_response *resp)
+{
+    char why[64];
+
+    if (!j->durable || !retryable(resp))
+        return false;
+    if (resp->error != HTTPC_OK) {
+        metrics_inc(resp->error == HTTPC_E_TIMEOUT ? METRIC_WEBHOOK_FAIL_TIMEOUT
+                    : resp->error == HTTPC_E_CONNECT
+                        ? METRIC_WEBHOOK_FAIL_CONNECT
+                        : METRIC_WEBHOOK_FAIL_OTHER);
+        log_failure(j, resp->error_text, 0);
+        snprintf(why, sizeof(why), "%s",
+                 resp->error_text != NULL ? resp->error_text : "error");
+    } else {
+        metrics_inc(METRIC_WEBHOOK_FAIL_HTTP);
+        log_failure(j, "http status", resp->status);
+        webhook_status_text(resp->status, why, sizeof(why));
+    }
+    report_outcome(j, WEBHOOK_OUTCOME_RETRY, why);
+    return true;
+}
+
 /* A delivery is over: account, free, start the next one. */
 static void job_done(struct job *j)
 {
@@ -786,6 +839,10 @@ static void on_response(const struct httpc_response *resp, void *arg)
     metrics_add(METRIC_WEBHOOK_LATENCY_US,
                 (loop_clock_ms() - j->started_ms) * 1000);
     metrics_inc(METRIC_WEBHOOK_LATENCY_COUNT);
+    if (retry_later(j, resp)) {
+        job_done(j);
+        return;
+    }
     switch (resp->error) {
     case HTTPC_OK:
         break;
@@ -799,6 +856,7 @@ static void on_response(const struct httpc_response *resp, void *arg)
         metrics_inc(METRIC_WEBHOOK_FAIL_TOO_LARGE);
         log_failure(j, "response too large", resp->status);
         answer_error(j, ERR_WAIT, COND_INTERNAL, "Webhook response too large");
+        report_outcome(j, WEBHOOK_OUTCOME_DONE, "response too large");
         job_done(j);
         return;
     case HTTPC_E_SHUTDOWN:
@@ -820,9 +878,13 @@ static void on_response(const struct httpc_response *resp, void *arg)
         body = parse_body(j, resp, &refused, &body_text);
     answer(j, resp, body, refused, body_text);
     if (resp->status < 200 || resp->status >= 300) {
+        char why[64];
         metrics_inc(METRIC_WEBHOOK_FAIL_HTTP);
         log_failure(j, "http status", resp->status);
+        webhook_status_text(resp->status, why, sizeof(why));
+        report_outcome(j, WEBHOOK_OUTCOME_DONE, why);
     } else {
+        report_outcome(j, WEBHOOK_OUTCOME_DONE, NULL);
         log_debug("webhook delivered", "kind=%s status=%ld ms=%.0f", j->kind,
                   resp->status, resp->seconds * 1000);
     }
@@ -831,14 +893,44 @@ static void on_response(const struct httpc_response *resp, void *arg)
     job_done(j);
 }
 
+/*
+ * The signature header: HMAC-SHA256 of the body, or, when the request
+ * carries an event id, of "<event>\n<attempt>\n<body>" so that neither
+ * header can be changed without breaking it (doc/events.md).
+ */
+static int sign(struct job *j, char *out, size_t size)
+{
+    const char *key = j->w->conf->webhook.secret;
+    char hex[HMAC_SHA256_HEX_LEN];
+    char *data = j->body;
+    size_t len = j->len;
+    int rc;
+
+    if (j->event > 0) {
+        char head[48];
+        int n = snprintf(head, sizeof(head), "%lld\n%u\n", (long long)j->event,
+                         j->attempt);
+        data = xmalloc((size_t)n + j->len + 1);
+        memcpy(data, head, (size_t)n);
+        memcpy(data + n, j->body, j->len);
+        len = (size_t)n + j->len;
+    }
+    rc = hmac_sha256_hex(key, strlen(key), data, len, hex);
+    if (data != j->body)
+        free(data);
+    if (rc == 0)
+        snprintf(out, size, "X-Restanza-Signature: sha256=%s", hex);
+    return rc;
+}
+
 /* Post j now; on failure to start, answer it as a connection failure. */
 static void job_start(struct job *j)
 {
     struct webhook *w = j->w;
     const char *lang = stanza_attr(j->orig, "xml:lang");
-    char ctype[64], clang[128],
+    char ctype[64], clang[128], ev[64], att[48],
         sig[sizeof("X-Restanza-Signature: sha256=") + HMAC_SHA256_HEX_LEN];
-    const char *headers[5];
+    const char *headers[7];
     size_t nh = 0;
     uint64_t timeout_ms = (uint64_t)w->conf->webhook.timeout * 1000;
     struct httpc_request req = {0};
@@ -851,15 +943,14 @@ static void job_start(struct job *j)
         snprintf(clang, sizeof(clang), "Content-Language: %s", lang);
         headers[nh++] = clang;
     }
-    if (w->conf->webhook.secret != NULL) {
-        char hex[HMAC_SHA256_HEX_LEN];
-        if (hmac_sha256_hex(w->conf->webhook.secret,
-                            strlen(w->conf->webhook.secret), j->body, j->len,
-                            hex) == 0) {
-            snprintf(sig, sizeof(sig), "X-Restanza-Signature: sha256=%s", hex);
-            headers[nh++] = sig;
-        }
+    if (j->event > 0) {
+        snprintf(ev, sizeof(ev), "X-Restanza-Event: %lld", (long long)j->event);
+        snprintf(att, sizeof(att), "X-Restanza-Attempt: %u", j->attempt);
+        headers[nh++] = ev;
+        headers[nh++] = att;
     }
+    if (w->conf->webhook.secret != NULL && sign(j, sig, sizeof(sig)) == 0)
+        headers[nh++] = sig;
     headers[nh] = NULL;
     if (j->dlg_ns != NULL) {
         uint64_t now = loop_now(w->loop);
@@ -881,8 +972,11 @@ static void job_start(struct job *j)
     if (j->t == NULL) {
         metrics_inc(METRIC_WEBHOOK_FAIL_OTHER);
         log_failure(j, "request not started", 0);
-        answer_error(j, ERR_WAIT, COND_RECIPIENT_UNAVAILABLE,
-                     "Webhook request could not start");
+        if (j->durable)
+            report_outcome(j, WEBHOOK_OUTCOME_RETRY, "request not started");
+        else
+            answer_error(j, ERR_WAIT, COND_RECIPIENT_UNAVAILABLE,
+                         "Webhook request could not start");
         job_detach(j);
         job_free(j);
     }
@@ -948,9 +1042,9 @@ static int job_body(struct job *j)
     return j->body != NULL ? 0 : -1;
 }
 
-/* Queue or start a job built around copy (ownership taken). */
-static void submit(struct webhook *w, xmpp_stanza_t *copy, xmpp_stanza_t *orig,
-                   const char *dlg_ns)
+/* A job built around copy (ownership taken). */
+static struct job *job_new(struct webhook *w, xmpp_stanza_t *copy,
+                           xmpp_stanza_t *orig, const char *dlg_ns)
 {
     struct job *j = xcalloc(1, sizeof(*j));
 
@@ -961,8 +1055,21 @@ static void submit(struct webhook *w, xmpp_stanza_t *copy, xmpp_stanza_t *orig,
     j->kind = stanza_is(orig, EL_MESSAGE)    ? EL_MESSAGE
               : stanza_is(orig, EL_PRESENCE) ? EL_PRESENCE
                                              : EL_IQ;
+    return j;
+}
+
+/* Queue or start j; a durable one that cannot be queued is retried. */
+static void job_submit(struct job *j)
+{
+    struct webhook *w = j->w;
+    xmpp_stanza_t *orig = j->orig;
+    const char *dlg_ns = j->dlg_ns;
+
     if (w->draining) {
-        answer_error(j, ERR_WAIT, COND_SERVICE_UNAVAILABLE, "Shutting down");
+        /* A durable event stays in the log for the next start. */
+        if (!j->durable)
+            answer_error(j, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
+                         "Shutting down");
         job_free(j);
         return;
     }
@@ -972,6 +1079,7 @@ static void submit(struct webhook *w, xmpp_stanza_t *copy, xmpp_stanza_t *orig,
     if (job_body(j) < 0) {
         log_warn("webhook: stanza not serialized", "kind=%s", j->kind);
         answer_error(j, ERR_WAIT, COND_INTERNAL, NULL);
+        report_outcome(j, WEBHOOK_OUTCOME_DONE, "stanza not serialized");
         job_free(j);
         return;
     }
@@ -987,10 +1095,99 @@ static void submit(struct webhook *w, xmpp_stanza_t *copy, xmpp_stanza_t *orig,
     } else {
         metrics_inc(METRIC_WEBHOOK_FAIL_QUEUE_FULL);
         log_failure(j, "queue full", 0);
-        answer_error(j, ERR_WAIT, COND_RESOURCE_CONSTRAINT,
-                     "Webhook queue full");
+        if (j->durable)
+            report_outcome(j, WEBHOOK_OUTCOME_RETRY, "queue full");
+        else
+            answer_error(j, ERR_WAIT, COND_RESOURCE_CONSTRAINT,
+                         "Webhook queue full");
         job_free(j);
     }
+}
+
+static void submit(struct webhook *w, xmpp_stanza_t *copy, xmpp_stanza_t *orig,
+                   const char *dlg_ns)
+{
+    job_submit(job_new(w, copy, orig, dlg_ns));
+}
+
+/* Log st (a copy, taken) as an event; -1 when it could not be. */
+static int log_event(struct webhook *w, xmpp_stanza_t *copy)
+{
+    struct job *j = job_new(w, copy, copy, NULL);
+    size_t len;
+    char *xml;
+
+    strip_stream_ns(copy);
+    xml = stanza_to_text(copy, &len);
+    j->event = xml != NULL ? w->log_fn(j->kind, stanza_attr(copy, ATTR_FROM),
+                                       xml, w->log_arg)
+                           : -1;
+    free(xml);
+    if (j->event < 0) {
+        metrics_inc(METRIC_WEBHOOK_FAIL_QUEUE_FULL);
+        answer_error(j, ERR_WAIT, COND_RESOURCE_CONSTRAINT,
+                     "Event log write failed");
+        job_free(j);
+        return -1;
+    }
+    j->attempt = 1;
+    if (strcmp(j->kind, EL_IQ) == 0)
+        job_submit(j); /* request/response: delivered as without a log */
+    else
+        list_push(&w->uncommitted, j);
+    return 0;
+}
+
+void webhook_set_log(struct webhook *w, webhook_log_fn fn, void *arg)
+{
+    w->log_fn = fn;
+    w->log_arg = arg;
+}
+
+void webhook_logged(struct webhook *w, bool ok)
+{
+    while (w->uncommitted.head != NULL) {
+        struct job *j = w->uncommitted.head;
+        list_unlink(&w->uncommitted, j);
+        if (!ok)
+            answer_error(j, ERR_WAIT, COND_RESOURCE_CONSTRAINT,
+                         "Event log write failed");
+        job_free(j);
+    }
+}
+
+int webhook_deliver(struct webhook *w, int64_t id, unsigned attempt,
+                    const char *xml, webhook_outcome_fn cb, void *arg)
+{
+    xmpp_stanza_t *st = xmpp_stanza_new_from_string(w->ctx, xml);
+    struct job *j;
+
+    if (st == NULL) {
+        log_warn("webhook: logged event is not a stanza", "event=%lld",
+                 (long long)id);
+        return -1;
+    }
+    j = job_new(w, st, st, NULL);
+    j->event = id;
+    j->attempt = attempt;
+    j->durable = true;
+    j->outcome_cb = cb;
+    j->outcome_arg = arg;
+    job_submit(j);
+    return 0;
+}
+
+char *webhook_event_json(struct webhook *w, const char *xml)
+{
+    xmpp_stanza_t *st = xmpp_stanza_new_from_string(w->ctx, xml);
+    json_object *obj = st != NULL ? jsonmap_from_stanza(st) : NULL;
+    char *text = obj != NULL ? json_to_string(obj) : NULL;
+
+    if (obj != NULL)
+        json_object_put(obj);
+    if (st != NULL)
+        xmpp_stanza_release(st);
+    return text;
 }
 
 /* Which address form `to` is: host, bare or full. */
@@ -1015,7 +1212,10 @@ static bool on_incoming(xmpp_stanza_t *st, void *arg)
         (w->events & event_of(stanza_attr(st, ATTR_TO))) == 0)
         return false;
     copy = xmpp_stanza_copy(st);
-    submit(w, copy, copy, NULL);
+    if (w->log_fn != NULL)
+        log_event(w, copy);
+    else
+        submit(w, copy, copy, NULL);
     return true;
 }
 
@@ -1119,7 +1319,9 @@ static void abandon(struct webhook *w, struct job_list *l, const char *text)
             httpc_cancel(w->http, j->t);
             j->t = NULL;
         }
-        answer_error(j, ERR_WAIT, COND_SERVICE_UNAVAILABLE, text);
+        /* A durable event stays in the log for the next start. */
+        if (!j->durable)
+            answer_error(j, ERR_WAIT, COND_SERVICE_UNAVAILABLE, text);
         job_detach(j);
         job_free(j);
     }
@@ -1158,6 +1360,7 @@ void webhook_free(struct webhook *w)
         httpc_cancel(w->http, w->probe);
     abandon(w, &w->queue, "Shutting down");
     abandon(w, &w->active, "Shutting down");
+    webhook_logged(w, true); /* committed by store_free, or lost unanswered */
     httpc_free(w->http);
     free(w);
 }

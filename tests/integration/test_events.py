@@ -1,0 +1,218 @@
+"""SPEC §9: the durable event log. At-least-once webhook deliveries that
+survive a SIGKILL, ordered per sender, dead letters and their redelivery,
+store.path = none as before, and clear start-up errors for a bad store."""
+import hashlib
+import hmac
+import json
+import os
+import queue
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+from test_webhook import Sink, SECRET, bot, errors_too, header
+
+TOKEN = "events-token-0123456789abcdef"
+AUTH = {"Authorization": "Bearer " + TOKEN}
+
+
+@pytest.fixture
+def sink():
+    s = Sink()
+    yield s
+    s.close()
+
+
+class Switch:
+    """A webhook that answers 503 while down, 202 otherwise, and keeps every
+    message POST as (event id, attempt, body text, status answered)."""
+
+    def __init__(self, sink):
+        self.down = True
+        self.lock = threading.Lock()
+        self.posts = []
+        sink.respond = self.respond
+
+    def respond(self, method, path, headers, body):
+        if method != "POST" or not body.startswith(b"<message"):
+            return (202, {}, b"", 0)
+        status = 503 if self.down else 202
+        with self.lock:
+            self.posts.append((header(headers, "X-Restanza-Event"),
+                               header(headers, "X-Restanza-Attempt"),
+                               body.decode(), status, headers, body))
+        return (status, {}, b"", 0)
+
+    def delivered(self):
+        with self.lock:
+            return [p for p in self.posts if p[3] == 202]
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def durable(restanza, server, sink, tmp_path, **webhook):
+    conf = {"url": sink.url(), "secret": SECRET}
+    conf.update(webhook)
+    r = restanza(server, config={
+        "webhook": conf,
+        "store": {"path": str(tmp_path / "events.db")},
+        "events": {"tokens": TOKEN}})
+    r.wait_connected()
+    return r
+
+
+def logged(r):
+    """Event ids in the log (GET /events?after=0, every page)."""
+    ids, after = [], 0
+    while True:
+        resp = r.get("/events?after=%d&limit=1000" % after, headers=AUTH)
+        assert resp.status == 200, resp
+        page = resp.json()
+        ids += [e["id"] for e in page["events"]]
+        if not page["events"]:
+            return ids
+        after = page["next"]
+
+
+def body_of(xml):
+    m = re.search(r"<body>([^<]*)</body>", xml)
+    return m.group(1) if m else None
+
+
+N = 300  # 1,000 in the issue; scaled for suite time (doc/events.md)
+
+
+def test_webhook_down_and_sigkill_lose_nothing_and_keep_order(
+        server, restanza, client, sink, tmp_path):
+    switch = Switch(sink)
+    r = durable(restanza, server, sink, tmp_path)
+    alice = errors_too(client(server, "alice"))
+    for i in range(N // 2):
+        alice.send_message(bot(server), "m%d" % i)
+    # Pause sending around the kill: everything sent is logged first.
+    wait_for(lambda: len(logged(r)) >= N // 2, 60, "first half logged")
+    r.kill()
+    r.start()
+    r.wait_connected(timeout=30)
+    for i in range(N // 2, N):
+        alice.send_message(bot(server), "m%d" % i)
+    wait_for(lambda: len(logged(r)) >= N, 60, "second half logged")
+    assert len(switch.posts) > 0  # the app was tried while down
+    switch.down = False
+    wait_for(lambda: len({body_of(p[2]) for p in switch.delivered()}) >= N,
+             180, "all %d delivered" % N)
+    posts = switch.posts[:]
+    # Each body carries one event id; every repeat has the same id.
+    ids = {}
+    for ev, attempt, xml, status, headers, body in posts:
+        assert ev is not None and int(ev) > 0 and int(attempt) >= 1
+        assert ids.setdefault(body_of(xml), ev) == ev, (body_of(xml), ev)
+        # The signature covers event id and attempt.
+        want = hmac.new(SECRET.encode(),
+                        ("%s\n%s\n" % (ev, attempt)).encode() + body,
+                        hashlib.sha256).hexdigest()
+        assert header(headers, "X-Restanza-Signature") == "sha256=" + want
+    first_ok = []
+    for p in switch.delivered():
+        b = body_of(p[2])
+        if b not in first_ok:
+            first_ok.append(b)
+    assert first_ok == ["m%d" % i for i in range(N)]
+    # No error reached the sender.
+    errors = []
+    while True:
+        try:
+            m = alice.messages.get_nowait()
+        except queue.Empty:
+            break
+        if m["type"] == "error":
+            errors.append(m)
+    assert errors == []
+
+
+def test_failing_delivery_becomes_dead_letter_and_is_redelivered(
+        server, restanza, client, sink, tmp_path):
+    switch = Switch(sink)
+    r = durable(restanza, server, sink, tmp_path, retry_for="3s")
+    alice = client(server, "alice")
+    alice.send_message(bot(server), "doomed")
+
+    def dead():
+        resp = r.get("/events/dead", headers=AUTH)
+        assert resp.status == 200, resp
+        return resp.json()["dead"]
+    letters = wait_for(dead, 30, "a dead letter")
+    assert len(letters) == 1
+    d = letters[0]
+    assert d["kind"] == "message"
+    assert d["stanza"]["body"] == "doomed"
+    assert d["attempts"] >= 2
+    assert d["last_error"].startswith("503")
+    assert len(switch.posts) == d["attempts"]
+    # Unauthenticated and wrong tokens are refused.
+    assert r.get("/events/dead").status == 401
+    assert r.get("/events/dead", headers={
+        "Authorization": "Bearer wrong-token-0123456789"}).status == 403
+    assert r.post("/events/dead/999999/redeliver", headers=AUTH).status == 404
+    switch.down = False
+    resp = r.post("/events/dead/%d/redeliver" % d["id"], headers=AUTH)
+    assert resp.status == 202, resp
+    wait_for(lambda: switch.delivered(), 30, "the redelivery")
+    assert switch.delivered()[0][0] == str(d["id"])
+    wait_for(lambda: dead() == [], 10, "the dead letter to leave the list")
+
+
+def test_dead_letter_can_be_deleted(server, restanza, client, sink,
+                                    tmp_path):
+    Switch(sink)
+    r = durable(restanza, server, sink, tmp_path, retry_for="1s")
+    alice = client(server, "alice")
+    alice.send_message(bot(server), "unwanted")
+    letters = wait_for(
+        lambda: r.get("/events/dead", headers=AUTH).json()["dead"], 30,
+        "a dead letter")
+    eid = letters[0]["id"]
+    assert r.request("DELETE", "/events/dead/%d" % eid,
+                     headers=AUTH).status == 204
+    assert r.get("/events/dead", headers=AUTH).json()["dead"] == []
+    assert r.request("DELETE", "/events/dead/%d" % eid,
+                     headers=AUTH).status == 404
+
+
+def test_store_none_has_no_event_routes_and_no_event_headers(
+        server, restanza, client, sink):
+    r = restanza(server, config={"webhook": {"url": sink.url()},
+                                 "events": {"tokens": TOKEN}})
+    r.wait_connected()
+    alice = client(server, "alice")
+    alice.send_message(bot(server), "plain")
+    method, path, headers, body = sink.next_post()
+    assert header(headers, "X-Restanza-Event") is None
+    assert r.get("/events/dead", headers=AUTH).status == 404
+
+
+def test_unusable_store_path_stops_the_start_with_a_clear_error(
+        server, restanza, tmp_path):
+    bad = tmp_path / "no-such-dir" / "r.db"
+    r = restanza(server, wait=False,
+                 config={"store": {"path": str(bad)}})
+    assert r.proc.wait(20) == 2
+    assert re.search(r'store: cannot open.*path=%s' % re.escape(str(bad)),
+                     r.log())
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database " * 400)
+    r2 = restanza(server, wait=False,
+                  config={"store": {"path": str(garbage)}})
+    assert r2.proc.wait(20) == 2
+    assert "file is not a database" in r2.log()
