@@ -313,7 +313,9 @@ out:
     loop_prepare_del(d->loop, on_prepare_logs, d->loop);
     loop_timer_cancel(d->loop, d->deadline);
     unregister_handlers(d);
-    rest_set_muc(d->rest, NULL);
+    /* A start-up failure (store, listener) gets here before rest_new. */
+    if (d->rest != NULL)
+        rest_set_muc(d->rest, NULL);
     muc_free(d->muc);
     refresh_free(d->refresh);
     roster_free(d->roster);
