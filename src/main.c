@@ -300,7 +300,7 @@ static int run(struct daemon *d)
         roster_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
     d->refresh = refresh_new(d->httpd, d->roster, d->conf);
     status_set_roster(d->status, d->roster);
-    d->muc = muc_new(d->loop, d->component, d->httpd, d->conf);
+    d->muc = muc_new(d->loop, d->component, d->httpd, d->store, d->conf);
     rest_set_muc(d->rest, d->muc);
     register_handlers(d);
     log_info("started", "version=%s component=%s pid=%d", RESTANZA_VERSION,

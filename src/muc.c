@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "rest.h"
 #include "stanza.h"
+#include "store.h"
 #include "xmalloc.h"
 
 #define NS_MUC "http://jabber.org/protocol/muc"
@@ -81,6 +82,7 @@ struct muc {
     bool accept_invites;
     struct room *rooms;
     size_t nrooms;
+    struct store *store; /* API-added rooms survive restarts here, or NULL */
     struct muc_send *sends;
     size_t nsends;
     unsigned seq; /* join ids */
@@ -677,6 +679,60 @@ static json_object *muc_room_json(const struct room *rm)
     return o;
 }
 
+/* The store's space for API-added rooms: room -> nick. */
+#define MUC_STORE_SPACE "muc.rooms"
+
+/* Keep an API-added room across restarts (logged when the store fails). */
+static void muc_keep(struct muc *m, const struct room *rm)
+{
+    if (m->store == NULL)
+        return;
+    if (store_kv_put(m->store, MUC_STORE_SPACE, rm->jid, rm->nick,
+                     strlen(rm->nick), 0) < 0 ||
+        store_flush(m->store) < 0)
+        log_warn("room not saved: a restart will forget it", "room=%s",
+                 rm->jid);
+}
+
+static void muc_forget(struct muc *m, const char *room)
+{
+    if (m->store == NULL)
+        return;
+    if (store_kv_del(m->store, MUC_STORE_SPACE, room) < 0 ||
+        store_flush(m->store) < 0)
+        log_warn("room not removed from the store: a restart rejoins it",
+                 "room=%s", room);
+}
+
+/* One saved room (validated again: the file may have been edited). */
+static int muc_restore_one(const char *key, const void *val, size_t len,
+                           int64_t expires_unix, void *arg)
+{
+    struct muc *m = arg;
+    char nick[65];
+    struct jid j;
+    bool ok;
+
+    (void)expires_unix;
+    ok = len > 0 && len < sizeof(nick) && jid_parse(key, &j) == 0;
+    if (ok) {
+        ok = j.local != NULL && j.resource == NULL;
+        jid_clear(&j);
+    }
+    if (!ok || memchr(val, '\0', len) != NULL) {
+        log_warn("saved room ignored: not a room and nickname", "room=%s", key);
+        return 0;
+    }
+    memcpy(nick, val, len);
+    nick[len] = '\0';
+    if (muc_room_find(m, key) == NULL &&
+        muc_room_add(m, key, nick, true) == NULL) {
+        log_warn("saved room ignored: too many rooms", "room=%s", key);
+        return 1;
+    }
+    return 0;
+}
+
 static void muc_on_list(struct httpd_request *req, void *arg)
 {
     struct muc *m = arg;
@@ -776,6 +832,7 @@ static void muc_on_put(struct httpd_request *req, void *arg)
                     "Too many rooms (at most 64)");
     } else {
         rm->api = true;
+        muc_keep(m, rm);
         muc_respond_json(req, rm->state == ROOM_JOINED ? 200 : 202,
                          muc_room_json(rm));
     }
@@ -797,6 +854,7 @@ static void muc_on_delete(struct httpd_request *req, void *arg)
         snprintf(text, sizeof(text), "restanza has not joined room %s", room);
         httpd_error(req, 404, ERR_CANCEL, COND_ITEM_NOT_FOUND, text);
     } else {
+        muc_forget(m, rm->jid);
         muc_room_remove(m, rm);
         httpd_respond(req, 204, NULL, "", 0);
     }
@@ -838,7 +896,7 @@ static void muc_add_configured(struct muc *m)
 }
 
 struct muc *muc_new(struct loop *loop, struct component *c, struct httpd *h,
-                    const struct conf *conf)
+                    struct store *store, const struct conf *conf)
 {
     struct muc *m = xcalloc(1, sizeof(*m));
     size_t n = strlen(MUC_LOCAL) + strlen(conf->component.jid) + 2;
@@ -850,7 +908,11 @@ struct muc *muc_new(struct loop *loop, struct component *c, struct httpd *h,
     m->occupant = xmalloc(n);
     snprintf(m->occupant, n, "%s@%s", MUC_LOCAL, conf->component.jid);
     m->accept_invites = strcmp(conf->muc.accept_invites, "yes") == 0;
+    m->store = store;
     muc_add_configured(m);
+    if (store != NULL &&
+        store_kv_each(store, MUC_STORE_SPACE, muc_restore_one, m) < 0)
+        log_warn("saved rooms not read", "path=%s", store_path(store));
     if (h != NULL) {
         httpd_route(h, "GET", "/muc", false, "muc_list", muc_on_list, m);
         httpd_route(h, "PUT", "/muc", true, "muc_put", muc_on_put, m);

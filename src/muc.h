@@ -13,6 +13,7 @@ struct loop;
 struct httpd;
 struct conf;
 struct muc;
+struct store;
 
 /* The occupant's real JID is this local part at component.jid. */
 #define MUC_LOCAL "muc"
@@ -29,11 +30,12 @@ typedef void (*muc_sent_cb)(const struct muc_outcome *o, void *arg);
 struct muc_send;
 
 /*
- * Join the rooms of muc.rooms once the stream is up, serve GET /muc and
+ * Join the rooms of muc.rooms and those PUT /muc/{room} saved in store
+ * (NULL: kept in memory only) once the stream is up, serve GET /muc and
  * PUT/DELETE /muc/{room} on h. Never NULL; borrows everything.
  */
 struct muc *muc_new(struct loop *loop, struct component *c, struct httpd *h,
-                    const struct conf *conf);
+                    struct store *store, const struct conf *conf);
 /* Pending sends are answered 503 first. */
 void muc_free(struct muc *m);
 

@@ -286,3 +286,46 @@ def test_api_put_list_delete(server, restanza, client):
     assert resp.status == 404, resp.text
     resp = r.request("DELETE", "/muc/" + room, headers=auth())
     assert resp.status == 404, resp.text
+
+
+def test_put_room_survives_restart_through_the_store(server, restanza,
+                                                     client, tmp_path):
+    room = new_room(server)
+    gone = new_room(server, "gone")
+    store = {"store": {"path": str(tmp_path / "restanza.db")}}
+    r = start(restanza, server, **store)
+    for name, nick in ((room, "kept"), (gone, "dropped")):
+        resp = r.request("PUT", "/muc/" + name, json.dumps({"nick": nick}),
+                         headers=auth(**{"Content-Type": "application/json"}))
+        assert resp.status in (200, 202), resp.text
+        wait_state(r, name)
+    assert r.request("DELETE", "/muc/" + gone, headers=auth()).status == 204
+    assert r.stop() == 0
+
+    r2 = start(restanza, server, **store)
+    st = wait_state(r2, room)
+    assert st["nick"] == "kept"
+    assert gone not in rooms(r2)
+    alice = client(server, "alice")
+    join(alice, room, "alice")
+    assert post_groupchat(r2, room, "after restart").status == 200
+    assert len(bodies(alice, room, "after restart")) == 1
+
+
+def test_invitation_reaches_webhook_and_is_accepted(server, restanza, client,
+                                                    sink):
+    room = new_room(server, "invited")
+    alice = client(server, "alice")
+    join(alice, room, "alice")
+    configure(alice, room)
+    r = start(restanza, server, sink=sink, muc={"accept_invites": "yes"},
+              webhook={"url": sink.url(), "stanzas": "message"})
+    muc_jid = "muc@" + server.component_jid
+    alice.send_raw("<message to='%s'><x xmlns='jabber:x:conference' "
+                   "jid='%s'/></message>" % (muc_jid, room))
+    st = wait_state(r, room)
+    assert st["nick"] == "restanza"
+    got = hook_messages(sink)
+    assert len(got) == 1, [ET.tostring(m) for m in got]
+    assert got[0].find("{jabber:x:conference}x").get("jid") == room
+    assert post_groupchat(r, room, "thanks").status == 200
