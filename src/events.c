@@ -235,7 +235,9 @@ static void on_commit(bool ok, void *arg)
 {
     struct events *e = arg;
 
-    webhook_logged(e->w, ok);
+    /* Other writers commit too (muc.c's saved rooms), with no webhook. */
+    if (e->w != NULL)
+        webhook_logged(e->w, ok);
     if (ok)
         schedule_pump(e);
 }
