@@ -293,6 +293,7 @@ static int run(struct daemon *d)
         webhook_new(d->loop, d->component, d->dispatch, d->delegation, d->conf);
     status_set_webhook(d->status, d->webhook);
     d->events = events_new(d->loop, d->store, d->webhook, d->httpd, d->conf);
+    status_set_events(d->status, d->events);
     d->rest = rest_new(d->httpd, d->component, d->delegation, d->conf);
     d->archive = archive_new(d->component, d->delegation, d->conf);
     rest_on_archive(d->rest, archive_take, d->archive);

@@ -22,6 +22,7 @@
 #include "strmap.h"
 #include "version.h"
 #include "webhook.h"
+#include "events.h"
 #include "roster.h"
 #include "xmalloc.h"
 
@@ -31,6 +32,7 @@ struct status {
     struct delegation *d;
     const struct conf *conf;
     struct webhook *w;     /* or NULL */
+    struct events *ev;     /* or NULL (no store) */
     struct roster *roster; /* or NULL */
 };
 
@@ -40,6 +42,27 @@ static bool status_authorized(struct status *s, struct httpd_request *req)
     if (s->conf->http.admin_token == NULL)
         return true; /* only allowed by conf on a loopback listener */
     return auth_require_bearer(req, s->conf->http.admin_token, "admin");
+}
+
+/* The durable event log's figures (SPEC §9). */
+static json_object *events_json(struct events *ev)
+{
+    struct events_stats st;
+    json_object *o = json_object_new_object();
+
+    events_stats(ev, &st);
+    json_object_object_add(o, "backlog", json_object_new_int64(st.backlog));
+    json_object_object_add(o, "oldest_undelivered_seconds",
+                           json_object_new_int64(st.oldest_age_ms / 1000));
+    json_object_object_add(o, "retries",
+                           json_object_new_int64((int64_t)st.retries));
+    json_object_object_add(o, "dead", json_object_new_int64(st.dead));
+    json_object_object_add(o, "last_id", json_object_new_int64(st.last_id));
+    json_object_object_add(o, "disk_bytes",
+                           json_object_new_int64(st.disk_bytes));
+    json_object_object_add(o, "store_failing",
+                           json_object_new_boolean(st.failing));
+    return o;
 }
 
 static json_object *privileges_json(const struct strmap *perms)
@@ -131,6 +154,8 @@ char *status_json(struct status *s, size_t *len)
         hook, "in_flight",
         json_object_new_int64((int64_t)webhook_in_flight(s->w)));
     json_object_object_add(root, "webhook", hook);
+    if (s->ev != NULL)
+        json_object_object_add(root, "events", events_json(s->ev));
     if (s->roster != NULL)
         json_object_object_add(root, "roster", roster_json(s->roster));
     json_object_object_add(http, "parked",
@@ -224,6 +249,33 @@ static void on_metrics(struct httpd_request *req, void *arg)
         "restanza_webhook_queue_max %u\n",
         s->conf->http.max_connections, webhook_queued(s->w),
         webhook_in_flight(s->w), s->conf->webhook.queue_max);
+    if (s->ev != NULL) {
+        struct events_stats st;
+        events_stats(s->ev, &st);
+        metrics_appendf(
+            &buf, &len,
+            "# HELP restanza_events_backlog Logged messages and presences "
+            "not yet delivered (dead letters excluded).\n"
+            "# TYPE restanza_events_backlog gauge\n"
+            "restanza_events_backlog %lld\n"
+            "# HELP restanza_events_oldest_undelivered_seconds Age of the "
+            "oldest undelivered event.\n"
+            "# TYPE restanza_events_oldest_undelivered_seconds gauge\n"
+            "restanza_events_oldest_undelivered_seconds %lld\n"
+            "# HELP restanza_events_retries_total Failed deliveries "
+            "scheduled for another attempt.\n"
+            "# TYPE restanza_events_retries_total counter\n"
+            "restanza_events_retries_total %llu\n"
+            "# HELP restanza_events_dead Dead letters.\n"
+            "# TYPE restanza_events_dead gauge\n"
+            "restanza_events_dead %lld\n"
+            "# HELP restanza_store_bytes Size of the store and its WAL.\n"
+            "# TYPE restanza_store_bytes gauge\n"
+            "restanza_store_bytes %lld\n",
+            (long long)st.backlog, (long long)(st.oldest_age_ms / 1000),
+            (unsigned long long)st.retries, (long long)st.dead,
+            (long long)st.disk_bytes);
+    }
     httpd_respond(req, 200, "text/plain; version=0.0.4", buf, len);
     free(buf);
 }
@@ -251,6 +303,11 @@ void status_set_roster(struct status *s, struct roster *r)
 void status_set_webhook(struct status *s, struct webhook *w)
 {
     s->w = w;
+}
+
+void status_set_events(struct status *s, struct events *ev)
+{
+    s->ev = ev;
 }
 
 void status_free(struct status *s)

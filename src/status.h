@@ -18,6 +18,9 @@ struct status *status_new(struct httpd *h, struct component *c,
 void status_free(struct status *s);
 /* Report this webhook's queue in /status (borrowed; NULL: none). */
 void status_set_webhook(struct status *s, struct webhook *w);
+/* Show the event log's figures (borrowed; NULL: none). */
+struct events;
+void status_set_events(struct status *s, struct events *ev);
 
 struct roster;
 /* Report this roster feature in /status (borrowed; NULL: none). */

@@ -109,6 +109,7 @@ def test_webhook_down_and_sigkill_lose_nothing_and_keep_order(
         alice.send_message(bot(server), "m%d" % i)
     wait_for(lambda: len(logged(r)) >= N, 60, "second half logged")
     assert len(switch.posts) > 0  # the app was tried while down
+    assert r.status()["events"]["backlog"] >= N
     switch.down = False
     wait_for(lambda: len({body_of(p[2]) for p in switch.delivered()}) >= N,
              180, "all %d delivered" % N)
@@ -160,6 +161,13 @@ def test_failing_delivery_becomes_dead_letter_and_is_redelivered(
     assert d["attempts"] >= 2
     assert d["last_error"].startswith("503")
     assert len(switch.posts) == d["attempts"]
+    # /status and /metrics show it.
+    st = r.status()["events"]
+    assert st["dead"] == 1 and st["backlog"] == 0
+    assert st["retries"] == d["attempts"] - 1
+    assert st["last_id"] >= d["id"] and st["disk_bytes"] > 0
+    assert r.metric("restanza_events_dead") == 1
+    assert r.metric("restanza_events_retries_total") == d["attempts"] - 1
     # Unauthenticated and wrong tokens are refused.
     assert r.get("/events/dead").status == 401
     assert r.get("/events/dead", headers={
