@@ -217,3 +217,8 @@ size_t idempotency_count(const struct idempotency *t)
 {
     return strmap_count(t->map);
 }
+
+const unsigned char *idempotency_digest(const struct idempotency_entry *e)
+{
+    return e->digest;
+}

@@ -71,5 +71,7 @@ struct idempotency_waiter *idempotency_wait(struct idempotency_entry *e,
 void idempotency_unwait(struct idempotency_waiter *w);
 
 size_t idempotency_count(const struct idempotency *t);
+/* The request digest an entry was made for (borrowed). */
+const unsigned char *idempotency_digest(const struct idempotency_entry *e);
 
 #endif

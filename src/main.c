@@ -295,6 +295,7 @@ static int run(struct daemon *d)
     d->events = events_new(d->loop, d->store, d->webhook, d->httpd, d->conf);
     status_set_events(d->status, d->events);
     d->rest = rest_new(d->httpd, d->component, d->delegation, d->conf);
+    rest_set_store(d->rest, d->store);
     d->archive = archive_new(d->component, d->delegation, d->conf);
     rest_on_archive(d->rest, archive_take, d->archive);
     d->roster =

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "component.h"
 #include "conf.h"
@@ -28,6 +29,7 @@
 #include "metrics.h"
 #include "stanza.h"
 #include "status.h"
+#include "store.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -289,7 +291,8 @@ struct rest {
     struct loop *loop;
     struct call *calls;
     struct idempotency *idem;
-    struct idem_first *firsts;          /* requests whose answer a key keeps */
+    struct store *store;       /* Idempotency-Key answers across restarts */
+    struct idem_first *firsts; /* requests whose answer a key keeps */
     struct held *held_head, *held_tail; /* oldest first */
     size_t nheld;
     struct held *confirm_head, *confirm_tail; /* sent, by outbox number */
@@ -1736,6 +1739,7 @@ struct idem_first {
     struct rest *r;
     struct httpd_request *req;
     struct idempotency_entry *e;
+    char *skey; /* its key in the store: scope digest, key */
     struct idem_first *prev, *next;
 };
 
@@ -1756,6 +1760,61 @@ static void first_unlink(struct idem_first *f)
         f->next->prev = f->prev;
 }
 
+#define IDEM_SPACE "idempotency"
+
+/*
+ * A kept answer in the store: the request digest, the status (4 bytes,
+ * big-endian), the content type and a NUL, then the body.
+ */
+static void idem_store_put(struct idem_first *f,
+                           const struct idempotency_answer *a)
+{
+    const char *ct = a->content_type != NULL ? a->content_type : "";
+    size_t ctl = strlen(ct) + 1, n = IDEMPOTENCY_DIGEST_LEN + 4 + ctl + a->len;
+    unsigned char *v = xmalloc(n);
+    unsigned char *p = v + IDEMPOTENCY_DIGEST_LEN;
+
+    memcpy(v, idempotency_digest(f->e), IDEMPOTENCY_DIGEST_LEN);
+    p[0] = (unsigned char)(a->status >> 24);
+    p[1] = (unsigned char)(a->status >> 16);
+    p[2] = (unsigned char)(a->status >> 8);
+    p[3] = (unsigned char)a->status;
+    memcpy(p + 4, ct, ctl);
+    memcpy(p + 4 + ctl, a->body, a->len);
+    /* Logged by the store when it fails: the answer stays in memory. */
+    (void)store_kv_put(f->r->store, IDEM_SPACE, f->skey, v, n,
+                       (int64_t)time(NULL) + IDEMPOTENCY_TTL_MS / 1000);
+    free(v);
+}
+
+/* The kept answer of skey in the store, decoded into a (pointing into *v,
+ * which the caller frees); 1 found, 0 none. */
+static int idem_store_get(struct rest *r, const char *skey,
+                          unsigned char digest[IDEMPOTENCY_DIGEST_LEN],
+                          struct idempotency_answer *a, unsigned char **v)
+{
+    size_t n, ctl;
+    unsigned char *p;
+
+    *v = store_kv_get(r->store, IDEM_SPACE, skey, &n);
+    if (*v == NULL)
+        return 0;
+    p = *v + IDEMPOTENCY_DIGEST_LEN;
+    if (n < IDEMPOTENCY_DIGEST_LEN + 5 ||
+        memchr(p + 4, '\0', n - IDEMPOTENCY_DIGEST_LEN - 4) == NULL) {
+        free(*v);
+        return 0;
+    }
+    memcpy(digest, *v, IDEMPOTENCY_DIGEST_LEN);
+    a->status = (unsigned)p[0] << 24 | (unsigned)p[1] << 16 |
+                (unsigned)p[2] << 8 | p[3];
+    a->content_type = *(char *)(p + 4) != '\0' ? (char *)(p + 4) : NULL;
+    ctl = strlen((char *)(p + 4)) + 1;
+    a->body = (char *)(p + 4 + ctl);
+    a->len = n - IDEMPOTENCY_DIGEST_LEN - 4 - ctl;
+    return 1;
+}
+
 static void on_first_answer(unsigned status, const char *content_type,
                             const char *body, size_t len, void *arg)
 {
@@ -1763,8 +1822,11 @@ static void on_first_answer(unsigned status, const char *content_type,
     struct idempotency_answer a = {status, content_type, body, len};
 
     first_unlink(f);
+    if (f->r->store != NULL && status >= 200 && status <= 299)
+        idem_store_put(f, &a);
     idempotency_finish(f->r->idem, f->e, status != 0 ? &a : NULL,
                        loop_clock_ms());
+    free(f->skey);
     free(f);
 }
 
@@ -1825,6 +1887,44 @@ static int request_digest(struct job *j,
     return rc;
 }
 
+/* The key in the store: a digest of the scope (never a token in the
+ * database), a newline, the key. */
+static char *idem_store_key(struct job *j, const char *key)
+{
+    char hex[HMAC_SHA256_HEX_LEN], *out;
+    const char *scope = j->auth.scope;
+
+    if (hmac_sha256_hex("restanza idempotency scope", 26, scope, strlen(scope),
+                        hex) < 0)
+        hex[0] = '\0';
+    out = xmalloc(strlen(hex) + strlen(key) + 2);
+    sprintf(out, "%s\n%s", hex, key);
+    return out;
+}
+
+/* A new key in memory may have an answer in the store (from before a
+ * restart): replay it, or 422 for another request. True when answered. */
+static bool idem_from_store(struct job *j, struct idempotency_entry *e,
+                            const char *skey,
+                            const unsigned char digest[IDEMPOTENCY_DIGEST_LEN])
+{
+    struct rest *r = j->r;
+    unsigned char stored[IDEMPOTENCY_DIGEST_LEN], *v;
+    struct idempotency_answer a;
+
+    if (idem_store_get(r, skey, stored, &a, &v) == 0)
+        return false;
+    if (memcmp(stored, digest, IDEMPOTENCY_DIGEST_LEN) != 0) {
+        idempotency_finish(r->idem, e, NULL, loop_clock_ms());
+        job_fail(j, RE_IDEM_MISMATCH);
+    } else {
+        idempotency_finish(r->idem, e, &a, loop_clock_ms());
+        replay(j->req, &a);
+    }
+    free(v);
+    return true;
+}
+
 /*
  * Idempotency-Key (SPEC §10): true when the request is answered or parked
  * here (a replay, a wait for the first, an error); false to go on, with
@@ -1838,6 +1938,7 @@ static bool idempotent(struct job *j)
     struct idempotency_entry *e = NULL;
     struct idem_first *f;
     struct idem_wait *iw;
+    char *skey;
 
     if (key == NULL)
         return false;
@@ -1870,10 +1971,16 @@ static bool idempotent(struct job *j)
     case IDEMPOTENCY_NEW:
         break;
     }
+    skey = idem_store_key(j, key);
+    if (r->store != NULL && idem_from_store(j, e, skey, digest)) {
+        free(skey);
+        return true;
+    }
     f = xcalloc(1, sizeof(*f));
     f->r = r;
     f->req = j->req;
     f->e = e;
+    f->skey = skey;
     f->next = r->firsts;
     if (r->firsts != NULL)
         r->firsts->prev = f;
@@ -2075,6 +2182,11 @@ void rest_on_archive(struct rest *r, rest_archive_cb cb, void *arg)
     r->archive_arg = arg;
 }
 
+void rest_set_store(struct rest *r, struct store *s)
+{
+    r->store = s;
+}
+
 void rest_free(struct rest *r)
 {
     if (r == NULL)
@@ -2099,6 +2211,7 @@ void rest_free(struct rest *r)
         struct idem_first *f = r->firsts;
         httpd_on_answer(f->req, NULL, NULL);
         first_unlink(f);
+        free(f->skey);
         free(f);
     }
     idempotency_free(r->idem);

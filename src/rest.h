@@ -22,6 +22,11 @@ struct rest *rest_new(struct httpd *h, struct component *c,
 /* Parked IQ requests are answered 503 first. */
 void rest_free(struct rest *r);
 
+struct store;
+/* Keep the 2xx answers of Idempotency-Keys in the store too (borrowed;
+ * NULL: memory only), so that they survive a restart. */
+void rest_set_store(struct rest *r, struct store *s);
+
 struct httpd_request;
 /*
  * GET /rest/archive/{to} once the caller is authenticated: the handler

@@ -325,3 +325,22 @@ def test_wait_server_unconfirmed_is_504_pending_and_still_sent(
     assert r.metric("restanza_rest_confirm_timeouts_total") == 1
     next_message(bob, "pend-1")
     wait_metric(r, "restanza_outbox_confirmed_total", 1)
+
+
+def test_idempotency_key_survives_a_restart_with_the_store(
+        server, restanza, client, tmp_path):
+    db = str(tmp_path / "restanza.db")
+    r = start(server, restanza, store={"path": db})
+    bob = client(server, "bob")
+    body = chat(bob.jid.split("/")[0], "idem-restart", pad="x")
+    s, h, _ = post(r, body, {"Idempotency-Key": "restart-1"})
+    assert s == 202 and "Idempotent-Replayed" not in h
+    assert r.stop() == 0
+    r.start()
+    r.wait_connected(timeout=30)
+    s, h, _ = post(r, body, {"Idempotency-Key": "restart-1"})
+    assert s == 202 and h.get("Idempotent-Replayed") == "true", h
+    s, _, _ = post(r, chat(bob.jid.split("/")[0], "idem-x", pad="x"),
+                   {"Idempotency-Key": "restart-1"})
+    assert s == 422
+    assert quiet_tags(bob) == {"idem-restart": 1}
