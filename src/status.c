@@ -249,7 +249,8 @@ static void on_metrics(struct httpd_request *req, void *arg)
         "restanza_webhook_queue_max %u\n",
         s->conf->http.max_connections, webhook_queued(s->w),
         webhook_in_flight(s->w), s->conf->webhook.queue_max);
-    if (s->ev != NULL) {
+    /* Always served (0 without a store) so that dashboards need no case. */
+    {
         struct events_stats st;
         events_stats(s->ev, &st);
         metrics_appendf(
