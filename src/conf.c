@@ -55,6 +55,8 @@ enum key_type {
     CONF_TYPE_LEVEL,     /* enum log_level */
     CONF_TYPE_LISTEN,    /* addr:port into http.listen_{host,port,loopback} */
     CONF_TYPE_DURATION,  /* unsigned seconds from N, Ns, Nm, Nh or Nd */
+    CONF_TYPE_ENUM,      /* an enum: the index of the value in key->names */
+    CONF_TYPE_FLAGS,     /* unsigned: bit i for key->names[i] in a comma list */
 };
 
 /*
@@ -73,24 +75,30 @@ struct key {
     /* For strings: NULL when valid, else why not ("is not a ..."). */
     const char *(*check)(const char *value);
     const char *why; /* appended to range errors to explain the limit */
+    const char *const *names; /* enums and flags: the values, NULL-ended */
 };
 
 static const char *check_domain(const char *value);
 static const char *check_host(const char *value);
 static const char *check_url(const char *value);
-static const char *check_content_type(const char *value);
-static const char *check_stanza_list(const char *value);
-static const char *check_event_list(const char *value);
 static const char *check_roster_url(const char *value);
-static const char *check_writer(const char *value);
-static const char *check_sync(const char *value);
 static const char *check_room_list(const char *value);
 static const char *check_nick(const char *value);
-static const char *check_yes_no(const char *value);
 
 #define OFF(field) offsetof(struct conf, field)
 
 /* Two lines a row read better than the one field a line clang-format wants. */
+/* The spellings of enum and flag values, in the order of their enums and
+ * bits (conf.h). */
+static const char *const content_type_names[] = {"application/xmpp+xml",
+                                                 "application/json", NULL};
+static const char *const writer_names[] = {"auto", "privilege", "ejabberd-api",
+                                           "none", NULL};
+static const char *const kind_names[] = {"message", "presence", "iq", NULL};
+static const char *const event_names[] = {"bare", "full", "host", NULL};
+static const char *const sync_names[] = {"normal", "full", NULL};
+static const char *const no_yes_names[] = {"no", "yes", NULL};
+
 /* clang-format off */
 static const struct key keys[] = {
     {.section = "server", .name = "domain", .type = CONF_TYPE_STRING,
@@ -147,15 +155,15 @@ static const struct key keys[] = {
      .offset = OFF(rest.queue_wait), .def = "5", .min = 0, .max = 3600},
     {.section = "webhook", .name = "url", .type = CONF_TYPE_STRING,
      .offset = OFF(webhook.url), .check = check_url},
-    {.section = "webhook", .name = "content_type", .type = CONF_TYPE_STRING,
+    {.section = "webhook", .name = "content_type", .type = CONF_TYPE_ENUM,
      .offset = OFF(webhook.content_type), .def = "application/xmpp+xml",
-     .check = check_content_type},
-    {.section = "webhook", .name = "stanzas", .type = CONF_TYPE_STRING,
+     .names = content_type_names},
+    {.section = "webhook", .name = "stanzas", .type = CONF_TYPE_FLAGS,
      .offset = OFF(webhook.stanzas), .def = "message, presence, iq",
-     .check = check_stanza_list},
-    {.section = "webhook", .name = "events", .type = CONF_TYPE_STRING,
+     .names = kind_names},
+    {.section = "webhook", .name = "events", .type = CONF_TYPE_FLAGS,
      .offset = OFF(webhook.events), .def = "bare, full, host",
-     .check = check_event_list},
+     .names = event_names},
     {.section = "webhook", .name = "timeout", .type = CONF_TYPE_UINT,
      .offset = OFF(webhook.timeout), .def = "10", .min = 1, .max = 300},
     {.section = "webhook", .name = "concurrency", .type = CONF_TYPE_UINT,
@@ -180,8 +188,8 @@ static const struct key keys[] = {
      .offset = OFF(roster.timeout), .def = "10", .min = 1, .max = 300},
     {.section = "roster", .name = "concurrency", .type = CONF_TYPE_UINT,
      .offset = OFF(roster.concurrency), .def = "32", .min = 1, .max = 256},
-    {.section = "roster", .name = "writer", .type = CONF_TYPE_STRING,
-     .offset = OFF(roster.writer), .def = "auto", .check = check_writer},
+    {.section = "roster", .name = "writer", .type = CONF_TYPE_ENUM,
+     .offset = OFF(roster.writer), .def = "auto", .names = writer_names},
     {.section = "roster", .name = "api_url", .type = CONF_TYPE_STRING,
      .offset = OFF(roster.api_url), .check = check_url},
     {.section = "roster", .name = "api_user", .type = CONF_TYPE_STRING,
@@ -197,14 +205,14 @@ static const struct key keys[] = {
      .offset = OFF(muc.rooms), .check = check_room_list},
     {.section = "muc", .name = "nick", .type = CONF_TYPE_STRING,
      .offset = OFF(muc.nick), .def = "restanza", .check = check_nick},
-    {.section = "muc", .name = "accept_invites", .type = CONF_TYPE_STRING,
-     .offset = OFF(muc.accept_invites), .def = "no", .check = check_yes_no},
+    {.section = "muc", .name = "accept_invites", .type = CONF_TYPE_ENUM,
+     .offset = OFF(muc.accept_invites), .def = "no", .names = no_yes_names},
     {.section = "log", .name = "level", .type = CONF_TYPE_LEVEL,
      .offset = OFF(log.level), .def = "info"},
     {.section = "store", .name = "path", .type = CONF_TYPE_STRING,
      .offset = OFF(store.path), .def = LOCALSTATEDIR "/lib/restanza/restanza.db"},
-    {.section = "store", .name = "sync", .type = CONF_TYPE_STRING,
-     .offset = OFF(store.sync), .def = "normal", .check = check_sync},
+    {.section = "store", .name = "sync", .type = CONF_TYPE_ENUM,
+     .offset = OFF(store.sync), .def = "normal", .names = sync_names},
     {.section = "store", .name = "retention", .type = CONF_TYPE_DURATION,
      .offset = OFF(store.retention), .def = "7d", .min = 0,
      .max = 10 * 365 * 86400ULL},
@@ -345,14 +353,6 @@ static const char *check_url(const char *value)
     return NULL;
 }
 
-static const char *check_content_type(const char *value)
-{
-    if (strcmp(value, "application/xmpp+xml") == 0 ||
-        strcmp(value, "application/json") == 0)
-        return NULL;
-    return "is not application/xmpp+xml or application/json";
-}
-
 /* An http(s) URL with exactly one %s (the username) and no other %. */
 static const char *check_roster_url(const char *value)
 {
@@ -366,14 +366,6 @@ static const char *check_roster_url(const char *value)
     if (strchr(pct + 2, '%') != NULL)
         return "must contain %s once and no other %";
     return NULL;
-}
-
-static const char *check_writer(const char *value)
-{
-    if (strcmp(value, "auto") == 0 || strcmp(value, "privilege") == 0 ||
-        strcmp(value, "ejabberd-api") == 0 || strcmp(value, "none") == 0)
-        return NULL;
-    return "is not auto, privilege, ejabberd-api or none";
 }
 
 /* A nickname: 1..64 bytes, no blanks at the ends, no control characters. */
@@ -426,61 +418,6 @@ static const char *check_room_list(const char *value)
             return NULL;
         s++;
     }
-}
-
-static const char *check_yes_no(const char *value)
-{
-    if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0)
-        return NULL;
-    return "is not yes or no";
-}
-
-/* A comma list whose items (blanks trimmed) are all in allowed. */
-static const char *check_sync(const char *value)
-{
-    if (strcmp(value, "normal") == 0 || strcmp(value, "full") == 0)
-        return NULL;
-    return "is not one of normal, full";
-}
-
-static bool list_valid(const char *value, const char *const *allowed)
-{
-    const char *s = value;
-    size_t n = 0;
-
-    for (;;) {
-        size_t len, i;
-        s += strspn(s, " \t");
-        len = strcspn(s, ",");
-        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-            len--;
-        for (i = 0; allowed[i] != NULL; i++)
-            if (strlen(allowed[i]) == len && strncmp(s, allowed[i], len) == 0)
-                break;
-        if (allowed[i] == NULL)
-            return false;
-        n++;
-        s = strchr(s, ',');
-        if (s == NULL)
-            return n > 0;
-        s++;
-    }
-}
-
-static const char *check_stanza_list(const char *value)
-{
-    static const char *const kinds[] = {"message", "presence", "iq", NULL};
-    return list_valid(value, kinds)
-               ? NULL
-               : "is not a comma list of message, presence, iq";
-}
-
-static const char *check_event_list(const char *value)
-{
-    static const char *const events[] = {"bare", "full", "host", NULL};
-    return list_valid(value, events)
-               ? NULL
-               : "is not a comma list of bare, full, host";
 }
 
 /* Strictly decimal digits: no sign, blanks, base prefix or overflow. */
@@ -991,6 +928,77 @@ bad:
          k->section, k->name, value);
 }
 
+/* "a, b or c" (or "a, b, c" with last NULL) from a names table. */
+static char *names_text(const char *const *names, const char *last)
+{
+    char *text = xstrdup(names[0]);
+
+    for (size_t i = 1; names[i] != NULL; i++) {
+        const char *sep = names[i + 1] == NULL && last != NULL ? last : ", ";
+        char *more = xasprintf("%s%s%s", text, sep, names[i]);
+        free(text);
+        text = more;
+    }
+    return text;
+}
+
+/* Index of the n bytes at s in names, or -1. */
+static int name_index(const char *const *names, const char *s, size_t n)
+{
+    for (int i = 0; names[i] != NULL; i++)
+        if (strlen(names[i]) == n && strncmp(s, names[i], n) == 0)
+            return i;
+    return -1;
+}
+
+static void set_enum(struct parser *p, size_t i, const char *value,
+                     unsigned line)
+{
+    const struct key *k = &keys[i];
+    int v = name_index(k->names, value, strlen(value));
+
+    if (v < 0) {
+        char *all = names_text(k->names, " or ");
+        fail(p, line, "%s.%s: '%s' is not %s", k->section, k->name, value, all);
+        free(all);
+        return;
+    }
+    *(int *)field_of(p->conf, k) = v;
+}
+
+/* A comma list (blanks around items allowed), every item in k->names. */
+static void set_flags(struct parser *p, size_t i, const char *value,
+                      unsigned line)
+{
+    const struct key *k = &keys[i];
+    unsigned mask = 0;
+    const char *s = value;
+
+    for (;;) {
+        size_t len;
+        int bit;
+
+        s += strspn(s, " \t");
+        len = strcspn(s, ",");
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        bit = name_index(k->names, s, len);
+        if (bit < 0) {
+            char *all = names_text(k->names, NULL);
+            fail(p, line, "%s.%s: '%s' is not a comma list of %s", k->section,
+                 k->name, value, all);
+            free(all);
+            return;
+        }
+        mask |= 1u << bit;
+        s = strchr(s, ',');
+        if (s == NULL)
+            break;
+        s++;
+    }
+    *(unsigned *)field_of(p->conf, k) = mask;
+}
+
 /* Convert and store one value; line 0 for a default. */
 static void set_value(struct parser *p, size_t i, const char *value,
                       unsigned line)
@@ -1028,6 +1036,12 @@ static void set_value(struct parser *p, size_t i, const char *value,
         break;
     case CONF_TYPE_DURATION:
         set_duration(p, i, value, line);
+        break;
+    case CONF_TYPE_ENUM:
+        set_enum(p, i, value, line);
+        break;
+    case CONF_TYPE_FLAGS:
+        set_flags(p, i, value, line);
         break;
     }
 }
@@ -1319,8 +1333,7 @@ static void cross_check(struct parser *p)
     if (c->roster.url != NULL && c->roster.token == NULL)
         fail(p, line_of(p, "roster", "url"),
              "roster.url is set but roster.token (or token_file) is not");
-    if (c->roster.writer != NULL &&
-        strcmp(c->roster.writer, "ejabberd-api") == 0) {
+    if (c->roster.writer == CONF_WRITER_API) {
         static const char *const need[] = {"api_url", "api_user",
                                            "api_password"};
         const char *have[] = {c->roster.api_url, c->roster.api_user,
@@ -1400,4 +1413,14 @@ void conf_free(struct conf *conf)
     conf_tokens_free(conf->events.tokens, conf->events.ntokens);
     free(conf->path);
     free(conf);
+}
+
+const char *conf_content_type_name(enum conf_content_type ct)
+{
+    return content_type_names[ct];
+}
+
+const char *conf_writer_name(enum conf_writer w)
+{
+    return writer_names[w];
 }

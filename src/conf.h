@@ -18,6 +18,40 @@
  */
 #define CONF_MAX_CONNECTIONS 1000000
 
+/* webhook.content_type */
+enum conf_content_type {
+    CONF_CONTENT_XML, /* application/xmpp+xml */
+    CONF_CONTENT_JSON /* application/json */
+};
+
+/* roster.writer */
+enum conf_writer {
+    CONF_WRITER_AUTO,
+    CONF_WRITER_PRIVILEGE,
+    CONF_WRITER_API, /* ejabberd-api */
+    CONF_WRITER_NONE,
+};
+
+/* Keys whose value is yes or no. */
+enum conf_yes_no {
+    CONF_NO,
+    CONF_YES,
+};
+
+/* store.sync */
+enum conf_sync {
+    CONF_SYNC_NORMAL,
+    CONF_SYNC_FULL,
+};
+
+/* Bits of webhook.stanzas and of webhook.events. */
+#define CONF_KIND_MESSAGE 1u
+#define CONF_KIND_PRESENCE 2u
+#define CONF_KIND_IQ 4u
+#define CONF_EVENT_BARE 1u
+#define CONF_EVENT_FULL 2u
+#define CONF_EVENT_HOST 4u
+
 /* A REST bearer token and the JID pattern that limits its `from`. */
 struct conf_token {
     char *token;
@@ -69,11 +103,11 @@ struct conf {
         unsigned queue_wait;     /* seconds a send waits for queue room */
     } rest;
     struct {
-        char *url;          /* NULL: no webhook; may hold {kind} {type}... */
-        char *content_type; /* application/xmpp+xml or application/json */
-        char *stanzas;      /* comma list of message, presence, iq */
-        char *events;       /* comma list of bare, full, host */
-        unsigned timeout;   /* seconds per request */
+        char *url; /* NULL: no webhook; may hold {kind} {type}... */
+        enum conf_content_type content_type;
+        unsigned stanzas; /* CONF_KIND_* bits */
+        unsigned events;  /* CONF_EVENT_* bits */
+        unsigned timeout; /* seconds per request */
         unsigned concurrency;
         unsigned queue_max;
         char *secret; /* HMAC-SHA256 key for X-Restanza-Signature, or NULL */
@@ -84,23 +118,23 @@ struct conf {
         char *token;      /* bearer for /roster_admin/refresh, or NULL */
         unsigned timeout; /* seconds per fetch */
         unsigned concurrency; /* parallel fetches */
-        char *writer;         /* auto, privilege, ejabberd-api or none */
-        char *api_url;        /* ejabberd mod_http_api base URL */
+        enum conf_writer writer;
+        char *api_url; /* ejabberd mod_http_api base URL */
         char *api_user;
         char *api_password;
         unsigned min_interval; /* seconds between login syncs of a user */
     } roster;
     struct {
-        char *rooms;          /* comma list of room@service[/nick], or NULL */
-        char *nick;           /* default nickname in rooms */
-        char *accept_invites; /* yes or no: join the rooms we are invited to */
+        char *rooms; /* comma list of room@service[/nick], or NULL */
+        char *nick;  /* default nickname in rooms */
+        enum conf_yes_no accept_invites; /* join the rooms we are invited to */
     } muc;
     struct {
         enum log_level level;
     } log;
     struct {
-        char *path;         /* SQLite database, NULL for `none` */
-        char *sync;         /* normal or full */
+        char *path; /* SQLite database, NULL for `none` */
+        enum conf_sync sync;
         unsigned retention; /* seconds delivered events stay readable */
     } store;
     struct {
@@ -126,6 +160,10 @@ struct conf *conf_parse(const char *text, size_t len, const char *name,
                         FILE *errs);
 
 void conf_free(struct conf *conf);
+
+/* The configuration file's spelling of a value. */
+const char *conf_content_type_name(enum conf_content_type ct);
+const char *conf_writer_name(enum conf_writer w);
 
 /* Shortest bearer token accepted in rest.tokens. */
 #define CONF_TOKEN_MIN 16

@@ -66,18 +66,17 @@ enum doctor_server doctor_server_kind(const struct doctor_facts *f)
     return DOCTOR_SERVER_UNKNOWN;
 }
 
-const char *doctor_effective_writer(const struct conf *conf,
-                                    const struct doctor_facts *f)
+enum conf_writer doctor_effective_writer(const struct conf *conf,
+                                         const struct doctor_facts *f)
 {
-    const char *w = conf->roster.writer;
     const char *p;
 
-    if (strcmp(w, "auto") != 0)
-        return w;
+    if (conf->roster.writer != CONF_WRITER_AUTO)
+        return conf->roster.writer;
     p = priv(f, "roster");
     if (p != NULL && (strcmp(p, "set") == 0 || strcmp(p, "both") == 0))
-        return "privilege";
-    return "none";
+        return CONF_WRITER_PRIVILEGE;
+    return CONF_WRITER_NONE;
 }
 
 /* The handshake line, with the fix for each failure restanza reports. */
@@ -129,32 +128,32 @@ static void check_roster_privilege(struct doctor_report *r,
                                    const struct doctor_facts *f)
 {
     const char *p = priv(f, "roster");
-    const char *w = conf->roster.writer;
+    enum conf_writer w = conf->roster.writer;
     bool both = p != NULL && strcmp(p, "both") == 0;
     const char *fix = "grant roster \"both\" (Prosody: privileged_entities; "
                       "ejabberd: mod_privilege roster: both)";
     const char *shown = p != NULL ? p : "not granted";
 
-    if (conf->roster.url == NULL || strcmp(w, "ejabberd-api") == 0 ||
-        strcmp(w, "none") == 0) {
+    if (conf->roster.url == NULL || w == CONF_WRITER_API ||
+        w == CONF_WRITER_NONE) {
         add(r, DOCTOR_OK, "privilege roster", NULL,
             "%s; not needed (roster.url %s, roster.writer = %s)", shown,
-            conf->roster.url != NULL ? "set" : "unset", w);
+            conf->roster.url != NULL ? "set" : "unset", conf_writer_name(w));
         return;
     }
     if (both) {
         add(r, DOCTOR_OK, "privilege roster", NULL,
             "both; roster.writer = %s writes through privileged roster "
             "get/set",
-            w);
+            conf_writer_name(w));
         return;
     }
-    if (strcmp(w, "privilege") == 0)
+    if (w == CONF_WRITER_PRIVILEGE)
         add(r, DOCTOR_FAIL, "privilege roster", fix,
             "%s; roster.writer = privilege reads (get) and writes (set) "
             "rosters and needs both",
             shown);
-    else if (strcmp(doctor_effective_writer(conf, f), "none") == 0)
+    else if (doctor_effective_writer(conf, f) == CONF_WRITER_NONE)
         add(r, DOCTOR_WARN, "privilege roster",
             "grant roster \"both\", or on ejabberd set roster.writer = "
             "ejabberd-api",
@@ -173,11 +172,11 @@ static void check_quirks(struct doctor_report *r, const struct conf *conf,
                          const struct doctor_facts *f)
 {
     enum doctor_server kind = doctor_server_kind(f);
-    const char *writer = doctor_effective_writer(conf, f);
+    enum conf_writer writer = doctor_effective_writer(conf, f);
     bool v2301 = f->version[0] == '\0' || starts(f->version, "23.01");
 
     if (kind == DOCTOR_SERVER_EJABBERD && conf->roster.url != NULL &&
-        strcmp(writer, "privilege") == 0)
+        writer == CONF_WRITER_PRIVILEGE)
         add(r, v2301 ? DOCTOR_FAIL : DOCTOR_WARN, "quirk ejabberd roster",
             "set roster.writer = ejabberd-api with roster.api_url, "
             "roster.api_user and roster.api_password (mod_http_api)",
@@ -247,7 +246,7 @@ static void check_presence_privilege(struct doctor_report *r,
 {
     const char *p = priv(f, "presence");
     bool needed = conf->roster.url != NULL &&
-                  strcmp(doctor_effective_writer(conf, f), "none") != 0;
+                  doctor_effective_writer(conf, f) != CONF_WRITER_NONE;
 
     if (p != NULL)
         add(r, DOCTOR_OK, "privilege presence", NULL,

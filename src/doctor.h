@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "conf.h"
+
 struct conf;
 struct strmap;
 
@@ -74,10 +76,10 @@ enum doctor_server doctor_server_kind(const struct doctor_facts *f);
 
 /*
  * The roster writer the configuration resolves to with these grants:
- * "privilege", "ejabberd-api" or "none" (as roster.c decides for auto).
+ * privilege, ejabberd-api or none (as roster.c decides for auto).
  */
-const char *doctor_effective_writer(const struct conf *conf,
-                                    const struct doctor_facts *f);
+enum conf_writer doctor_effective_writer(const struct conf *conf,
+                                         const struct doctor_facts *f);
 
 /* Run every check; the returned report is the caller's (doctor_free). */
 struct doctor_report *doctor_check(const struct conf *conf,

@@ -183,7 +183,7 @@ static void probe_http_all(struct probe *p)
         http_start(p, &p->facts.roster_app, &req);
         free(url);
     }
-    if (strcmp(conf->roster.writer, "ejabberd-api") == 0 &&
+    if (conf->roster.writer == CONF_WRITER_API &&
         conf->roster.api_url != NULL && conf->roster.api_user != NULL &&
         conf->roster.api_password != NULL)
         probe_api(p);

@@ -275,7 +275,7 @@ static int run(struct daemon *d)
     }
     loop_prepare_add(d->loop, on_prepare_logs, d->loop);
     if (d->conf->store.path != NULL) {
-        enum store_sync sync = strcmp(d->conf->store.sync, "full") == 0
+        enum store_sync sync = d->conf->store.sync == CONF_SYNC_FULL
                                    ? STORE_SYNC_FULL
                                    : STORE_SYNC_NORMAL;
         d->store = store_open(d->conf->store.path, sync);

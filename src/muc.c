@@ -907,7 +907,7 @@ struct muc *muc_new(struct loop *loop, struct component *c, struct httpd *h,
     m->ctx = component_ctx(c);
     m->occupant = xmalloc(n);
     snprintf(m->occupant, n, "%s@%s", MUC_LOCAL, conf->component.jid);
-    m->accept_invites = strcmp(conf->muc.accept_invites, "yes") == 0;
+    m->accept_invites = conf->muc.accept_invites == CONF_YES;
     m->store = store;
     muc_add_configured(m);
     if (store != NULL &&

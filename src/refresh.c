@@ -106,10 +106,12 @@ static void batch_maybe_done(struct batch *b)
     free(b);
 }
 
-static void on_user_done(const char *user, const char *error, void *arg)
+static void on_user_done(const char *user, enum roster_fail fail,
+                         const char *error, void *arg)
 {
     struct batch *b = arg;
 
+    (void)fail; /* every failure is listed with its text */
     if (error == NULL) {
         b->updated++;
     } else {

@@ -90,6 +90,7 @@ struct roster_job {
     bool halted;          /* send no more changes (server silent or gone) */
     uint64_t write_start; /* loop ms when writing began */
     char *error;
+    enum roster_fail fail;
     struct roster_job *prev, *next; /* r->jobs list */
     struct roster_job *wnext;       /* r->wq: has changes left to send */
 };
@@ -122,15 +123,18 @@ static void schedule_pump(struct roster *r);
 
 static enum writer writer_of(const struct roster *r)
 {
-    const char *w = r->conf->roster.writer;
     const char *p;
 
-    if (strcmp(w, "privilege") == 0)
+    switch (r->conf->roster.writer) {
+    case CONF_WRITER_PRIVILEGE:
         return WRITER_PRIVILEGE;
-    if (strcmp(w, "ejabberd-api") == 0)
+    case CONF_WRITER_API:
         return WRITER_API;
-    if (strcmp(w, "none") == 0)
+    case CONF_WRITER_NONE:
         return WRITER_NONE;
+    case CONF_WRITER_AUTO:
+        break;
+    }
     p = delegation_privilege(r->d, r->conf->server.domain, "roster");
     if (p != NULL && (strcmp(p, "set") == 0 || strcmp(p, "both") == 0))
         return WRITER_PRIVILEGE;
@@ -224,16 +228,20 @@ static void roster_job_free(struct roster_job *j)
     free(j);
 }
 
-static void roster_job_set_error(struct roster_job *j, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void roster_job_set_error(struct roster_job *j, enum roster_fail fail,
+                                 const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void roster_job_set_error(struct roster_job *j, const char *fmt, ...)
+/* The first failure of a job is the one its waiters hear. */
+static void roster_job_set_error(struct roster_job *j, enum roster_fail fail,
+                                 const char *fmt, ...)
 {
     va_list ap;
     char buf[300];
 
     if (j->error != NULL)
         return;
+    j->fail = fail;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
@@ -273,7 +281,7 @@ static void job_finish(struct roster_job *j)
     }
     for (size_t i = 0; i < j->nwaiters; i++)
         if (j->waiters[i].cb != NULL)
-            j->waiters[i].cb(j->user, j->error, j->waiters[i].arg);
+            j->waiters[i].cb(j->user, j->fail, j->error, j->waiters[i].arg);
     roster_job_free(j);
     schedule_pump(r);
 }
@@ -393,7 +401,7 @@ static void on_priv_set(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
     r->in_flight--;
     window_adapt(r, o, sent);
     if (!iq_ok(o, reply))
-        roster_job_set_error(j, "roster set of %s: %s",
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "roster set of %s: %s",
                              j->changes[change].item->jid,
                              iq_error_text(o, reply, buf, sizeof(buf)));
     /* An error reply is about one item; silence or a lost stream means
@@ -439,7 +447,8 @@ static void send_change(struct roster_job *j)
         enum component_refusal why = component_send_refusal(r->c);
 
         ticket_take(t);
-        roster_job_set_error(j, "roster set of %s not sent: %s", ch->item->jid,
+        roster_job_set_error(j, ROSTER_FAIL_OTHER,
+                             "roster set of %s not sent: %s", ch->item->jid,
                              component_refusal_name(why));
         /* Without a stream no later change can go either. */
         if (why == COMPONENT_REFUSED_DISCONNECTED)
@@ -488,7 +497,7 @@ static void on_priv_get(enum iq_outcome o, xmpp_stanza_t *reply, void *arg)
     if (j == NULL)
         return;
     if (!iq_ok(o, reply)) {
-        roster_job_set_error(j, "roster get: %s",
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "roster get: %s",
                              iq_error_text(o, reply, buf, sizeof(buf)));
         job_finish(j);
         return;
@@ -507,7 +516,8 @@ static void priv_read(struct roster_job *j)
 
     j->state = JOB_READING;
     if (p == NULL || strcmp(p, "get") == 0) {
-        roster_job_set_error(j, "roster set privilege not granted");
+        roster_job_set_error(j, ROSTER_FAIL_OTHER,
+                             "roster set privilege not granted");
         job_finish(j);
         return;
     }
@@ -522,7 +532,7 @@ static void priv_read(struct roster_job *j)
     if (component_send_iq(r->c, iq, ROSTER_WRITE_TIMEOUT_MS, on_priv_get, t) <
         0) {
         ticket_take(t);
-        roster_job_set_error(j, "XMPP server not connected");
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "XMPP server not connected");
         job_finish(j);
     }
     xmpp_stanza_release(iq);
@@ -560,7 +570,8 @@ static void api_call(struct roster_job *j, const char *cmd, json_object *args,
     free(body);
     json_object_put(args);
     if (j->t == NULL) {
-        roster_job_set_error(j, "cannot start ejabberd API request");
+        roster_job_set_error(j, ROSTER_FAIL_OTHER,
+                             "cannot start ejabberd API request");
         job_finish(j);
     }
 }
@@ -589,7 +600,7 @@ static void on_api_write(const struct httpc_response *resp, void *arg)
 
     j->t = NULL;
     if (resp->error == HTTPC_E_SHUTDOWN) {
-        roster_job_set_error(j, "shutting down");
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "shutting down");
         job_finish(j);
         return;
     }
@@ -597,7 +608,7 @@ static void on_api_write(const struct httpc_response *resp, void *arg)
     if (why == NULL && strcmp(resp->body, "0") != 0)
         why = "ejabberd API: command failed";
     if (why != NULL)
-        roster_job_set_error(j, "%s", why);
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "%s", why);
     api_next(j);
 }
 
@@ -616,7 +627,8 @@ static void api_next(struct roster_job *j)
     ch = &j->changes[j->next_change++];
     if (jid_parse(ch->item->jid, &who) < 0 || who.local == NULL) {
         jid_clear(&who);
-        roster_job_set_error(j, "cannot write %s through the ejabberd API",
+        roster_job_set_error(j, ROSTER_FAIL_OTHER,
+                             "cannot write %s through the ejabberd API",
                              ch->item->jid);
         api_next(j);
         return;
@@ -664,7 +676,7 @@ static void on_api_get(const struct httpc_response *resp, void *arg)
 
     j->t = NULL;
     if (resp->error == HTTPC_E_SHUTDOWN) {
-        roster_job_set_error(j, "shutting down");
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "shutting down");
         job_finish(j);
         return;
     }
@@ -675,7 +687,7 @@ static void on_api_get(const struct httpc_response *resp, void *arg)
             why = buf;
     }
     if (why != NULL) {
-        roster_job_set_error(j, "%s", why);
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "%s", why);
         job_finish(j);
         return;
     }
@@ -723,20 +735,24 @@ static void on_fetch(const struct httpc_response *resp, void *arg)
     if (resp->error != HTTPC_OK || resp->status != 200) {
         metrics_inc(METRIC_ROSTER_FETCH_FAILURES);
         if (resp->error == HTTPC_E_SHUTDOWN)
-            roster_job_set_error(j, "shutting down");
+            roster_job_set_error(j, ROSTER_FAIL_OTHER, "shutting down");
         else if (resp->error == HTTPC_E_TIMEOUT)
-            roster_job_set_error(j, "web app: timeout: %s", resp->error_text);
+            roster_job_set_error(j, ROSTER_FAIL_APP_TIMEOUT,
+                                 "web app: timeout: %s", resp->error_text);
         else if (resp->error != HTTPC_OK)
-            roster_job_set_error(j, "web app: %s", resp->error_text);
+            roster_job_set_error(j, ROSTER_FAIL_OTHER, "web app: %s",
+                                 resp->error_text);
         else
-            roster_job_set_error(j, "web app: HTTP %ld", resp->status);
+            roster_job_set_error(j, ROSTER_FAIL_OTHER, "web app: HTTP %ld",
+                                 resp->status);
         job_finish(j);
         return;
     }
     l = roster_list_parse(j->jid, resp->body, resp->len, err, sizeof(err));
     if (l == NULL) {
         metrics_inc(METRIC_ROSTER_FETCH_FAILURES);
-        roster_job_set_error(j, "web app: invalid roster: %s", err);
+        roster_job_set_error(j, ROSTER_FAIL_OTHER,
+                             "web app: invalid roster: %s", err);
         job_finish(j);
         return;
     }
@@ -752,13 +768,13 @@ static void on_fetch(const struct httpc_response *resp, void *arg)
         if (!r->warned_none)
             log_warn("roster writer is none: rosters are fetched but not "
                      "written",
-                     "writer=%s", r->conf->roster.writer);
+                     "writer=%s", conf_writer_name(r->conf->roster.writer));
         r->warned_none = true;
         job_finish(j);
     } else if (w == WRITER_API) {
         api_read(j);
     } else if (!roster_ready(r)) {
-        roster_job_set_error(j, "XMPP server not connected");
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "XMPP server not connected");
         job_finish(j);
     } else {
         priv_read(j);
@@ -802,7 +818,8 @@ static void roster_job_start(struct roster_job *j)
     j->t = httpc_start(r->http, &req, on_fetch, j);
     free(url);
     if (j->t == NULL) {
-        roster_job_set_error(j, "cannot start the web app request");
+        roster_job_set_error(j, ROSTER_FAIL_OTHER,
+                             "cannot start the web app request");
         job_finish(j);
     }
 }
@@ -928,7 +945,8 @@ static void on_dreq_timer(void *arg)
                     COND_REMOTE_TIMEOUT, "the roster web app did not answer");
 }
 
-static void on_dreq_fetched(const char *user, const char *error, void *arg)
+static void on_dreq_fetched(const char *user, enum roster_fail fail,
+                            const char *error, void *arg)
 {
     struct dreq *q = arg;
     const struct roster_list *l = strmap_get(q->r->cache, user);
@@ -936,7 +954,7 @@ static void on_dreq_fetched(const char *user, const char *error, void *arg)
     if (!q->answered) {
         if (error == NULL && l != NULL)
             delegated_result(q->r, q->outer, q->inner, q->dlg_ns, l);
-        else if (error != NULL && strncmp(error, "web app: timeout", 16) == 0)
+        else if (fail == ROSTER_FAIL_APP_TIMEOUT)
             delegated_error(q->r, q->outer, q->inner, q->dlg_ns, ERR_WAIT,
                             COND_REMOTE_TIMEOUT,
                             "the roster web app did not answer");
@@ -1085,7 +1103,7 @@ struct roster *roster_new(struct loop *loop, struct component *c,
         free(cred);
     }
     log_info("roster enabled", "url=%s writer=%s", conf->roster.url,
-             conf->roster.writer);
+             conf_writer_name(conf->roster.writer));
     return r;
 }
 
@@ -1096,7 +1114,7 @@ void roster_free(struct roster *r)
     loop_timer_cancel(r->loop, r->pump);
     r->pump = NULL;
     while (r->jobs != NULL) {
-        roster_job_set_error(r->jobs, "shutting down");
+        roster_job_set_error(r->jobs, ROSTER_FAIL_OTHER, "shutting down");
         job_finish(r->jobs);
         loop_timer_cancel(r->loop, r->pump);
         r->pump = NULL;

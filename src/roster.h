@@ -26,8 +26,17 @@ struct roster;
  */
 #define ROSTER_WINDOW 32
 
-/* Called once per roster_sync(): error is NULL on success (borrowed). */
-typedef void (*roster_done_cb)(const char *user, const char *error, void *arg);
+/* How a sync ended: callers answer a slow web app differently. */
+enum roster_fail {
+    ROSTER_FAIL_NONE,
+    ROSTER_FAIL_APP_TIMEOUT, /* the web app did not answer in time */
+    ROSTER_FAIL_OTHER,
+};
+
+/* Called once per roster_sync(): error is NULL (and fail
+ * ROSTER_FAIL_NONE) on success, else the text for people (borrowed). */
+typedef void (*roster_done_cb)(const char *user, enum roster_fail fail,
+                               const char *error, void *arg);
 
 /* NULL when conf has no roster.url. Borrows everything. */
 struct roster *roster_new(struct loop *loop, struct component *c,

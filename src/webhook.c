@@ -87,33 +87,7 @@ struct webhook {
     void *drain_arg;
 };
 
-static const char *const kind_names[] = {"message", "presence", "iq", NULL};
-static const char *const event_names[] = {"bare", "full", "host", NULL};
-
 /* ---- pure parts ---- */
-
-unsigned webhook_list_mask(const char *list, const char *const *names)
-{
-    unsigned mask = 0;
-    const char *s = list;
-
-    while (s != NULL && *s != '\0') {
-        size_t len;
-        s += strspn(s, " \t");
-        len = strcspn(s, ",");
-        size_t trimmed = len;
-        while (trimmed > 0 && (s[trimmed - 1] == ' ' || s[trimmed - 1] == '\t'))
-            trimmed--;
-        for (unsigned i = 0; names[i] != NULL; i++)
-            if (strlen(names[i]) == trimmed &&
-                strncmp(s, names[i], trimmed) == 0)
-                mask |= 1u << i;
-        s += len;
-        if (*s == ',')
-            s++;
-    }
-    return mask;
-}
 
 char *webhook_expand_url(const char *tmpl, const char *kind, const char *type,
                          const char *to, const char *from)
@@ -1194,17 +1168,17 @@ char *webhook_event_json(struct webhook *w, const char *xml)
 static unsigned event_of(const char *to)
 {
     if (to == NULL || strchr(to, '/') == NULL)
-        return to != NULL && strchr(to, '@') != NULL ? WEBHOOK_EVENT_BARE
-                                                     : WEBHOOK_EVENT_HOST;
-    return WEBHOOK_EVENT_FULL;
+        return to != NULL && strchr(to, '@') != NULL ? CONF_EVENT_BARE
+                                                     : CONF_EVENT_HOST;
+    return CONF_EVENT_FULL;
 }
 
 static bool on_incoming(xmpp_stanza_t *st, void *arg)
 {
     struct webhook *w = arg;
-    unsigned kind = stanza_is(st, EL_MESSAGE)    ? WEBHOOK_KIND_MESSAGE
-                    : stanza_is(st, EL_PRESENCE) ? WEBHOOK_KIND_PRESENCE
-                    : stanza_is(st, EL_IQ)       ? WEBHOOK_KIND_IQ
+    unsigned kind = stanza_is(st, EL_MESSAGE)    ? CONF_KIND_MESSAGE
+                    : stanza_is(st, EL_PRESENCE) ? CONF_KIND_PRESENCE
+                    : stanza_is(st, EL_IQ)       ? CONF_KIND_IQ
                                                  : 0;
     xmpp_stanza_t *copy;
 
@@ -1302,9 +1276,9 @@ struct webhook *webhook_new(struct loop *loop, struct component *c,
     w->conf = conf;
     w->ctx = component_ctx(c);
     w->content_type =
-        strcmp(conf->webhook.content_type, CT_JSON) == 0 ? CT_JSON : CT_XML;
-    w->kinds = webhook_list_mask(conf->webhook.stanzas, kind_names);
-    w->events = webhook_list_mask(conf->webhook.events, event_names);
+        conf->webhook.content_type == CONF_CONTENT_JSON ? CT_JSON : CT_XML;
+    w->kinds = conf->webhook.stanzas;
+    w->events = conf->webhook.events;
     w->http = httpc_new(loop, conf->webhook.concurrency);
     probe(w);
     return w;

@@ -139,14 +139,4 @@ enum webhook_reply webhook_decide(const char *kind, const char *type,
                                   bool receipt, long status, bool body_empty,
                                   bool body_stanza);
 
-/* Bits of webhook.stanzas / webhook.events lists (validated by conf). */
-#define WEBHOOK_KIND_MESSAGE 1u
-#define WEBHOOK_KIND_PRESENCE 2u
-#define WEBHOOK_KIND_IQ 4u
-#define WEBHOOK_EVENT_BARE 1u
-#define WEBHOOK_EVENT_FULL 2u
-#define WEBHOOK_EVENT_HOST 4u
-/* Mask of a comma list whose items are names[i] -> bit 1 << i. */
-unsigned webhook_list_mask(const char *list, const char *const *names);
-
 #endif

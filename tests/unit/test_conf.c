@@ -1336,9 +1336,11 @@ START_TEST(test_webhook_defaults)
     struct conf *conf = parse_ok(BASE);
 
     ck_assert_ptr_null(conf->webhook.url);
-    ck_assert_str_eq(conf->webhook.content_type, "application/xmpp+xml");
-    ck_assert_str_eq(conf->webhook.stanzas, "message, presence, iq");
-    ck_assert_str_eq(conf->webhook.events, "bare, full, host");
+    ck_assert_int_eq(conf->webhook.content_type, CONF_CONTENT_XML);
+    ck_assert_uint_eq(conf->webhook.stanzas,
+                      CONF_KIND_MESSAGE | CONF_KIND_PRESENCE | CONF_KIND_IQ);
+    ck_assert_uint_eq(conf->webhook.events,
+                      CONF_EVENT_BARE | CONF_EVENT_FULL | CONF_EVENT_HOST);
     ck_assert_uint_eq(conf->webhook.timeout, 10);
     ck_assert_uint_eq(conf->webhook.concurrency, 64);
     ck_assert_uint_eq(conf->webhook.queue_max, 10000);
@@ -1361,9 +1363,9 @@ START_TEST(test_webhook_values)
 
     ck_assert_str_eq(conf->webhook.url,
                      "https://app.example/hook/{kind}?to={to}");
-    ck_assert_str_eq(conf->webhook.content_type, "application/json");
-    ck_assert_str_eq(conf->webhook.stanzas, "iq , message");
-    ck_assert_str_eq(conf->webhook.events, "bare");
+    ck_assert_int_eq(conf->webhook.content_type, CONF_CONTENT_JSON);
+    ck_assert_uint_eq(conf->webhook.stanzas, CONF_KIND_IQ | CONF_KIND_MESSAGE);
+    ck_assert_uint_eq(conf->webhook.events, CONF_EVENT_BARE);
     ck_assert_uint_eq(conf->webhook.timeout, 300);
     ck_assert_uint_eq(conf->webhook.concurrency, 256);
     ck_assert_uint_eq(conf->webhook.queue_max, 1000000);
@@ -1426,7 +1428,7 @@ START_TEST(test_roster_defaults)
     ck_assert_ptr_null(conf->roster.token);
     ck_assert_uint_eq(conf->roster.timeout, 10);
     ck_assert_uint_eq(conf->roster.concurrency, 32);
-    ck_assert_str_eq(conf->roster.writer, "auto");
+    ck_assert_int_eq(conf->roster.writer, CONF_WRITER_AUTO);
     ck_assert_ptr_null(conf->roster.api_url);
     ck_assert_uint_eq(conf->roster.min_interval, 60);
     conf_free(conf);
@@ -1450,7 +1452,7 @@ START_TEST(test_roster_values)
     ck_assert_str_eq(conf->roster.token, "t0k3n");
     ck_assert_uint_eq(conf->roster.timeout, 3);
     ck_assert_uint_eq(conf->roster.concurrency, 8);
-    ck_assert_str_eq(conf->roster.writer, "ejabberd-api");
+    ck_assert_int_eq(conf->roster.writer, CONF_WRITER_API);
     ck_assert_str_eq(conf->roster.api_url, "http://127.0.0.1:5443/api");
     ck_assert_str_eq(conf->roster.api_user, "admin@example.org");
     ck_assert_str_eq(conf->roster.api_password, "pw");

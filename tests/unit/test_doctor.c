@@ -170,7 +170,7 @@ START_TEST(test_auto_writer_without_roster_privilege_warns_none)
     prosody();
     run();
     ck_assert_int_eq(line("privilege roster")->level, DOCTOR_WARN);
-    ck_assert_str_eq(doctor_effective_writer(conf, &facts), "none");
+    ck_assert_int_eq(doctor_effective_writer(conf, &facts), CONF_WRITER_NONE);
 }
 END_TEST
 
@@ -182,7 +182,8 @@ START_TEST(test_ejabberd_with_privilege_writer_fails_with_api_fix)
     grant("roster", "both");
     run();
     ck_assert_int_eq(doctor_server_kind(&facts), DOCTOR_SERVER_EJABBERD);
-    ck_assert_str_eq(doctor_effective_writer(conf, &facts), "privilege");
+    ck_assert_int_eq(doctor_effective_writer(conf, &facts),
+                     CONF_WRITER_PRIVILEGE);
     ck_assert_int_eq(line("quirk ejabberd roster")->level, DOCTOR_FAIL);
     ck_assert_ptr_nonnull(
         strstr(line("quirk ejabberd roster")->fix, "ejabberd-api"));

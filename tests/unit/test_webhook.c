@@ -289,16 +289,6 @@ START_TEST(test_other_statuses_are_errors)
 }
 END_TEST
 
-START_TEST(test_list_mask)
-{
-    static const char *const names[] = {"message", "presence", "iq", NULL};
-
-    ck_assert_uint_eq(webhook_list_mask("message, presence, iq", names), 7);
-    ck_assert_uint_eq(webhook_list_mask("iq", names), 4);
-    ck_assert_uint_eq(webhook_list_mask(" presence ,message", names), 3);
-}
-END_TEST
-
 /* RFC 4231 test cases 1, 2, 4, 6 and 7 (HMAC-SHA-256). */
 START_TEST(test_hmac_sha256_rfc4231_vectors)
 {
@@ -353,7 +343,6 @@ static Suite *webhook_suite(void)
     tcase_add_test(tc, test_url_values_never_form_dot_segments);
     tcase_add_test(tc, test_url_missing_values_expand_to_empty);
     tcase_add_test(tc, test_url_unknown_braces_are_kept);
-    tcase_add_test(tc, test_list_mask);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("mapping");
