@@ -203,7 +203,7 @@ static void fake_stop(struct fake *f)
 
 struct fx {
     char domain[32], jid[32], secret[32], host[16], xmpp_host[16];
-    char token[64], url[96], writer[16];
+    char token[64], url[96];
     struct conf conf;
     struct loop *loop;
     struct fake fake;
@@ -266,10 +266,9 @@ static void fx_init(struct fx *fx, bool with_roster)
         snprintf(fx->url, sizeof(fx->url), "http://127.0.0.1:%u/roster/%%s",
                  free_port());
         strcpy(fx->token, TOKEN);
-        strcpy(fx->writer, "auto");
         fx->conf.roster.url = fx->url;
         fx->conf.roster.token = fx->token;
-        fx->conf.roster.writer = fx->writer;
+        fx->conf.roster.writer = CONF_WRITER_AUTO;
         fx->conf.roster.timeout = 2;
         fx->conf.roster.concurrency = 2;
     }

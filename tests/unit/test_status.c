@@ -32,7 +32,7 @@
 /* One loop with the status routes on a free loopback port and a client. */
 struct fx {
     char host[16], domain[32], jid[32], secret[16], xmpp_host[16];
-    char token[64], roster_url[64], writer[16];
+    char token[64], roster_url[64];
     struct conf conf;
     struct loop *loop;
     struct httpd *httpd;
@@ -278,10 +278,9 @@ START_TEST(test_status_json_with_roster_shows_its_window)
     fx_init(&fx);
     strcpy(fx.roster_url, "http://127.0.0.1:1/roster/%s");
     strcpy(fx.token, "roster-token-0123456789");
-    strcpy(fx.writer, "ejabberd-api");
     fx.conf.roster.url = fx.roster_url;
     fx.conf.roster.token = fx.token;
-    fx.conf.roster.writer = fx.writer;
+    fx.conf.roster.writer = CONF_WRITER_API;
     fx_open(&fx);
     ck_assert_ptr_nonnull(fx.roster);
     text = status_json(fx.s, NULL);
