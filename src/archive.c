@@ -317,6 +317,20 @@ static void archive_on_abort(struct httpd_request *req, void *arg)
     archive_query_free(q);
 }
 
+/* True when s is a bare JID of server.domain. */
+static bool archive_is_user(const struct archive *a, const char *s)
+{
+    struct jid j;
+    bool user;
+
+    if (jid_parse(s, &j) < 0)
+        return false;
+    user = j.local != NULL && j.resource == NULL &&
+           strcmp(j.domain, a->conf->server.domain) == 0;
+    jid_clear(&j);
+    return user;
+}
+
 bool archive_offer_message(xmpp_stanza_t *msg, void *arg)
 {
     struct archive *a = arg;
@@ -325,7 +339,7 @@ bool archive_offer_message(xmpp_stanza_t *msg, void *arg)
     xmpp_stanza_t *fwd, *inner, *res;
     const char *qid;
 
-    if (a->queries == NULL || from == NULL || priv == NULL)
+    if (from == NULL || priv == NULL)
         return false;
     fwd = stanza_child(priv, EL_FORWARDED, NS_FORWARD);
     inner = fwd != NULL ? stanza_child(fwd, EL_MESSAGE, NULL) : NULL;
@@ -342,6 +356,13 @@ bool archive_offer_message(xmpp_stanza_t *msg, void *arg)
         if (json_object_array_length(q->messages) < MAX_RESULTS &&
             (entry = archive_result_entry(res)) != NULL)
             json_object_array_add(q->messages, entry);
+        return true;
+    }
+    /* A result of a query whose caller left or timed out: the server's
+     * answer to us, nothing for the webhook. */
+    if (archive_is_user(a, from)) {
+        log_debug("archive late result dropped", "user=%s queryid=%s", from,
+                  qid);
         return true;
     }
     return false;
@@ -428,7 +449,7 @@ static bool archive_ready(struct archive *a, struct httpd_request *req,
 }
 
 static void archive_start(struct archive *a, struct httpd_request *req,
-                          char *user, json_object *payload)
+                          char *user, json_object *payload, unsigned secs)
 {
     struct jsonmap_error err;
     const char *priv_ns;
@@ -455,8 +476,8 @@ static void archive_start(struct archive *a, struct httpd_request *req,
         archive_query_free(q);
         return;
     }
-    if (component_send_iq(a->c, iq, (uint64_t)a->conf->rest.iq_timeout * 1000,
-                          archive_on_reply, q) < 0) {
+    if (component_send_iq(a->c, iq, (uint64_t)secs * 1000, archive_on_reply,
+                          q) < 0) {
         archive_fail(req, 503, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
                      "The archive query could not be sent to the XMPP server");
         archive_query_free(q);
@@ -472,22 +493,28 @@ bool archive_take(struct httpd_request *req, const char *to,
                   const char *pattern, void *arg)
 {
     struct archive *a = arg;
-    struct jid j;
     struct archive_params p = {NULL, NULL};
+    const char *timeout = httpd_request_header(req, "Restanza-Timeout");
+    unsigned secs = a->conf->rest.iq_timeout;
     char *user;
 
-    if (jid_parse(to, &j) < 0)
+    if (!archive_is_user(a, to))
         return false;
-    if (j.local == NULL || j.resource != NULL ||
-        strcmp(j.domain, a->conf->server.domain) != 0) {
-        jid_clear(&j);
-        return false;
-    }
-    jid_clear(&j);
     user = jid_bare(to);
     if (pattern != NULL && !rest_jid_matches(user, pattern)) {
         archive_fail(req, 403, ERR_AUTH, COND_FORBIDDEN,
                      "This token may not read the archive of %s", user);
+        free(user);
+        return true;
+    }
+    /* The REST API's timeout headers apply, capped as there. */
+    if (timeout == NULL)
+        timeout = httpd_request_header(req, "Prosody-Rest-Timeout");
+    if (timeout != NULL &&
+        rest_parse_timeout(timeout, a->conf->rest.iq_max_timeout, &secs) < 0) {
+        archive_fail(req, 400, ERR_MODIFY, COND_BAD_REQUEST,
+                     "The timeout header must be a whole number of seconds "
+                     "from 1");
         free(user);
         return true;
     }
@@ -501,7 +528,7 @@ bool archive_take(struct httpd_request *req, const char *to,
             p.bad);
         free(user);
     } else {
-        archive_start(a, req, user, p.payload);
+        archive_start(a, req, user, p.payload, secs);
     }
     json_object_put(p.payload);
     return true;

@@ -140,6 +140,19 @@ def test_archive_with_the_fix_returns_the_users_messages_and_pages(
     resp = archive(r, "alice@localhost", max="two")
     assert resp.status == 400, resp
 
+    # No answer within the caller's Restanza-Timeout: 504. The results that
+    # come later are dropped (not handed to the webhook as messages).
+    srv.pause()
+    try:
+        resp = archive(r, "alice@localhost",
+                       headers=dict(bearer(), **{"Restanza-Timeout": "1"}))
+    finally:
+        srv.resume()
+    assert resp.status == 504, resp
+    assert resp.json()["error"]["condition"] == "remote-server-timeout"
+    r.wait_log(r"archive late result dropped.*alice@localhost", timeout=20,
+               count=3)
+
 
 @pytest.mark.servers("prosody")
 def test_archive_without_the_fix_is_a_502_naming_the_server_failure(
@@ -185,9 +198,8 @@ def test_archive_without_the_iq_grant_is_a_403_naming_it(server, restanza):
 @pytest.mark.servers("prosody")
 def test_archive_paths_are_clean_under_valgrind(make_server, restanza, client,
                                                 tmp_path):
-    """Results, paging, an archive error, a caller that leaves while its
-    query waits, and a query still waiting at SIGTERM (answered 503): no
-    memory error, no leak."""
+    """Results, paging, an archive error, a query timed out, and a query
+    still waiting at SIGTERM (answered 503): no memory error, no leak."""
     srv = make_server("prosody", modules=["mam"], privileges=MAM_GRANT,
                       plugin_paths=[patched_plugins(tmp_path)])
     r = start(srv, restanza, valgrind=True)
@@ -200,8 +212,8 @@ def test_archive_paths_are_clean_under_valgrind(make_server, restanza, client,
 
     srv.pause()     # the server holds every query from now on
     try:
-        with pytest.raises(OSError):
-            archive(r, "alice@localhost", timeout_s=2)
+        h = dict(bearer(), **{"Restanza-Timeout": "1"})
+        assert archive(r, "alice@localhost", headers=h).status == 504
         late = {}
         t = threading.Thread(target=lambda: late.setdefault(
             "resp", archive(r, "bob@localhost", timeout_s=60)))
@@ -212,6 +224,7 @@ def test_archive_paths_are_clean_under_valgrind(make_server, restanza, client,
     finally:
         srv.resume()
     assert late["resp"].status == 503, late["resp"]
+    assert "shutting down" in late["resp"].json()["error"]["text"]
     with open(r.valgrind_log) as f:
         vg = f.read()
     assert "ERROR SUMMARY: 0 errors" in vg, vg[-4000:]
