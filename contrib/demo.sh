@@ -271,6 +271,9 @@ VirtualHost "$domain"
 Component "$component"
     component_secret = "$component_secret"
     modules_enabled = { "delegation"; "privilege" }
+
+Component "conference.$domain" "muc"
+    muc_room_locking = false
 EOF
     chmod 600 "$cfg"
     for user in alice bob; do
@@ -376,6 +379,9 @@ secret = $webhook_secret
 url = http://127.0.0.1:$roster_app_port/contacts/%s
 token_file = $work/roster-app/roster.token
 
+[muc]
+rooms = demo@conference.$domain
+
 [log]
 level = info
 EOF
@@ -428,6 +434,12 @@ restanza is connected to Prosody as $component. Try:
   curl -si $base/rest -H 'Authorization: Bearer $rest_token' \\
        -H 'Content-Type: application/json' \\
        -d '{"to":"alice@$domain","type":"chat","body":"hello from curl"}'
+
+  # restanza sits in demo@conference.$domain (GET /muc); post to the room:
+  # 200 once the room reflects it (join the room with any client to see it)
+  curl -si $base/rest -H 'Authorization: Bearer $rest_token' \\
+       -H 'Content-Type: application/json' \\
+       -d '{"to":"demo@conference.$domain","type":"groupchat","body":"hello room"}'
 
   # ping the server through the component; the pong comes back as JSON
   curl -s $base/rest/ping/$domain -H 'Authorization: Bearer $rest_token' \\
@@ -482,6 +494,20 @@ main() {
     curl -fsS --max-time 20 "http://127.0.0.1:$restanza_http_port/roster_admin/refresh" \
         -H "Authorization: Bearer $roster_token" -d '["alice","bob"]' ||
         fail "the roster refresh failed"
+    echo
+
+    say "POST /rest groupchat to demo@conference.$domain (200 once reflected)"
+    local i muc
+    for i in $(seq 1 100); do
+        muc=$(curl -fsS --max-time 2 "http://127.0.0.1:$restanza_http_port/muc" \
+            -H "Authorization: Bearer $rest_token" 2>/dev/null || true)
+        case $muc in *'"state":"joined"'*) break ;; esac
+        sleep 0.1
+    done
+    curl -fsS --max-time 20 "http://127.0.0.1:$restanza_http_port/rest" \
+        -H "Authorization: Bearer $rest_token" -H 'Content-Type: application/json' \
+        -d "{\"to\":\"demo@conference.$domain\",\"type\":\"groupchat\",\"body\":\"hello room\"}" ||
+        fail "the groupchat message was not reflected by the room (GET /muc: $muc)"
     echo
 
     if [ $mode = check ]; then

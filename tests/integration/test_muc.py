@@ -37,7 +37,7 @@ def new_room(server, name="room"):
     return "%s-%s@%s" % (name, uuid.uuid4().hex[:8], server.muc_domain)
 
 
-def start(restanza, server, rooms=None, sink=None, **more):
+def start(restanza, server, rooms=None, sink=None, valgrind=False, **more):
     cfg = {"rest": {"tokens": TOKEN, "iq_timeout": 5}}
     if rooms:
         cfg["muc"] = {"rooms": ", ".join(rooms)}
@@ -45,8 +45,8 @@ def start(restanza, server, rooms=None, sink=None, **more):
         cfg["webhook"] = {"url": sink.url()}
     for section, keys in more.items():
         cfg.setdefault(section, {}).update(keys)
-    r = restanza(server, config=cfg)
-    r.wait_connected(timeout=15)
+    r = restanza(server, config=cfg, valgrind=valgrind)
+    r.wait_connected(timeout=60 if valgrind else 15)
     return r
 
 
@@ -263,8 +263,9 @@ def test_room_destroyed_and_recreated_is_rejoined(server, restanza, client):
 
 
 def test_api_put_list_delete(server, restanza, client):
+    """Under valgrind: no leak or memory error in the /muc and send paths."""
     room = new_room(server)
-    r = start(restanza, server)
+    r = start(restanza, server, valgrind=True)
     assert rooms(r) == {}
     assert r.get("/muc").status == 401
     resp = r.request("PUT", "/muc/" + room, json.dumps({"nick": "api-bot"}),
@@ -286,6 +287,7 @@ def test_api_put_list_delete(server, restanza, client):
     assert resp.status == 404, resp.text
     resp = r.request("DELETE", "/muc/" + room, headers=auth())
     assert resp.status == 404, resp.text
+    assert r.stop(timeout=60) == 0, r.diagnostics()
 
 
 def test_put_room_survives_restart_through_the_store(server, restanza,
