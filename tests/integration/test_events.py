@@ -224,3 +224,64 @@ def test_unusable_store_path_stops_the_start_with_a_clear_error(
                   config={"store": {"path": str(garbage)}})
     assert r2.proc.wait(20) == 2
     assert "file is not a database" in r2.log()
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 1 MB tmpfs (root only): the store runs out of space on it."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    d = tmp_path / "small"
+    d.mkdir()
+    if os.system("mount -t tmpfs -o size=1m tmpfs '%s'" % d) != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield d
+    os.system("umount -l '%s'" % d)
+
+
+def test_full_disk_answers_resource_constraint_and_keeps_what_is_logged(
+        server, restanza, client, sink, small_fs):
+    switch = Switch(sink)
+    r = restanza(server, config={
+        "webhook": {"url": sink.url(), "secret": SECRET},
+        "store": {"path": str(small_fs / "events.db")},
+        "events": {"tokens": TOKEN}})
+    r.wait_connected()
+    alice = errors_too(client(server, "alice"))
+    big = "x" * 20000
+    for i in range(100):
+        alice.send_message(bot(server), "%d %s" % (i, big))
+    errors = []
+
+    def refused():
+        while True:
+            try:
+                m = alice.messages.get_nowait()
+            except queue.Empty:
+                return len(errors) > 0 and r.status()["events"]["store_failing"]
+            if m["type"] == "error":
+                errors.append(m)
+    wait_for(refused, 60, "the store to fill up")
+    for m in errors:
+        assert m["error"]["type"] == "wait"
+        assert m["error"]["condition"] == "resource-constraint"
+    # Space comes back (the operator's part) and so does the app: everything
+    # the log took is delivered.
+    assert os.system("mount -o remount,size=16m '%s'" % small_fs) == 0
+    switch.down = False
+    wait_for(lambda: r.status()["events"]["backlog"] == 0, 120,
+             "the backlog to drain")
+
+    def settled():
+        refused()  # collects errors that came late
+        got = {body_of(p[2]).split()[0] for p in switch.delivered()}
+        return len(got) + len(errors) >= 100
+    wait_for(settled, 30, "every message delivered or refused")
+    for m in errors:
+        assert m["error"]["condition"] == "resource-constraint"
+    refused_ids = {m["body"].split()[0] for m in errors if m["body"]}
+    got = {body_of(p[2]).split()[0] for p in switch.delivered()}
+    assert got, "nothing was logged before the disk filled"
+    # Each message was either refused or delivered, never both, none lost.
+    assert len(got) + len(errors) == 100, (len(got), len(errors))
+    assert not (got & refused_ids)
