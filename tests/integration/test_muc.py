@@ -331,3 +331,24 @@ def test_invitation_reaches_webhook_and_is_accepted(server, restanza, client,
     assert len(got) == 1, [ET.tostring(m) for m in got]
     assert got[0].find("{jabber:x:conference}x").get("jid") == room
     assert post_groupchat(r, room, "thanks").status == 200
+
+
+def test_nick_conflict_then_kick_are_retried(server, restanza, client):
+    room = new_room(server)
+    alice = client(server, "alice")
+    bob = client(server, "bob")
+    join(alice, room, "alice")         # the owner, a moderator
+    configure(alice, room)
+    join(bob, room, "restanza")        # takes restanza's nickname
+    r = start(restanza, server, rooms=[room])
+    st = wait_state(r, room, "conflict")
+    assert st["last_error"] == "nickname in use"
+    bob.send_raw("<presence to='%s/restanza' type='unavailable'/>" % room)
+    wait_state(r, room, timeout=30)    # the backoff retry gets in
+    reply = alice.iq(room, "<query xmlns='%s#admin'><item nick='restanza' "
+                     "role='none'/></query>" % NS_MUC, "set")
+    assert reply.stanza["type"] == "result", str(reply)
+    r.wait_log(r"room lost.*reason=kicked", timeout=10)
+    wait_state(r, room, timeout=30)
+    assert post_groupchat(r, room, "back after kick").status == 200
+    assert len(bodies(alice, room, "back after kick")) == 1
