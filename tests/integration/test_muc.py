@@ -352,3 +352,22 @@ def test_nick_conflict_then_kick_are_retried(server, restanza, client):
     wait_state(r, room, timeout=30)
     assert post_groupchat(r, room, "back after kick").status == 200
     assert len(bodies(alice, room, "back after kick")) == 1
+
+
+def test_private_message_and_subject_change_reach_webhook(server, restanza,
+                                                          client, sink):
+    room = new_room(server)
+    alice = client(server, "alice")
+    join(alice, room, "alice")
+    configure(alice, room)
+    r = start(restanza, server, rooms=[room], sink=sink)
+    wait_state(r, room)
+    alice.send_raw("<message to='%s/restanza' type='chat'><body>psst</body>"
+                   "</message>" % room)
+    alice.send_raw("<message to='%s' type='groupchat'><subject>new topic"
+                   "</subject></message>" % room)
+    got = hook_messages(sink)
+    kinds = [(m.get("type"), m.get("from"), m.findtext("body"),
+              m.findtext("subject")) for m in got]
+    assert kinds == [("chat", room + "/alice", "psst", None),
+                     ("groupchat", room + "/alice", None, "new topic")], kinds
