@@ -783,6 +783,17 @@ void component_free(struct component *c)
 {
     if (c == NULL)
         return;
+    /* The connections first, while everything their handlers may touch is
+     * alive; with c->conn cleared on_conn_event ignores the release. */
+    if (c->fd >= 0)
+        loop_fd_del(c->loop, c->fd);
+    if (c->conn != NULL) {
+        xmpp_conn_t *conn = c->conn;
+        c->conn = NULL;
+        xmpp_conn_release(conn);
+    }
+    if (c->dead_conn != NULL)
+        xmpp_conn_release(c->dead_conn);
     iq_table_free(c->iqs);
     loop_prepare_del(c->loop, prepare, c);
     loop_timer_cancel(c->loop, c->retry_timer);
@@ -796,12 +807,6 @@ void component_free(struct component *c)
         log_warn("stanzas never confirmed by the server at exit", "count=%zu",
                  outbox_count(c->outbox));
     outbox_free(c->outbox);
-    if (c->fd >= 0)
-        loop_fd_del(c->loop, c->fd);
-    if (c->conn != NULL)
-        xmpp_conn_release(c->conn);
-    if (c->dead_conn != NULL)
-        xmpp_conn_release(c->dead_conn);
     if (c->reserve >= 0)
         close(c->reserve);
     free(c->out.buf);
