@@ -285,3 +285,25 @@ def test_full_disk_answers_resource_constraint_and_keeps_what_is_logged(
     # Each message was either refused or delivered, never both, none lost.
     assert len(got) + len(errors) == 100, (len(got), len(errors))
     assert not (got & refused_ids)
+
+
+def test_event_log_is_clean_under_valgrind(server, restanza, client, sink,
+                                           tmp_path):
+    switch = Switch(sink)
+    r = restanza(server, valgrind=True, config={
+        "webhook": {"url": sink.url(), "secret": SECRET, "retry_for": "2s"},
+        "store": {"path": str(tmp_path / "events.db")},
+        "events": {"tokens": TOKEN}})
+    r.wait_connected(timeout=60)
+    alice = client(server, "alice")
+    alice.send_message(bot(server), "retried then dead")
+    wait_for(lambda: r.get("/events/dead", headers=AUTH,
+                           timeout=20).json()["dead"], 60, "a dead letter")
+    switch.down = False
+    alice.send_message(bot(server), "delivered")
+    wait_for(lambda: any(body_of(p[2]) == "delivered"
+                         for p in switch.delivered()), 60, "a delivery")
+    assert r.get("/events?after=0", headers=AUTH,
+                 timeout=20).json()["events"]
+    # Stopped with a dead letter in the log: exit 0, no leak or error.
+    assert r.stop(timeout=30) == 0
