@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -1167,6 +1168,16 @@ static size_t json_escape(char *out, size_t cap, const char *s)
     }
     out[n] = '\0';
     return n;
+}
+
+void httpd_respond_json(struct httpd_request *req, unsigned status,
+                        struct json_object *obj)
+{
+    char *text = json_to_string(obj);
+
+    httpd_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+    json_object_put(obj);
 }
 
 void httpd_error(struct httpd_request *req, unsigned status, const char *type,

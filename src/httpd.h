@@ -10,6 +10,7 @@ struct loop;
 struct conf;
 struct httpd;
 struct httpd_request;
+struct json_object;
 
 /* Handles a request whose body has been read in full. It answers with
  * httpd_respond() now, or parks the request with httpd_park(). */
@@ -63,6 +64,9 @@ void httpd_add_header(struct httpd_request *req, const char *name,
 /* Answer (body copied). Exactly one answer per request. */
 void httpd_respond(struct httpd_request *req, unsigned status,
                    const char *content_type, const char *body, size_t len);
+/* Answer with obj as application/json; takes the reference to obj. */
+void httpd_respond_json(struct httpd_request *req, unsigned status,
+                        struct json_object *obj);
 /* Answer with the JSON error shape of the REST API:
  * {"type":"error","error":{"type":T,"condition":C,"text":X},"code":N} */
 void httpd_error(struct httpd_request *req, unsigned status, const char *type,

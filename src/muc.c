@@ -655,16 +655,6 @@ static bool muc_authorized(struct muc *m, struct httpd_request *req)
     return ok;
 }
 
-static void muc_respond_json(struct httpd_request *req, unsigned status,
-                             json_object *o)
-{
-    char *text = json_to_string(o);
-
-    httpd_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_object_put(o);
-}
-
 static json_object *muc_room_json(const struct room *rm)
 {
     json_object *o = json_object_new_object();
@@ -745,7 +735,7 @@ static void muc_on_list(struct httpd_request *req, void *arg)
     for (struct room *rm = m->rooms; rm != NULL; rm = rm->next)
         json_object_array_add(a, muc_room_json(rm));
     json_object_object_add(o, "rooms", a);
-    muc_respond_json(req, 200, o);
+    httpd_respond_json(req, 200, o);
 }
 
 /* The room of /muc/{room}, normalised; answers 400 and NULL when the path
@@ -833,8 +823,8 @@ static void muc_on_put(struct httpd_request *req, void *arg)
     } else {
         rm->api = true;
         muc_keep(m, rm);
-        muc_respond_json(req, rm->state == ROOM_JOINED ? 200 : 202,
-                         muc_room_json(rm));
+        httpd_respond_json(req, rm->state == ROOM_JOINED ? 200 : 202,
+                           muc_room_json(rm));
     }
     free(room);
     free(nick);

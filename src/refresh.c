@@ -47,7 +47,6 @@ static void respond(struct httpd_request *req, unsigned code,
                     size_t errors, json_object *failed)
 {
     json_object *o = json_object_new_object();
-    char *text;
 
     json_object_object_add(o, "status", json_object_new_string(status));
     json_object_object_add(o, "message", json_object_new_string(message));
@@ -56,10 +55,7 @@ static void respond(struct httpd_request *req, unsigned code,
     json_object_object_add(o, "errors", json_object_new_int64((int64_t)errors));
     if (failed != NULL)
         json_object_object_add(o, "failed", json_object_get(failed));
-    text = json_to_string(o);
-    httpd_respond(req, code, "application/json", text, strlen(text));
-    free(text);
-    json_object_put(o);
+    httpd_respond_json(req, code, o);
 }
 
 static void bad(struct httpd_request *req, unsigned code, const char *message)
