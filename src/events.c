@@ -227,7 +227,9 @@ static void pump(void *arg)
 
 static void schedule_pump(struct events *e)
 {
-    if (e->pump_timer == NULL)
+    /* No webhook (url removed since the events were logged): they wait in
+     * the log, listed by GET /events, until one is configured again. */
+    if (e->w != NULL && e->pump_timer == NULL)
         e->pump_timer = loop_timer_add(e->loop, 0, pump, e);
 }
 
@@ -318,7 +320,10 @@ static int on_page_row(const struct store_event *row, void *arg)
 {
     struct page *p = arg;
     json_object *item = json_object_new_object();
-    char *stanza = webhook_event_json(p->e->w, row->stanza);
+    /* Without a webhook (removed since) there is no XMPP context to map
+     * with: the stanza is null. */
+    char *stanza =
+        p->e->w != NULL ? webhook_event_json(p->e->w, row->stanza) : NULL;
     json_object *st = stanza != NULL ? json_tokener_parse(stanza) : NULL;
 
     free(stanza);

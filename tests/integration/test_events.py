@@ -307,3 +307,22 @@ def test_event_log_is_clean_under_valgrind(server, restanza, client, sink,
                  timeout=20).json()["events"]
     # Stopped with a dead letter in the log: exit 0, no leak or error.
     assert r.stop(timeout=30) == 0
+
+
+def test_pending_events_wait_when_the_webhook_url_is_removed(
+        server, restanza, client, sink, tmp_path):
+    Switch(sink)  # down: the message stays pending
+    r = durable(restanza, server, sink, tmp_path)
+    alice = client(server, "alice")
+    alice.send_message(bot(server), "kept")
+    wait_for(lambda: r.status()["events"]["backlog"] >= 1, 30, "logged")
+    assert r.stop() == 0
+    r.config.pop("webhook")
+    r.write_config()
+    r.start()
+    r.wait_connected(timeout=30)
+    # Still pending, still listed, and restanza keeps running.
+    assert r.status()["events"]["backlog"] >= 1
+    ids = logged(r)
+    assert ids
+    assert r.stop() == 0
