@@ -2043,13 +2043,73 @@ static int set_jid_attr(struct build *b, xmpp_stanza_t *st, json_object *obj,
  * One stanza from obj. Nested ones (inside <forwarded/>) are always
  * messages in jabber:client and take no part in kind inference.
  */
+/* The stanza kind a top-level object asks for: "kind", else its type,
+ * else a payload that implies one, else message. 0 after a failure. */
+static unsigned kind_of(struct build *b, json_object *obj, const char *kind_s,
+                        const char *type)
+{
+    unsigned kind = 0;
+    size_t i;
+
+    if (kind_s != NULL) {
+        for (i = 0; i < N_ELEMS(kinds); i++)
+            if (strcmp(kind_s, kinds[i].name) == 0)
+                kind = kinds[i].kind;
+        if (kind == 0)
+            fail(b, 422, ERR_MODIFY, COND_UNSUPPORTED_TYPE,
+                 "must be 'message', 'presence' or 'iq'");
+        return kind;
+    }
+    for (i = 0; kind == 0 && type != NULL && i < N_ELEMS(kind_by_type); i++)
+        if (strcmp(type, kind_by_type[i].type) == 0)
+            kind = kind_by_type[i].kind;
+    for (i = 0; kind == 0 && i < N_ELEMS(implied_kinds); i++)
+        if (truthy(obj, implied_kinds[i].key))
+            kind = implied_kinds[i].kind;
+    return kind != 0 ? kind : KIND_MESSAGE;
+}
+
+/* Addresses and payload of st from obj; 0 or -1 (b says why). */
+static int fill_stanza(struct build *b, xmpp_stanza_t *st, json_object *obj,
+                       unsigned kind, const char *type, const char *type_s)
+{
+    json_object *err_obj;
+
+    if (set_jid_attr(b, st, obj, ATTR_TO, COND_IMPROPER_ADDRESSING,
+                     "Invalid destination JID") < 0 ||
+        set_jid_attr(b, st, obj, ATTR_FROM, COND_INVALID_FROM,
+                     "Invalid source JID") < 0)
+        return -1;
+
+    /* An error object makes an error stanza; other payload is dropped. */
+    if ((err_obj = member(obj, EL_ERROR)) != NULL) {
+        if (!json_object_is_type(err_obj, json_type_object)) {
+            fail_type(b, EL_ERROR, "an object");
+            return -1;
+        }
+        xmpp_stanza_set_type(st, EL_ERROR);
+        return error_to_xml(b, st, err_obj);
+    }
+    if (props_to_xml(b, st, top_props, obj, kind) < 0)
+        return -1;
+    if (streq(type_s, EL_ERROR) && legacy_error_to_xml(b, st, obj) < 0)
+        return -1;
+    if (kind == KIND_IQ && (streq(type, "get") || streq(type, "set")) &&
+        stanza_element_count(st) > 1) {
+        fail(b, 422, ERR_MODIFY, COND_BAD_FORMAT,
+             "'iq' stanza must have exactly one child tag");
+        return -1;
+    }
+    return 0;
+}
+
 static xmpp_stanza_t *build_stanza(struct build *b, json_object *obj,
                                    bool nested)
 {
     const char *kind_s, *type_s, *type, *id, *lang;
-    json_object *err_obj, *saved_top = b->top;
+    json_object *saved_top = b->top;
     const char *saved_type = b->iq_type;
-    unsigned kind = 0;
+    unsigned kind;
     xmpp_stanza_t *st;
     size_t i;
     int rc;
@@ -2064,27 +2124,9 @@ static xmpp_stanza_t *build_stanza(struct build *b, json_object *obj,
         return NULL;
 
     type = type_s;
-    if (nested) {
-        kind = KIND_MESSAGE;
-    } else {
-        if (kind_s != NULL) {
-            for (i = 0; i < N_ELEMS(kinds); i++)
-                if (strcmp(kind_s, kinds[i].name) == 0)
-                    kind = kinds[i].kind;
-            if (kind == 0)
-                return fail(b, 422, ERR_MODIFY, COND_UNSUPPORTED_TYPE,
-                            "must be 'message', 'presence' or 'iq'"),
-                       NULL;
-        }
-        for (i = 0; kind == 0 && type != NULL && i < N_ELEMS(kind_by_type); i++)
-            if (strcmp(type, kind_by_type[i].type) == 0)
-                kind = kind_by_type[i].kind;
-        for (i = 0; kind == 0 && i < N_ELEMS(implied_kinds); i++)
-            if (truthy(obj, implied_kinds[i].key))
-                kind = implied_kinds[i].kind;
-        if (kind == 0)
-            kind = KIND_MESSAGE;
-    }
+    kind = nested ? KIND_MESSAGE : kind_of(b, obj, kind_s, type);
+    if (kind == 0)
+        return NULL;
     if (kind == KIND_PRESENCE && streq(type, "available")) {
         type = NULL;
     } else if (kind == KIND_IQ && type == NULL) {
@@ -2101,41 +2143,13 @@ static xmpp_stanza_t *build_stanza(struct build *b, json_object *obj,
     st = stanza_element(b->ctx, kinds[i].name, nested ? NS_CLIENT : NULL);
     b->top = obj;
     b->iq_type = type;
-    rc = -1;
     if (type != NULL)
         xmpp_stanza_set_type(st, type);
-    if (set_jid_attr(b, st, obj, ATTR_TO, COND_IMPROPER_ADDRESSING,
-                     "Invalid destination JID") < 0 ||
-        set_jid_attr(b, st, obj, ATTR_FROM, COND_INVALID_FROM,
-                     "Invalid source JID") < 0)
-        goto out;
     if (id != NULL)
         xmpp_stanza_set_id(st, id);
     if (lang != NULL)
         xmpp_stanza_set_attribute(st, ATTR_XML_LANG, lang);
-
-    /* An error object makes an error stanza; other payload is dropped. */
-    if ((err_obj = member(obj, EL_ERROR)) != NULL) {
-        if (!json_object_is_type(err_obj, json_type_object)) {
-            fail_type(b, EL_ERROR, "an object");
-            goto out;
-        }
-        xmpp_stanza_set_type(st, EL_ERROR);
-        rc = error_to_xml(b, st, err_obj);
-        goto out;
-    }
-    if (props_to_xml(b, st, top_props, obj, kind) < 0)
-        goto out;
-    if (streq(type_s, EL_ERROR) && legacy_error_to_xml(b, st, obj) < 0)
-        goto out;
-    if (kind == KIND_IQ && (streq(type, "get") || streq(type, "set")) &&
-        stanza_element_count(st) > 1) {
-        fail(b, 422, ERR_MODIFY, COND_BAD_FORMAT,
-             "'iq' stanza must have exactly one child tag");
-        goto out;
-    }
-    rc = 0;
-out:
+    rc = fill_stanza(b, st, obj, kind, type, type_s);
     b->top = saved_top;
     b->iq_type = saved_type;
     if (rc < 0) {
