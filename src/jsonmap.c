@@ -1613,6 +1613,62 @@ static int mam_ids_to_xml(struct build *b, xmpp_stanza_t *field,
  * convenience keys with/start/end/before-id/after-id/ids build the MAM form
  * and after/before/max the RSM page (as mod_rest).
  */
+/* The convenience fields of an archive query as its data form. */
+static int mam_form_to_xml(struct build *b, xmpp_stanza_t *q, json_object *v)
+{
+    xmpp_stanza_t *x = stanza_add_element(q, EL_X, NS_DATA);
+    xmpp_stanza_t *f = stanza_add_element(x, EL_FIELD, NULL);
+    json_object *o;
+
+    xmpp_stanza_set_attribute(x, ATTR_TYPE, "submit");
+    xmpp_stanza_set_attribute(f, ATTR_VAR, FORM_TYPE);
+    xmpp_stanza_set_attribute(f, ATTR_TYPE, "hidden");
+    add_text_element(f, EL_VALUE, NULL, NS_MAM);
+    for (const char *const *k = mam_fields; *k != NULL; k++) {
+        const char *s;
+        if (opt_str(b, v, *k, &s) < 0)
+            return -1;
+        if (s == NULL)
+            continue;
+        f = stanza_add_element(x, EL_FIELD, NULL);
+        xmpp_stanza_set_attribute(f, ATTR_VAR, *k);
+        add_text_element(f, EL_VALUE, NULL, s);
+    }
+    if ((o = member(v, "ids")) != NULL) {
+        f = stanza_add_element(x, EL_FIELD, NULL);
+        xmpp_stanza_set_attribute(f, ATTR_VAR, "ids");
+        if (mam_ids_to_xml(b, f, o) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The convenience after/before/max of an archive query as its RSM set. */
+static int mam_page_to_xml(struct build *b, xmpp_stanza_t *q, json_object *v)
+{
+    json_object *page = json_object_new_object(), *o;
+    int rc = 0;
+
+    for (const char *const *k =
+             (const char *const[]){"after", "before", "max", NULL};
+         *k != NULL; k++)
+        if ((o = member(v, *k)) != NULL)
+            json_object_object_add(page, *k, json_object_get(o));
+    /* "max" may come as a query string; mod_rest uses tonumber(). */
+    o = member(page, "max");
+    if (o != NULL && json_object_is_type(o, json_type_string)) {
+        long long n;
+        if (!parse_ll(json_object_get_string(o), &n))
+            rc = fail_type(b, "max", "an integer");
+        else
+            json_object_object_add(page, "max", json_object_new_int64(n));
+    }
+    if (rc == 0)
+        rc = prop_to_xml(b, q, &page_prop, page);
+    json_object_put(page);
+    return rc;
+}
+
 static int archive_to_xml(struct build *b, xmpp_stanza_t *parent,
                           const struct jm_prop *p, json_object *v)
 {
@@ -1634,54 +1690,14 @@ static int archive_to_xml(struct build *b, xmpp_stanza_t *parent,
             truthy(v, "after") || truthy(v, "before") || truthy(v, "max");
     }
     if (has_form) {
-        xmpp_stanza_t *x = stanza_add_element(q, EL_X, NS_DATA);
-        xmpp_stanza_t *f = stanza_add_element(x, EL_FIELD, NULL);
-        xmpp_stanza_set_attribute(x, ATTR_TYPE, "submit");
-        xmpp_stanza_set_attribute(f, ATTR_VAR, FORM_TYPE);
-        xmpp_stanza_set_attribute(f, ATTR_TYPE, "hidden");
-        add_text_element(f, EL_VALUE, NULL, NS_MAM);
-        for (const char *const *k = mam_fields; *k != NULL; k++) {
-            const char *s;
-            if (opt_str(b, v, *k, &s) < 0)
-                return -1;
-            if (s == NULL)
-                continue;
-            f = stanza_add_element(x, EL_FIELD, NULL);
-            xmpp_stanza_set_attribute(f, ATTR_VAR, *k);
-            add_text_element(f, EL_VALUE, NULL, s);
-        }
-        if ((o = member(v, "ids")) != NULL) {
-            f = stanza_add_element(x, EL_FIELD, NULL);
-            xmpp_stanza_set_attribute(f, ATTR_VAR, "ids");
-            if (mam_ids_to_xml(b, f, o) < 0)
-                return -1;
-        }
+        if (mam_form_to_xml(b, q, v) < 0)
+            return -1;
     } else if ((o = member(v, "form")) != NULL &&
                dataform_build(b, q, "form", o) < 0) {
         return -1;
     }
-    if (has_page) {
-        json_object *page = json_object_new_object();
-        int rc = 0;
-        for (const char *const *k =
-                 (const char *const[]){"after", "before", "max", NULL};
-             *k != NULL; k++)
-            if ((o = member(v, *k)) != NULL)
-                json_object_object_add(page, *k, json_object_get(o));
-        /* "max" may come as a query string; mod_rest uses tonumber(). */
-        o = member(page, "max");
-        if (o != NULL && json_object_is_type(o, json_type_string)) {
-            long long n;
-            if (!parse_ll(json_object_get_string(o), &n))
-                rc = fail_type(b, "max", "an integer");
-            else
-                json_object_object_add(page, "max", json_object_new_int64(n));
-        }
-        if (rc == 0)
-            rc = prop_to_xml(b, q, &page_prop, page);
-        json_object_put(page);
-        return rc;
-    }
+    if (has_page)
+        return mam_page_to_xml(b, q, v);
     if ((o = member(v, "page")) != NULL)
         return prop_to_xml(b, q, &page_prop, o);
     return 0;
