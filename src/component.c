@@ -548,30 +548,26 @@ static void resend_outbox(struct component *c)
     schedule_confirm(c);
 }
 
-static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
-                          xmpp_stream_error_t *se, void *ud)
+/* The stream is up: reset the failure state, resend, start pinging. */
+static void on_connected(struct component *c)
 {
-    struct component *c = ud;
+    c->failures = 0;
+    c->was_connected = true;
+    c->last_error[0] = '\0';
+    c->logged_error[0] = '\0';
+    log_info("xmpp connected", "server=%s component=%s fd=%d", c->server,
+             c->conf->component.jid, c->fd);
+    set_state(c, COMPONENT_CONNECTED);
+    resend_outbox(c);
+    loop_timer_cancel(c->loop, c->ping_timer);
+    c->ping_timer = loop_timer_add(
+        c->loop, 1000ull * c->conf->component.keepalive, on_ping_timer, c);
+}
 
-    if (conn != c->conn)
-        return;
-    if (event == XMPP_CONN_CONNECT) {
-        c->failures = 0;
-        c->was_connected = true;
-        c->last_error[0] = '\0';
-        c->logged_error[0] = '\0';
-        log_info("xmpp connected", "server=%s component=%s fd=%d", c->server,
-                 c->conf->component.jid, c->fd);
-        set_state(c, COMPONENT_CONNECTED);
-        resend_outbox(c);
-        loop_timer_cancel(c->loop, c->ping_timer);
-        c->ping_timer = loop_timer_add(
-            c->loop, 1000ull * c->conf->component.keepalive, on_ping_timer, c);
-        return;
-    }
-    if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
-        return;
-
+/* Why the stream ended or never began, into c->last_error. */
+static void note_end_reason(struct component *c, int error,
+                            xmpp_stream_error_t *se)
+{
     if (c->keep_reason) {
         c->keep_reason = false; /* we ended the stream, for last_error */
     } else if (se != NULL) {
@@ -590,7 +586,11 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     if (c->was_connected && c->last_error[0] != '\0' &&
         strcmp(c->last_error, "stream closed") == 0)
         c->stream_seen = true;
+}
 
+/* One log line per new reason; repetitions at debug. */
+static void log_end(struct component *c, xmpp_stream_error_t *se)
+{
     if (c->stopping) {
         log_info("xmpp stream closed", "server=%s", c->server);
     } else if (c->was_connected) {
@@ -617,6 +617,40 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
                  c->last_error);
     }
     snprintf(c->logged_error, sizeof(c->logged_error), "%s", c->last_error);
+}
+
+/* Stop a stopping component, or schedule the next attempt. */
+static void after_end(struct component *c)
+{
+    if (c->stopping) {
+        loop_timer_cancel(c->loop, c->stop_timer);
+        c->stop_timer = NULL;
+        if (c->stopped_cb != NULL) {
+            component_stopped_cb cb = c->stopped_cb;
+            c->stopped_cb = NULL;
+            cb(c->stopped_arg);
+        }
+        return;
+    }
+    schedule_connect(c);
+}
+
+static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                          xmpp_stream_error_t *se, void *ud)
+{
+    struct component *c = ud;
+
+    if (conn != c->conn)
+        return;
+    if (event == XMPP_CONN_CONNECT) {
+        on_connected(c);
+        return;
+    }
+    if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
+        return;
+
+    note_end_reason(c, error, se);
+    log_end(c, se);
     if (c->fd >= 0)
         loop_fd_del(c->loop, c->fd);
     c->fd = -1;
@@ -640,17 +674,7 @@ static void on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     metrics_inc(METRIC_XMPP_DISCONNECTS);
     set_state(c, COMPONENT_DISCONNECTED);
     iq_fail_all(c->iqs, IQ_DISCONNECTED);
-    if (c->stopping) {
-        loop_timer_cancel(c->loop, c->stop_timer);
-        c->stop_timer = NULL;
-        if (c->stopped_cb != NULL) {
-            component_stopped_cb cb = c->stopped_cb;
-            c->stopped_cb = NULL;
-            cb(c->stopped_arg);
-        }
-        return;
-    }
-    schedule_connect(c);
+    after_end(c);
 }
 
 /*
