@@ -336,7 +336,14 @@ out:
     return rc;
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for besides running. */
+struct options {
+    bool check, foreground, doctor;
+};
+
+/* Parse argv into d and o: -1 to exit with *rc (help, version, errors). */
+static int parse_args(int argc, char **argv, struct daemon *d,
+                      struct options *o, int *rc)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -348,53 +355,65 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct daemon d = {.conf_path = CONF_DEFAULT_PATH};
-    bool check = false, foreground = false, doctor = false;
-    int opt, rc;
+    int opt;
 
+    *rc = 0;
     while ((opt = getopt_long(argc, argv, "c:dfh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
-            d.conf_path = optarg;
+            d->conf_path = optarg;
             break;
         case 'd':
-            d.verbosity++;
+            d->verbosity++;
             break;
         case 'f':
-            foreground = true;
+            o->foreground = true;
             break;
         case 'C':
-            check = true;
+            o->check = true;
             break;
         case 'D':
-            doctor = true;
+            o->doctor = true;
             break;
         case 'V':
             printf("%s %s\n", RESTANZA_NAME, RESTANZA_VERSION);
-            return 0;
+            return -1;
         case 'h':
             usage(stdout);
-            return 0;
+            return -1;
         default:
             usage(stderr);
-            return EXIT_CONFIG;
+            *rc = EXIT_CONFIG;
+            return -1;
         }
     }
     if (optind != argc) {
         fprintf(stderr, "restanza: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
-        return EXIT_CONFIG;
+        *rc = EXIT_CONFIG;
+        return -1;
     }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon d = {.conf_path = CONF_DEFAULT_PATH};
+    struct options o = {0};
+    int rc;
+
+    if (parse_args(argc, argv, &d, &o, &rc) < 0)
+        return rc;
     d.conf = conf_load(d.conf_path, stderr);
     if (d.conf == NULL)
         return EXIT_CONFIG;
-    if (check) {
+    if (o.check) {
         printf("configuration OK: %s\n", d.conf_path);
         conf_free(d.conf);
         return 0;
     }
     log_set_level(effective_level(d.conf->log.level, d.verbosity));
-    if (doctor) {
+    if (o.doctor) {
         /* The checklist is the output; logs only for problems (or -d). */
         log_set_level(effective_level(LOG_LEVEL_WARN, d.verbosity));
         signal(SIGPIPE, SIG_IGN);
@@ -404,7 +423,7 @@ int main(int argc, char **argv)
     }
     /* Writes to a closed peer must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    if (!foreground && isatty(STDERR_FILENO)) {
+    if (!o.foreground && isatty(STDERR_FILENO)) {
         /* Started by hand without -f: detach, logging to syslog. */
         /* nochdir: relative *_file paths stay valid for SIGHUP. */
         if (daemon(1, 0) < 0) {
