@@ -894,7 +894,7 @@ void component_stop(struct component *c, component_stopped_cb cb, void *arg)
     xmpp_disconnect(c->conn);
 }
 
-static int refuse(struct component *c, enum component_refusal why)
+static int comp_refuse(struct component *c, enum component_refusal why)
 {
     c->refusal = why;
     return -1;
@@ -916,7 +916,7 @@ static int refuse_stanza(struct component *c, xmpp_stanza_t *st,
                      "kind=%s to=%s id=%s limit_bytes=%zu",
                      xmpp_stanza_get_name(st), to ? to : "-", id ? id : "-",
                      c->conf->component.max_stanza_size);
-        return refuse(c, COMPONENT_REFUSED_TOO_LARGE);
+        return comp_refuse(c, COMPONENT_REFUSED_TOO_LARGE);
     }
     metrics_inc(METRIC_STANZAS_REFUSED_INVALID);
     if (log_ratelimit_pass(&rl, loop_clock_ms()))
@@ -924,7 +924,7 @@ static int refuse_stanza(struct component *c, xmpp_stanza_t *st,
                  "not allow",
                  "kind=%s to=%s id=%s", xmpp_stanza_get_name(st), to ? to : "-",
                  id ? id : "-");
-    return refuse(c, COMPONENT_REFUSED_INVALID);
+    return comp_refuse(c, COMPONENT_REFUSED_INVALID);
 }
 
 /* Under overload every caller hits a full queue: say it once per episode,
@@ -966,11 +966,11 @@ static int queue_stanza(struct component *c, xmpp_stanza_t *st, bool force,
 
     c->refusal = COMPONENT_REFUSED_NONE;
     if (c->state != COMPONENT_CONNECTED || c->conn == NULL)
-        return refuse(c, COMPONENT_REFUSED_DISCONNECTED);
+        return comp_refuse(c, COMPONENT_REFUSED_DISCONNECTED);
     /* Forced: our own pings, which must get through a full queue (the
      * confirmation ping is what empties it). */
     if (!force && queue_full(c))
-        return refuse(c, COMPONENT_REFUSED_QUEUE_FULL);
+        return comp_refuse(c, COMPONENT_REFUSED_QUEUE_FULL);
     before = c->out.len;
     if (start != NULL)
         *start = before;
@@ -1069,13 +1069,13 @@ static int send_iq(struct component *c, xmpp_stanza_t *iq, uint64_t timeout_ms,
     const char *to = stanza_attr(iq, ATTR_TO);
 
     if (c->state != COMPONENT_CONNECTED || to == NULL)
-        return refuse(c, COMPONENT_REFUSED_DISCONNECTED);
+        return comp_refuse(c, COMPONENT_REFUSED_DISCONNECTED);
     if (stanza_attr(iq, ATTR_ID) == NULL) {
         iq_new_id(c->iqs, id, sizeof(id));
         xmpp_stanza_set_id(iq, id);
     }
     if (iq_track(c->iqs, stanza_attr(iq, ATTR_ID), to, timeout_ms, cb, arg) < 0)
-        return refuse(c, COMPONENT_REFUSED_ID);
+        return comp_refuse(c, COMPONENT_REFUSED_ID);
     if (queue_stanza(c, iq, force, NULL) < 0) {
         iq_untrack(c->iqs, stanza_attr(iq, ATTR_ID));
         return -1;

@@ -199,7 +199,7 @@ static void send_release(struct dispatch *dp, xmpp_stanza_t *st)
 }
 
 /* The address a reply comes from: the one the request was sent to (in our
- * domain, normalised by on_stanza), else the component's. */
+ * domain, normalised by dispatch_on_stanza_cb), else the component's. */
 static const char *reply_from(struct dispatch *dp, xmpp_stanza_t *req)
 {
     const char *to = stanza_attr(req, ATTR_TO);
@@ -510,7 +510,7 @@ void dispatch_route(struct dispatch *dp, xmpp_stanza_t *st)
                                              : "-");
 }
 
-static void on_stanza(xmpp_stanza_t *st, void *arg)
+static void dispatch_on_stanza_cb(xmpp_stanza_t *st, void *arg)
 {
     dispatch_route(arg, st);
 }
@@ -540,7 +540,7 @@ struct dispatch *dispatch_new(struct component *c, struct delegation *d,
     dp->conf = conf;
     dp->ctx = component_ctx(c);
     dp->guard = loopguard_new();
-    component_on_stanza(c, on_stanza, dp);
+    component_on_stanza(c, dispatch_on_stanza_cb, dp);
     component_on_state(c, on_state, dp);
     return dp;
 }

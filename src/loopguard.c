@@ -74,7 +74,7 @@ static void refill(struct bucket *b, uint64_t now)
 
 /* Make room: forget the peers whose bucket is full again (they are no
  * different from a peer never seen); if none is, forget everyone. */
-static void prune(struct loopguard *g, uint64_t now)
+static void loopguard_prune(struct loopguard *g, uint64_t now)
 {
     const char **idle = xcalloc(strmap_count(g->peers), sizeof(*idle));
     size_t pos = 0, n = 0;
@@ -110,7 +110,7 @@ bool loopguard_allow(struct loopguard *g, const char *peer, uint64_t now_ms)
     b = strmap_get(g->peers, key);
     if (b == NULL) {
         if (strmap_count(g->peers) >= LOOPGUARD_PEERS_MAX)
-            prune(g, now_ms);
+            loopguard_prune(g, now_ms);
         b = xmalloc(sizeof(*b));
         b->tokens = FULL;
         b->last = now_ms;

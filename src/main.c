@@ -108,7 +108,7 @@ static void on_drained(void *arg)
     component_stop(d->component, on_stopped, d);
 }
 
-static void on_deadline(void *arg)
+static void main_on_deadline(void *arg)
 {
     struct daemon *d = arg;
 
@@ -128,7 +128,8 @@ static void on_terminate(int signo, void *arg)
     }
     d->stopping = true;
     log_info("stopping", "signal=%s", signo == SIGTERM ? "TERM" : "INT");
-    d->deadline = loop_timer_add(d->loop, STOP_DEADLINE_MS, on_deadline, d);
+    d->deadline =
+        loop_timer_add(d->loop, STOP_DEADLINE_MS, main_on_deadline, d);
     httpd_shutdown(d->httpd);
     if (d->webhook != NULL)
         webhook_drain(d->webhook, WEBHOOK_DRAIN_MS, on_drained, d);

@@ -252,7 +252,7 @@ struct auth {
 };
 
 /* One request being handled. */
-struct job {
+struct rest_job {
     struct rest *r;
     struct httpd_request *req;
     const char *route;
@@ -264,7 +264,7 @@ struct job {
 /* A message or presence parked until the send queue has room, then (with
  * Prefer: wait=server) until the server confirmed it. */
 struct held {
-    struct job j; /* j.req is parked */
+    struct rest_job j; /* j.req is parked */
     xmpp_stanza_t *st;
     struct loop_timer *timer; /* rest.queue_wait, then the confirm deadline */
     bool confirm;             /* the caller waits for the server */
@@ -636,7 +636,7 @@ static void respond_error(struct httpd_request *req, enum rest_format fmt,
     xmpp_ctx_free(ctx);
 }
 
-static void job_fail_with(struct job *j, unsigned status, const char *type,
+static void job_fail_with(struct rest_job *j, unsigned status, const char *type,
                           const char *condition, const char *text)
 {
     /* Under overload or abuse every request ends here: a few lines a
@@ -655,14 +655,14 @@ static void job_fail_with(struct job *j, unsigned status, const char *type,
     respond_error(j->req, j->err_fmt, status, type, condition, text);
 }
 
-static void job_fail(struct job *j, enum rest_error_id id)
+static void job_fail(struct rest_job *j, enum rest_error_id id)
 {
     const struct rest_error *e = &rest_errors[id];
 
     job_fail_with(j, e->status, e->type, e->condition, e->text);
 }
 
-static void job_fail_map(struct job *j, const struct jsonmap_error *e)
+static void job_fail_map(struct rest_job *j, const struct jsonmap_error *e)
 {
     job_fail_with(j, e->status, e->type, e->condition, e->text);
 }
@@ -759,7 +759,7 @@ static void respond_stanzas(struct httpd_request *req, enum rest_format fmt,
 /* authentication */
 
 /* True when the request carries credentials we accept; answers otherwise. */
-static bool authenticate(struct job *j)
+static bool authenticate(struct rest_job *j)
 {
     const struct conf *conf = j->r->conf;
     const char *cred;
@@ -864,7 +864,7 @@ static json_object *apply_path(json_object *obj, const struct path *p)
 }
 
 /* Map a JSON object to a stanza; err set on failure. */
-static xmpp_stanza_t *map_json(struct job *j, json_object *obj,
+static xmpp_stanza_t *map_json(struct rest_job *j, json_object *obj,
                                struct jsonmap_error *err)
 {
     xmpp_stanza_t *st = jsonmap_to_stanza(j->r->ctx, obj, err);
@@ -884,8 +884,8 @@ static void set_error(struct jsonmap_error *err, enum rest_error_id id)
 }
 
 /* The request body as a stanza (not yet validated); NULL with err set. */
-static xmpp_stanza_t *parse_body(struct job *j, const struct path *p,
-                                 struct jsonmap_error *err)
+static xmpp_stanza_t *rest_parse_body(struct rest_job *j, const struct path *p,
+                                      struct jsonmap_error *err)
 {
     const char *ctype = httpd_request_header(j->req, "Content-Type");
     size_t len;
@@ -1057,7 +1057,7 @@ static xmpp_stanza_t *normalise(struct rest *r, xmpp_stanza_t *st,
  * component; any JID of the component goes as is; a bare JID of
  * server.domain goes through the XEP-0356 message privilege (*as_user).
  */
-static bool check_from(struct job *j, xmpp_stanza_t *st, bool *as_user,
+static bool check_from(struct rest_job *j, xmpp_stanza_t *st, bool *as_user,
                        enum rest_error_id *why)
 {
     const struct conf *conf = j->r->conf;
@@ -1239,7 +1239,7 @@ bool rest_offer_message(xmpp_stanza_t *msg, void *arg)
 }
 
 /* The IQ's timeout: request header, capped, else rest.iq_timeout. */
-static int iq_timeout(struct job *j, unsigned *secs)
+static int iq_timeout(struct rest_job *j, unsigned *secs)
 {
     const struct conf *conf = j->r->conf;
     const char *v = httpd_request_header(j->req, "Restanza-Timeout");
@@ -1269,7 +1269,7 @@ static enum rest_error_id refusal_error(struct rest *r)
     }
 }
 
-static void send_iq(struct job *j, xmpp_stanza_t *iq)
+static void rest_send_iq(struct rest_job *j, xmpp_stanza_t *iq)
 {
     struct rest *r = j->r;
     struct call *call;
@@ -1350,7 +1350,7 @@ static void episode_check_end(struct rest *r)
         return;
     if (component_state(r->c) == COMPONENT_CONNECTED &&
         !component_has_room(r->c)) {
-        component_want_room(r->c); /* on_room() comes back here */
+        component_want_room(r->c); /* rest_on_room() comes back here */
         return;
     }
     ep->quiet = loop_timer_add(r->loop, EPISODE_QUIET_MS, on_episode_quiet, r);
@@ -1470,7 +1470,7 @@ static void on_confirmed(uint64_t seq, void *arg)
  * h is the request's held record when it was held (and is parked), else
  * NULL.
  */
-static void send_stanza(struct job *j, xmpp_stanza_t *st, bool confirm,
+static void send_stanza(struct rest_job *j, xmpp_stanza_t *st, bool confirm,
                         unsigned secs, struct held *h)
 {
     struct rest *r = j->r;
@@ -1507,7 +1507,7 @@ static void send_stanza(struct job *j, xmpp_stanza_t *st, bool confirm,
 }
 
 /* Room in the queue (or the stream went away): oldest waiter first. */
-static void on_room(void *arg)
+static void rest_on_room(void *arg)
 {
     struct rest *r = arg;
 
@@ -1530,7 +1530,8 @@ static void on_room(void *arg)
 }
 
 /* Park the request until there is room, at most rest.queue_wait. */
-static void hold(struct job *j, xmpp_stanza_t *st, bool confirm, unsigned secs)
+static void hold(struct rest_job *j, xmpp_stanza_t *st, bool confirm,
+                 unsigned secs)
 {
     struct rest *r = j->r;
     struct held *h;
@@ -1563,7 +1564,7 @@ static void hold(struct job *j, xmpp_stanza_t *st, bool confirm, unsigned secs)
 }
 
 /* Prefer: wait=server or ?confirm=1: answer once the server confirmed. */
-static bool wants_confirm(struct job *j)
+static bool wants_confirm(struct rest_job *j)
 {
     const char *prefer = httpd_request_header(j->req, "Prefer");
     const char *q = httpd_request_query(j->req, "confirm");
@@ -1594,7 +1595,7 @@ static void add_origin_id(xmpp_stanza_t *st)
 }
 
 /* Send now, or hold while older sends wait or the queue is full. */
-static void send_or_hold(struct job *j, xmpp_stanza_t *st)
+static void send_or_hold(struct rest_job *j, xmpp_stanza_t *st)
 {
     bool confirm = wants_confirm(j);
     unsigned secs = 0;
@@ -1639,7 +1640,7 @@ static void on_groupchat_abort(struct httpd_request *req, void *arg)
 }
 
 /* SPEC §11: answered once the room reflects it (or refuses it). */
-static void send_groupchat(struct job *j, xmpp_stanza_t *st)
+static void send_groupchat(struct rest_job *j, xmpp_stanza_t *st)
 {
     struct groupchat *g = xcalloc(1, sizeof(*g));
     struct muc_send *send;
@@ -1669,7 +1670,7 @@ void rest_set_muc(struct rest *r, struct muc *m)
 }
 
 /* Validate, then echo or send the stanza the request described. */
-static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
+static void process(struct rest_job *j, xmpp_stanza_t *parsed, bool echo)
 {
     struct rest *r = j->r;
     struct jsonmap_error err;
@@ -1722,7 +1723,7 @@ static void process(struct job *j, xmpp_stanza_t *parsed, bool echo)
         goto out;
     }
     if (stanza_is(st, EL_IQ))
-        send_iq(j, st);
+        rest_send_iq(j, st);
     else if (!as_user && r->muc != NULL && muc_is_groupchat(st))
         send_groupchat(j, st);
     else
@@ -1861,7 +1862,7 @@ static void on_idem_wait_abort(struct httpd_request *req, void *arg)
 }
 
 /* What identifies the request: route, path, content type and body. */
-static int request_digest(struct job *j,
+static int request_digest(struct rest_job *j,
                           unsigned char out[IDEMPOTENCY_DIGEST_LEN])
 {
     const char *ctype = httpd_request_header(j->req, "Content-Type");
@@ -1889,7 +1890,7 @@ static int request_digest(struct job *j,
 
 /* The key in the store: a digest of the scope (never a token in the
  * database), a newline, the key. */
-static char *idem_store_key(struct job *j, const char *key)
+static char *idem_store_key(struct rest_job *j, const char *key)
 {
     char hex[HMAC_SHA256_HEX_LEN], *out;
     const char *scope = j->auth.scope;
@@ -1904,7 +1905,7 @@ static char *idem_store_key(struct job *j, const char *key)
 
 /* A new key in memory may have an answer in the store (from before a
  * restart): replay it, or 422 for another request. True when answered. */
-static bool idem_from_store(struct job *j, struct idempotency_entry *e,
+static bool idem_from_store(struct rest_job *j, struct idempotency_entry *e,
                             const char *skey,
                             const unsigned char digest[IDEMPOTENCY_DIGEST_LEN])
 {
@@ -1930,7 +1931,7 @@ static bool idem_from_store(struct job *j, struct idempotency_entry *e,
  * here (a replay, a wait for the first, an error); false to go on, with
  * its answer kept when the request has a new key.
  */
-static bool idempotent(struct job *j)
+static bool idempotent(struct rest_job *j)
 {
     struct rest *r = j->r;
     const char *key = httpd_request_header(j->req, "Idempotency-Key");
@@ -1992,8 +1993,8 @@ static bool idempotent(struct job *j)
 /* ---------------------------------------------------------------------- */
 /* routes */
 
-static bool job_start(struct job *j, struct rest *r, struct httpd_request *req,
-                      const char *route)
+static bool rest_job_start(struct rest_job *j, struct rest *r,
+                           struct httpd_request *req, const char *route)
 {
     const char *accept = httpd_request_header(req, "Accept");
     const char *ctype = httpd_request_header(req, "Content-Type");
@@ -2029,12 +2030,12 @@ static bool split_path(const char *rest, struct path *p)
 static void post(struct rest *r, struct httpd_request *req, const char *route,
                  bool echo, bool with_path)
 {
-    struct job j;
+    struct rest_job j;
     struct path p = {0};
     struct jsonmap_error err;
     xmpp_stanza_t *st;
 
-    if (!job_start(&j, r, req, route))
+    if (!rest_job_start(&j, r, req, route))
         return;
     if (!echo && idempotent(&j))
         return;
@@ -2055,7 +2056,7 @@ static void post(struct rest *r, struct httpd_request *req, const char *route,
             return;
         }
     }
-    st = parse_body(&j, &p, &err);
+    st = rest_parse_body(&j, &p, &err);
     path_clear(&p);
     if (st == NULL) {
         job_fail_map(&j, &err);
@@ -2079,19 +2080,19 @@ static void on_post_path(struct httpd_request *req, void *arg)
     post(arg, req, "rest_post_path", false, true);
 }
 
-static void on_get(struct httpd_request *req, void *arg)
+static void rest_on_get(struct httpd_request *req, void *arg)
 {
     struct rest *r = arg;
     const char *rest = httpd_request_rest(req);
     const char *slash = strchr(rest, '/');
     struct jsonmap_error err;
-    struct job j;
+    struct rest_job j;
     struct get_params gp = {0};
     json_object *obj, *payload = NULL;
     xmpp_stanza_t *st;
     size_t qi, n = sizeof(get_queries) / sizeof(get_queries[0]);
 
-    if (!job_start(&j, r, req, "rest_get"))
+    if (!rest_job_start(&j, r, req, "rest_get"))
         return;
     for (qi = 0; slash != NULL && qi < n; qi++)
         if (strlen(get_queries[qi].query) == (size_t)(slash - rest) &&
@@ -2163,12 +2164,12 @@ struct rest *rest_new(struct httpd *h, struct component *c,
     r->ctx = component_ctx(c);
     r->loop = component_loop(c);
     r->idem = idempotency_new(IDEMPOTENCY_MAX, IDEMPOTENCY_TTL_MS);
-    component_on_room(c, on_room, r);
+    component_on_room(c, rest_on_room, r);
     component_on_confirm(c, on_confirmed, r);
     httpd_route(h, "POST", "/rest", false, "rest_post", on_post, r);
     httpd_route(h, "POST", "/rest/echo", false, "rest_echo", on_echo, r);
     httpd_route(h, "POST", "/rest", true, "rest_post_path", on_post_path, r);
-    httpd_route(h, "GET", "/rest", true, "rest_get", on_get, r);
+    httpd_route(h, "GET", "/rest", true, "rest_get", rest_on_get, r);
     if (conf->rest.ntokens == 0)
         log_info("rest: no bearer tokens configured, only Basic "
                  "component-jid:secret is accepted",

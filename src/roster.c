@@ -119,7 +119,7 @@ struct roster {
     bool warned_none;
 };
 
-static void schedule_pump(struct roster *r);
+static void roster_schedule_pump(struct roster *r);
 
 static enum writer writer_of(const struct roster *r)
 {
@@ -283,7 +283,7 @@ static void job_finish(struct roster_job *j)
         if (j->waiters[i].cb != NULL)
             j->waiters[i].cb(j->user, j->fail, j->error, j->waiters[i].arg);
     roster_job_free(j);
-    schedule_pump(r);
+    roster_schedule_pump(r);
 }
 
 static struct ticket *ticket_new(struct roster_job *j)
@@ -841,7 +841,7 @@ static void on_pump(void *arg)
     }
 }
 
-static void schedule_pump(struct roster *r)
+static void roster_schedule_pump(struct roster *r)
 {
     if (r->pump == NULL)
         r->pump = loop_timer_add(r->loop, 0, on_pump, r);
@@ -877,7 +877,7 @@ static void enqueue(struct roster *r, const char *user, bool fetch_only,
         r->jobs->prev = j;
     r->jobs = j;
     strmap_set(r->latest, user, j);
-    schedule_pump(r);
+    roster_schedule_pump(r);
 }
 
 void roster_sync(struct roster *r, const char *user, roster_done_cb cb,

@@ -351,7 +351,7 @@ static bool refused_content(struct webhook *w)
            why == COMPONENT_REFUSED_TOO_LARGE;
 }
 
-static int send_release(struct webhook *w, xmpp_stanza_t *st)
+static int webhook_send_release(struct webhook *w, xmpp_stanza_t *st)
 {
     static struct log_ratelimit unsent_log = LOG_RATELIMIT_INIT(
         LOG_LEVEL_WARN, "webhook reply not sent: stream unavailable");
@@ -401,7 +401,7 @@ static void answer_refused(struct job *j)
 /* Send a reply built from the webhook's answer (released). */
 static void send_reply(struct job *j, xmpp_stanza_t *st)
 {
-    if (send_release(j->w, st) < 0 && refused_content(j->w))
+    if (webhook_send_release(j->w, st) < 0 && refused_content(j->w))
         answer_refused(j);
 }
 
@@ -428,8 +428,8 @@ static void answer_error(struct job *j, const char *type, const char *cond,
         send_delegated(j, r);
         return;
     }
-    send_release(w,
-                 stanza_error(w->ctx, j->orig, orig_to(j), type, cond, text));
+    webhook_send_release(
+        w, stanza_error(w->ctx, j->orig, orig_to(j), type, cond, text));
 }
 
 /* A new id for replies that do not reuse the original's. */
@@ -591,7 +591,7 @@ static void answer_receipt(struct job *j)
     rec = stanza_add_element(r, EL_RECEIVED, NS_RECEIPTS);
     if (id != NULL)
         xmpp_stanza_set_attribute(rec, ATTR_ID, id);
-    send_release(w, r);
+    webhook_send_release(w, r);
 }
 
 /*
@@ -698,7 +698,7 @@ static void log_failure(struct job *j, const char *reason, long status)
              url_host(j->url, host, sizeof(host)), status, j->kind, reason);
 }
 
-static void pump(struct webhook *w);
+static void webhook_pump(struct webhook *w);
 static void finish_drain(void *arg);
 
 /* Tell events.c how a durable delivery ended (once). */
@@ -752,7 +752,7 @@ static void job_done(struct job *j)
 
     job_detach(j);
     job_free(j);
-    pump(w);
+    webhook_pump(w);
     if (w->draining && w->active.n == 0 && w->drain_cb != NULL) {
         loop_timer_cancel(w->loop, w->drain_timer);
         w->drain_timer = loop_timer_add(w->loop, 0, finish_drain, w);
@@ -790,7 +790,7 @@ static void answer(struct job *j, const struct httpc_response *resp,
             send_delegated(j,
                            delegation_inner_reply(w->ctx, j->orig, "result"));
         else
-            send_release(w, empty_reply(j));
+            webhook_send_release(w, empty_reply(j));
         break;
     case WEBHOOK_REPLY_BODY:
         answer_body(j, body);
@@ -957,7 +957,7 @@ static void job_start(struct job *j)
 }
 
 /* Start queued jobs while connections are free. */
-static void pump(struct webhook *w)
+static void webhook_pump(struct webhook *w)
 {
     while (w->queue.head != NULL &&
            w->active.n < w->conf->webhook.concurrency) {
