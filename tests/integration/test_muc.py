@@ -138,8 +138,9 @@ def post_groupchat(r, room, body, path="/rest"):
 
 
 def hook_messages(sink, timeout=10):
-    """Parsed message stanzas POSTed to the webhook until timeout passes
-    without one (the first waits up to timeout)."""
+    """Parsed message stanzas POSTed to the webhook until 2.5 s pass
+    without one (the first waits up to timeout): the quiet period is what
+    proves that nothing more (a duplicate, an echo) comes."""
     out = []
     while True:
         try:
@@ -147,7 +148,7 @@ def hook_messages(sink, timeout=10):
         except TimeoutError:
             return out
         out.append(ET.fromstring(req[3]))
-        timeout = 1.5
+        timeout = 2.5
 
 
 # --------------------------------------------------------------------------
@@ -369,5 +370,7 @@ def test_private_message_and_subject_change_reach_webhook(server, restanza,
     got = hook_messages(sink)
     kinds = [(m.get("type"), m.get("from"), m.findtext("body"),
               m.findtext("subject")) for m in got]
-    assert kinds == [("chat", room + "/alice", "psst", None),
-                     ("groupchat", room + "/alice", None, "new topic")], kinds
+    # Without a store webhook deliveries run side by side: any order.
+    assert sorted(kinds, key=str) == sorted(
+        [("chat", room + "/alice", "psst", None),
+         ("groupchat", room + "/alice", None, "new topic")], key=str), kinds

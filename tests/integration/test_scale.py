@@ -400,6 +400,14 @@ def test_haproxy_sends_requests_to_the_ready_instance(server, restanza,
         return _through(url, ping, auth, tmp_path / "haproxy.log")
 
     try:
+        # HAProxy starts with every server up: until its first /ready check
+        # of the standby has been answered 503, a request (a POST, which it
+        # does not retry elsewhere) may still reach the standby. The second
+        # failed check is proof that the first one was acted on.
+        deadline = time.monotonic() + 20
+        while _served(standby, route="ready", status=503) < 2:
+            assert time.monotonic() < deadline, "haproxy never checked b"
+            time.sleep(0.05)
         through()
         for _ in range(20):
             assert http("GET", url + ping, headers=auth).status == 200
