@@ -32,6 +32,8 @@ void fake_start(struct fake *f, struct loop *loop);
 void fake_stop(struct fake *f);
 /* Drop the client connection, if any. */
 void fake_close(struct fake *f);
+/* A loopback TCP port nothing listens on now (for servers under test). */
+unsigned fake_free_port(void);
 /* Write all of s to fd (non-blocking: retries on EAGAIN). */
 void fake_write_all(int fd, const char *s);
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fake_xmpp.h"
 #include "conf.h"
 #include "httpc.h"
 #include "httpd.h"
@@ -98,26 +99,12 @@ struct raw {
 };
 
 /* A port on 127.0.0.1 that was free a moment ago. */
-static unsigned free_port(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
 /* Settings only; fx_open() starts the server with them. */
 static void fx_init(struct fx *fx)
 {
     memset(fx, 0, sizeof(*fx));
     strcpy(fx->host, "127.0.0.1");
-    fx->port = free_port();
+    fx->port = fake_free_port();
     fx->conf.http.listen_host = fx->host;
     fx->conf.http.listen_port = fx->port;
     fx->conf.http.listen_loopback = true;
@@ -833,7 +820,7 @@ START_TEST(test_httpc_connection_refused)
     struct httpc_request req = {.url = url, .timeout_ms = 2000};
 
     fx_start(&fx);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", free_port());
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", fake_free_port());
     fetch(&fx, &req, &r);
     ck_assert_int_eq(r.error, HTTPC_E_CONNECT);
     ck_assert_int_eq(r.status, 0);

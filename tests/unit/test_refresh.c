@@ -61,20 +61,6 @@ struct result {
     char *body;
 };
 
-static unsigned free_port(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
 /* Settings only. with_roster: roster.url on a port nothing listens on. */
 static void fx_init(struct fx *fx, bool with_roster)
 {
@@ -92,7 +78,7 @@ static void fx_init(struct fx *fx, bool with_roster)
     fx->conf.component.max_stanza_size = 65536;
     fx->conf.component.queue_max = 1 << 20;
     fx->conf.http.listen_host = fx->host;
-    fx->conf.http.listen_port = free_port();
+    fx->conf.http.listen_port = fake_free_port();
     fx->conf.http.listen_loopback = true;
     fx->conf.http.max_body = 1024;
     fx->conf.http.max_connections = 16;
@@ -101,7 +87,7 @@ static void fx_init(struct fx *fx, bool with_roster)
     fx->conf.http.body_timeout = 5;
     if (with_roster) {
         snprintf(fx->url, sizeof(fx->url), "http://127.0.0.1:%u/roster/%%s",
-                 free_port());
+                 fake_free_port());
         strcpy(fx->token, TOKEN);
         fx->conf.roster.url = fx->url;
         fx->conf.roster.token = fx->token;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_xmpp.h"
 #include "component.h"
 #include "conf.h"
 #include "delegation.h"
@@ -52,20 +53,6 @@ struct result {
     char *body;
 };
 
-static unsigned free_port(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
 /* Settings only: a component that is never started (so "disconnected"). */
 static void fx_init(struct fx *fx)
 {
@@ -84,7 +71,7 @@ static void fx_init(struct fx *fx)
     fx->conf.component.max_stanza_size = 65536;
     fx->conf.component.queue_max = 1 << 20;
     fx->conf.http.listen_host = fx->host;
-    fx->conf.http.listen_port = free_port();
+    fx->conf.http.listen_port = fake_free_port();
     fx->conf.http.listen_loopback = true;
     fx->conf.http.max_body = 4096;
     fx->conf.http.max_connections = 37;
