@@ -82,4 +82,37 @@ void httpd_on_answer(struct httpd_request *req, httpd_answer_cb cb, void *arg);
 /* Park the request until httpd_respond(); abort runs if it goes away. */
 void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb, void *arg);
 
+/* Bytes a stream buffers for its client at most: a client that does not
+ * read is disconnected past it (logged). */
+#define HTTPD_STREAM_BUFFER_MAX (1u << 20)
+
+/* A response of unknown length written as it comes (Server-Sent Events). */
+struct httpd_stream;
+/* The stream's buffer is empty: the owner may write more (pulled, so that
+ * a long replay is read a page at a time). */
+typedef void (*httpd_stream_want_cb)(struct httpd_stream *s, void *arg);
+/* The stream went away without httpd_stream_end() (client gone, shutdown):
+ * the owner forgets s; it must not be used after this returns. */
+typedef void (*httpd_stream_close_cb)(struct httpd_stream *s, void *arg);
+
+/*
+ * Answer req with status 200 and a body written by httpd_stream_write()
+ * until httpd_stream_end(). NULL (req unanswered) when as many streams as
+ * half of http.max_connections are open, or while shutting down.
+ */
+struct httpd_stream *httpd_stream_start(struct httpd_request *req,
+                                        const char *content_type,
+                                        httpd_stream_want_cb want,
+                                        httpd_stream_close_cb close_cb,
+                                        void *arg);
+/* Queue data (copied). False when that would pass HTTPD_STREAM_BUFFER_MAX:
+ * the connection is closed then and the owner forgets s (close_cb does not
+ * run). */
+bool httpd_stream_write(struct httpd_stream *s, const char *data, size_t len);
+/* Bytes written and not yet handed to the socket. */
+size_t httpd_stream_buffered(const struct httpd_stream *s);
+/* The body ends once the buffer is sent; the owner forgets s. */
+void httpd_stream_end(struct httpd_stream *s);
+size_t httpd_streams(const struct httpd *h);
+
 #endif
