@@ -45,6 +45,15 @@ struct active {
     struct loop_timer *timer;
 };
 
+/* An open event stream (GET /events, Accept: text/event-stream). */
+struct sse {
+    struct events *e;
+    struct httpd_stream *s;
+    int64_t cursor; /* sent up to this event id */
+    bool gone;      /* a write failed: the stream is closed */
+    struct sse *prev, *next;
+};
+
 struct events {
     struct loop *loop;
     struct store *s;
@@ -55,6 +64,9 @@ struct events {
     struct loop_timer *pump_timer;
     struct loop_timer *prune_timer;
     uint64_t retries;
+    struct sse *streams;
+    int64_t committed; /* highest event id known committed */
+    struct loop_timer *keepalive_timer;
 };
 
 static int64_t wall_ms(void)
@@ -233,9 +245,19 @@ static void schedule_pump(struct events *e)
         e->pump_timer = loop_timer_add(e->loop, 0, pump, e);
 }
 
+static void sse_fill(struct sse *x);
+
 static void on_commit(bool ok, void *arg)
 {
     struct events *e = arg;
+
+    if (ok)
+        e->committed = store_event_last_id(e->s);
+    if (ok)
+        for (struct sse *x = e->streams, *next; x != NULL; x = next) {
+            next = x->next;
+            sse_fill(x);
+        }
 
     /* Other writers commit too (muc.c's saved rooms), with no webhook. */
     if (e->w != NULL)
@@ -290,11 +312,9 @@ static void respond_json(struct httpd_request *req, unsigned status,
     json_object_put(obj);
 }
 
-/* A non-negative integer query parameter; def when absent, -1 if bad. */
-static int64_t query_int(struct httpd_request *req, const char *name,
-                         int64_t def)
+/* A non-negative integer; def when v is NULL, -1 if bad. */
+static int64_t parse_int(const char *v, int64_t def)
 {
-    const char *v = httpd_request_query(req, name);
     int64_t n = 0;
 
     if (v == NULL)
@@ -307,6 +327,148 @@ static int64_t query_int(struct httpd_request *req, const char *name,
         n = n * 10 + (*v - '0');
     }
     return n;
+}
+
+/* A non-negative integer query parameter; def when absent, -1 if bad. */
+static int64_t query_int(struct httpd_request *req, const char *name,
+                         int64_t def)
+{
+    return parse_int(httpd_request_query(req, name), def);
+}
+
+/* ---- Event streams ---- */
+
+static void sse_forget(struct sse *x)
+{
+    struct events *e = x->e;
+
+    if (x->prev != NULL)
+        x->prev->next = x->next;
+    else
+        e->streams = x->next;
+    if (x->next != NULL)
+        x->next->prev = x->prev;
+    free(x);
+}
+
+/* One event: id, kind and the stanza as mod_rest JSON on one line. */
+static int on_sse_row(const struct store_event *row, void *arg)
+{
+    struct sse *x = arg;
+    struct events *e = x->e;
+    char *stanza, *text;
+    bool ok;
+
+    /* Not committed yet (this loop turn's transaction): a failed commit
+     * would take it back. It is sent after its commit. */
+    if (row->id > e->committed)
+        return 1;
+    stanza = e->w != NULL ? webhook_event_json(e->w, row->stanza) : NULL;
+    text = xasprintf("id: %lld\nevent: %s\ndata: %s\n\n", (long long)row->id,
+                     row->kind, stanza != NULL ? stanza : "null");
+    ok = httpd_stream_write(x->s, text, strlen(text));
+
+    free(stanza);
+    free(text);
+    x->cursor = row->id;
+    x->gone = !ok;
+    return !ok || httpd_stream_buffered(x->s) >= EVENTS_STREAM_AHEAD;
+}
+
+/* Read the log after the stream's cursor into its buffer, a page at a
+ * time, up to EVENTS_STREAM_AHEAD: the rest follows when it drains. */
+static void sse_fill(struct sse *x)
+{
+    int64_t before;
+
+    do {
+        before = x->cursor;
+        if (httpd_stream_buffered(x->s) >= EVENTS_STREAM_AHEAD)
+            break;
+        if (store_event_each(x->e->s, x->cursor, 64, -1, on_sse_row, x) < 0)
+            break;
+    } while (!x->gone && x->cursor != before);
+    if (x->gone)
+        sse_forget(x); /* httpd closed it (over its bound) */
+}
+
+static void on_sse_want(struct httpd_stream *s, void *arg)
+{
+    (void)s;
+    sse_fill(arg);
+}
+
+static void on_sse_close(struct httpd_stream *s, void *arg)
+{
+    (void)s;
+    sse_forget(arg);
+}
+
+static void keepalive(void *arg)
+{
+    struct events *e = arg;
+    static const char line[] = ": keepalive\n\n";
+
+    e->keepalive_timer = NULL;
+    for (struct sse *x = e->streams, *next; x != NULL; x = next) {
+        next = x->next;
+        /* A client that reads has an empty buffer; one that does not
+         * is not sent more. */
+        if (httpd_stream_buffered(x->s) == 0 &&
+            !httpd_stream_write(x->s, line, sizeof(line) - 1))
+            sse_forget(x);
+    }
+    if (e->streams != NULL)
+        e->keepalive_timer =
+            loop_timer_add(e->loop, EVENTS_KEEPALIVE_MS, keepalive, e);
+}
+
+/* GET /events with Accept: text/event-stream (authorized). From
+ * Last-Event-ID, else ?after=, else the newest event. */
+static void sse_start(struct events *e, struct httpd_request *req)
+{
+    const char *last = httpd_request_header(req, "Last-Event-ID");
+    int64_t after =
+        last != NULL ? parse_int(last, -1) : query_int(req, "after", -2);
+    struct sse *x;
+    static const char hello[] = ": restanza events\n\n";
+
+    if (after == -2)
+        after = e->committed;
+    if (after < 0) {
+        httpd_error(req, 400, "modify", "bad-request",
+                    "Last-Event-ID and after must be event ids");
+        return;
+    }
+    x = xcalloc(1, sizeof(*x));
+    x->e = e;
+    x->cursor = after;
+    x->s = httpd_stream_start(req, "text/event-stream", on_sse_want,
+                              on_sse_close, x);
+    if (x->s == NULL) {
+        free(x);
+        httpd_add_header(req, "Retry-After", "5");
+        httpd_error(req, 503, "wait", "resource-constraint",
+                    "Too many event streams");
+        return;
+    }
+    x->next = e->streams;
+    if (e->streams != NULL)
+        e->streams->prev = x;
+    e->streams = x;
+    /* The client sees the stream open before the first event. */
+    httpd_stream_write(x->s, hello, sizeof(hello) - 1);
+    if (e->keepalive_timer == NULL)
+        e->keepalive_timer =
+            loop_timer_add(e->loop, EVENTS_KEEPALIVE_MS, keepalive, e);
+}
+
+/* Whether the client asks for an event stream. */
+static bool wants_stream(struct httpd_request *req)
+{
+    const char *accept = httpd_request_header(req, "Accept");
+
+    return accept != NULL && strstr(accept, "text/event-stream") != NULL;
 }
 
 struct page {
@@ -357,6 +519,12 @@ static void on_get(struct httpd_request *req, void *arg)
         return;
     }
     p.dead = strcmp(httpd_request_path(req), "/events/dead") == 0;
+    if (!p.dead && wants_stream(req)) {
+        json_object_put(p.list);
+        json_object_put(out);
+        sse_start(e, req);
+        return;
+    }
     after = query_int(req, "after", p.dead ? 0 : store_event_last_id(e->s));
     limit = query_int(req, "limit", EVENTS_PAGE_DEFAULT);
     if (after < 0 || limit < 1 || limit > EVENTS_PAGE_MAX) {
@@ -458,6 +626,7 @@ struct events *events_new(struct loop *loop, struct store *s, struct webhook *w,
     e->conf = conf;
     e->active = strmap_new(active_free);
     srand((unsigned)wall_ms());
+    e->committed = store_event_last_id(s);
     store_on_commit(s, on_commit, e);
     if (w != NULL) {
         webhook_set_log(w, on_log, e);
@@ -479,6 +648,11 @@ void events_free(struct events *e)
         webhook_set_log(e->w, NULL, NULL);
     loop_timer_cancel(e->loop, e->pump_timer);
     loop_timer_cancel(e->loop, e->prune_timer);
+    loop_timer_cancel(e->loop, e->keepalive_timer);
+    while (e->streams != NULL) {
+        httpd_stream_end(e->streams->s);
+        sse_forget(e->streams);
+    }
     strmap_free(e->active);
     free(e);
 }

@@ -22,6 +22,10 @@ struct events;
 /* Events per GET /events page by default and at most. */
 #define EVENTS_PAGE_DEFAULT 100
 #define EVENTS_PAGE_MAX 1000
+/* An event stream (text/event-stream) sends a comment this often, ms. */
+#define EVENTS_KEEPALIVE_MS 15000
+/* Bytes a stream reads ahead from the log into its buffer. */
+#define EVENTS_STREAM_AHEAD (64 * 1024)
 
 /*
  * Log what the webhook takes (w may be NULL: nothing is logged then),

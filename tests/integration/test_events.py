@@ -3,6 +3,7 @@ survive a SIGKILL, ordered per sender, dead letters and their redelivery,
 store.path = none as before, and clear start-up errors for a bad store."""
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import queue
@@ -83,6 +84,54 @@ def logged(r):
         if not page["events"]:
             return ids
         after = page["next"]
+
+
+class Stream:
+    """GET /events as text/event-stream, read event by event (http.client
+    undoes the chunked encoding; every read has a deadline)."""
+
+    def __init__(self, r, headers=None, path="/events", timeout=60):
+        self.conn = http.client.HTTPConnection("127.0.0.1", r.http_port,
+                                               timeout=timeout)
+        h = {"Accept": "text/event-stream"}
+        h.update(headers or {})
+        self.conn.request("GET", path, headers=h)
+        self.resp = self.conn.getresponse()
+
+    def event(self):
+        """The next event as a dict of its fields (comments skipped)."""
+        fields = {}
+        while True:
+            line = self.resp.readline()
+            assert line, "the stream ended"
+            line = line.decode().rstrip("\n")
+            if line == "":
+                if fields:
+                    return fields
+                continue
+            if line.startswith(":"):
+                continue
+            k, _, v = line.partition(":")
+            assert k not in fields, (k, fields)
+            fields[k] = v[1:] if v.startswith(" ") else v
+
+    def messages(self, n):
+        """The next n message events as (id, body); ids only grow."""
+        out, last = [], 0
+        while len(out) < n:
+            ev = self.event()
+            assert ev["event"] in ("message", "presence", "iq"), ev
+            eid = int(ev["id"])
+            assert eid > last, (eid, last)
+            last = eid
+            data = json.loads(ev["data"])
+            assert "\n" not in ev["data"]
+            if ev["event"] == "message":
+                out.append((eid, data["body"]))
+        return out
+
+    def close(self):
+        self.conn.close()
 
 
 def body_of(xml):
@@ -305,6 +354,9 @@ def test_event_log_is_clean_under_valgrind(server, restanza, client, sink,
                          for p in switch.delivered()), 60, "a delivery")
     assert r.get("/events?after=0", headers=AUTH,
                  timeout=20).json()["events"]
+    # An event stream open at the stop ends with it.
+    s = Stream(r, AUTH, path="/events?after=0")
+    assert s.messages(2)[1][1] == "delivered"
     # Stopped with a dead letter in the log: exit 0, no leak or error.
     assert r.stop(timeout=30) == 0
 
@@ -326,3 +378,59 @@ def test_pending_events_wait_when_the_webhook_url_is_removed(
     ids = logged(r)
     assert ids
     assert r.stop() == 0
+
+
+def test_event_stream_resumes_with_last_event_id(
+        server, restanza, client, sink, tmp_path):
+    Switch(sink).down = False
+    r = durable(restanza, server, sink, tmp_path)
+    alice = client(server, "alice")
+    s = Stream(r, AUTH)
+    assert s.resp.status == 200
+    assert s.resp.getheader("Content-Type") == "text/event-stream"
+    for i in range(100):
+        alice.send_message(bot(server), "s%d" % i)
+    got = s.messages(100)
+    assert [b for _, b in got] == ["s%d" % i for i in range(100)]
+    s.close()
+    last = got[-1][0]
+    for i in range(100, 200):
+        alice.send_message(bot(server), "s%d" % i)
+    s = Stream(r, dict(AUTH, **{"Last-Event-ID": str(last)}))
+    assert s.resp.status == 200
+    again = s.messages(100)
+    assert [b for _, b in again] == ["s%d" % i for i in range(100, 200)]
+    assert again[0][0] > last
+    s.close()
+    # ?after= resumes too, and after=0 replays the log from its start.
+    s = Stream(r, AUTH, path="/events?after=%d" % got[49][0])
+    assert [b for _, b in s.messages(2)] == ["s50", "s51"]
+    s.close()
+
+
+def test_event_stream_starts_with_new_events_and_needs_a_token(
+        server, restanza, client, sink, tmp_path):
+    Switch(sink).down = False
+    r = durable(restanza, server, sink, tmp_path)
+    alice = client(server, "alice")
+    alice.send_message(bot(server), "old")
+
+    def old_logged():
+        page = r.get("/events?after=0&limit=1000", headers=AUTH).json()
+        return any(e["kind"] == "message" and e["stanza"]["body"] == "old"
+                   for e in page["events"])
+    wait_for(old_logged, 30, "the old message logged")
+    assert r.get("/events", headers={
+        "Accept": "text/event-stream"}).status == 401
+    assert r.get("/events?access_token=wrong-token-0123456789", headers={
+        "Accept": "text/event-stream"}).status == 403
+    s = Stream(r, AUTH)
+    assert s.resp.status == 200
+    alice.send_message(bot(server), "new")
+    assert s.messages(1)[0][1] == "new"
+    # A browser's EventSource passes the token in the URL.
+    replay = Stream(r, path="/events?after=0&access_token=" + TOKEN)
+    assert [b for _, b in replay.messages(2)] == ["old", "new"]
+    replay.close()
+    s.close()
+    assert TOKEN not in r.log()
