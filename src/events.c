@@ -404,7 +404,7 @@ static void on_sse_close(struct httpd_stream *s, void *arg)
     sse_forget(arg);
 }
 
-static void keepalive(void *arg)
+static void sse_keepalive(void *arg)
 {
     struct events *e = arg;
     static const char line[] = ": keepalive\n\n";
@@ -420,7 +420,7 @@ static void keepalive(void *arg)
     }
     if (e->streams != NULL)
         e->keepalive_timer =
-            loop_timer_add(e->loop, EVENTS_KEEPALIVE_MS, keepalive, e);
+            loop_timer_add(e->loop, EVENTS_KEEPALIVE_MS, sse_keepalive, e);
 }
 
 /* GET /events with Accept: text/event-stream (authorized). From
@@ -460,7 +460,7 @@ static void sse_start(struct events *e, struct httpd_request *req)
     httpd_stream_write(x->s, hello, sizeof(hello) - 1);
     if (e->keepalive_timer == NULL)
         e->keepalive_timer =
-            loop_timer_add(e->loop, EVENTS_KEEPALIVE_MS, keepalive, e);
+            loop_timer_add(e->loop, EVENTS_KEEPALIVE_MS, sse_keepalive, e);
 }
 
 /* Whether the client asks for an event stream. */
