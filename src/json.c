@@ -134,6 +134,61 @@ static int scan_u_escape(struct scan *sc)
 }
 
 /*
+ * The text of the valid escaped string [s, end) decoded into a new buffer;
+ * its length in *len. Decoded text is never longer than the escaped form.
+ */
+static char *unescape(const char *s, const char *end, size_t *len)
+{
+    char *out = xmalloc((size_t)(end - s) + 1);
+    size_t n = 0;
+
+    for (const char *q = s; q < end;) {
+        if (*q != '\\') {
+            out[n++] = *q++;
+            continue;
+        }
+        switch (q[1]) {
+        case 'b':
+            out[n++] = '\b';
+            break;
+        case 'f':
+            out[n++] = '\f';
+            break;
+        case 'n':
+            out[n++] = '\n';
+            break;
+        case 'r':
+            out[n++] = '\r';
+            break;
+        case 't':
+            out[n++] = '\t';
+            break;
+        case 'u': {
+            unsigned long cp = (unsigned long)hex4(q + 2);
+            q += 6;
+            if (cp >= 0xd800 && cp < 0xdc00 && end - q >= 6 && q[0] == '\\' &&
+                q[1] == 'u') {
+                long lo = hex4(q + 2);
+                if (lo >= 0xdc00 && lo < 0xe000) {
+                    cp = 0x10000 + ((cp - 0xd800) << 10) +
+                         ((unsigned long)lo - 0xdc00);
+                    q += 6;
+                }
+            }
+            n += put_utf8(out + n, cp);
+            continue;
+        }
+        default:
+            out[n++] = q[1];
+            break;
+        }
+        q += 2;
+    }
+    *len = n;
+    return out;
+}
+
+/*
  * Scan a double-quoted string at sc->p. When key is non-NULL, also decode it
  * so that "a" and "\u0061" compare equal in the duplicate check.
  */
@@ -179,54 +234,8 @@ static int scan_string(struct scan *sc, struct scan_key *key)
         key->s = s;
         key->len = (size_t)(sc->p - s);
         if (escaped) {
-            /* Decoded text is never longer than the escaped form. */
-            char *out = xmalloc(key->len + 1);
-            size_t n = 0;
-            for (const char *q = s; q < sc->p;) {
-                if (*q != '\\') {
-                    out[n++] = *q++;
-                    continue;
-                }
-                switch (q[1]) {
-                case 'b':
-                    out[n++] = '\b';
-                    break;
-                case 'f':
-                    out[n++] = '\f';
-                    break;
-                case 'n':
-                    out[n++] = '\n';
-                    break;
-                case 'r':
-                    out[n++] = '\r';
-                    break;
-                case 't':
-                    out[n++] = '\t';
-                    break;
-                case 'u': {
-                    unsigned long cp = (unsigned long)hex4(q + 2);
-                    q += 6;
-                    if (cp >= 0xd800 && cp < 0xdc00 && sc->p - q >= 6 &&
-                        q[0] == '\\' && q[1] == 'u') {
-                        long lo = hex4(q + 2);
-                        if (lo >= 0xdc00 && lo < 0xe000) {
-                            cp = 0x10000 + ((cp - 0xd800) << 10) +
-                                 ((unsigned long)lo - 0xdc00);
-                            q += 6;
-                        }
-                    }
-                    n += put_utf8(out + n, cp);
-                    continue;
-                }
-                default:
-                    out[n++] = q[1];
-                    break;
-                }
-                q += 2;
-            }
-            key->buf = out;
-            key->s = out;
-            key->len = n;
+            key->buf = unescape(s, sc->p, &key->len);
+            key->s = key->buf;
         }
     }
     sc->p++;
