@@ -112,7 +112,9 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # then for each failure its assertion and the tail of its daemon's log (from
 # the junit XML, which keeps each test's captured output).
 /usr/bin/python3 -m pytest -q -p no:cacheprovider -o junit_logging=system-out \
-    --junitxml="$results/it.xml" "$top/tests/integration" >"$results/it.log" 2>&1
+    --durations=12 --junitxml="$results/it.xml" "$top/tests/integration" >"$results/it.log" 2>&1
+# The slowest tests, to keep the suite's time in view.
+sed -n '/slowest .*durations/,/^$/p' "$results/it.log" | grep -E '^[0-9.]+s ' | sed 's/^/  /'
 grep -E '^(=+ )?[0-9]+ (passed|failed|error|skipped|deselected)' "$results/it.log" | tail -n 1
 int_counts=$(/usr/bin/python3 - "$results/it.xml" "$results/it.log" <<'PY'
 import re, sys, xml.etree.ElementTree as ET
