@@ -4,9 +4,6 @@
 #define RESTANZA_REST_H
 
 #include <stdbool.h>
-#include <stddef.h>
-
-#include <json-c/json.h>
 #include <strophe.h>
 
 struct httpd;
@@ -49,34 +46,6 @@ struct muc;
 /* Send groupchat messages through m (SPEC §11); NULL: as any message. */
 void rest_set_muc(struct rest *r, struct muc *m);
 
-/* Body and answer formats. */
-enum rest_format {
-    REST_XML,  /* application/xmpp+xml */
-    REST_JSON, /* application/json */
-    REST_FORM, /* application/x-www-form-urlencoded */
-    REST_TEXT, /* text/plain (request bodies only) */
-    REST_UNSUPPORTED,
-};
-
-/* The format a Content-Type names (parameters after ';' ignored, case
- * insensitive); REST_UNSUPPORTED for anything else or NULL. */
-enum rest_format rest_media_type(const char *content_type);
-
-/*
- * The answer format, as mod_rest's decide_type(Accept .. "," ..
- * Content-Type): the first supported type in that list wins, q-values
- * ignored; XML when none is. Form only when form_ok (never for errors).
- */
-enum rest_format rest_negotiate(const char *accept, const char *content_type,
-                                bool form_ok);
-
-/*
- * Decode HTTP Basic credentials (the base64 after "Basic "): 0 with
- * *user and *secret set (caller frees both), -1 when not base64 of
- * "user:secret" without NUL bytes.
- */
-int rest_parse_basic(const char *b64, char **user, char **secret);
-
 /* mod_rest's narrowing rule (util.jid.compare): true when every part
  * present in pattern equals that part of jid (domains without case). */
 bool rest_jid_matches(const char *jid, const char *pattern);
@@ -84,19 +53,5 @@ bool rest_jid_matches(const char *jid, const char *pattern);
 /* A timeout header: strictly 1 or more decimal seconds, capped at max.
  * 0 with *out set, -1 when malformed. */
 int rest_parse_timeout(const char *value, unsigned max, unsigned *out);
-
-/*
- * The application/x-www-form-urlencoded form of a JSON object: its
- * top-level strings, numbers and true values (others are dropped, as in
- * mod_rest). Caller frees.
- */
-char *rest_form_encode(json_object *obj);
-
-/*
- * Parse an application/xmpp+xml body: exactly one element, no XML
- * declaration, DOCTYPE, comment or processing instruction, nothing but
- * blanks around it. NULL on failure.
- */
-xmpp_stanza_t *rest_parse_xml(xmpp_ctx_t *ctx, const char *body, size_t len);
 
 #endif

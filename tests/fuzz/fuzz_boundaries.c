@@ -8,7 +8,7 @@
 #include "fuzz.h"
 #include "json.h"
 #include "jsonmap.h"
-#include "rest.h"
+#include "rest_build.h"
 #include "roster.h"
 #include "stanza.h"
 #include "utf8.h"
@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             map(obj);
         break;
     case 2: /* REST XML body */
-        check(rest_parse_xml(fuzz_ctx, s, len));
+        check(rest_build_parse_xml(fuzz_ctx, s, len));
         break;
     case 3: /* REST path parts */
         path(s, len);

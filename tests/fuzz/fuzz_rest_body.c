@@ -7,6 +7,9 @@
 #include "json.h"
 #include "jsonmap.h"
 #include "rest.h"
+#include "rest_auth.h"
+#include "rest_build.h"
+#include "rest_format.h"
 #include "stanza.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -38,7 +41,7 @@ static void form(const char *body, size_t len)
     }
     map(obj);
     /* Form-encode the object again: the encoder must round-trip it. */
-    char *enc = rest_form_encode(obj);
+    char *enc = rest_format_form_encode(obj);
     json_object *again = NULL;
     if (jsonmap_form_to_json(enc, strlen(enc), &again, &err) == 0)
         json_object_put(again);
@@ -62,7 +65,7 @@ static void text(const char *body, size_t len)
 
 static void xml(const char *body, size_t len)
 {
-    xmpp_stanza_t *st = rest_parse_xml(fuzz_ctx, body, len);
+    xmpp_stanza_t *st = rest_build_parse_xml(fuzz_ctx, body, len);
 
     if (st == NULL)
         return;
@@ -82,9 +85,9 @@ static void headers(const char *s)
     unsigned secs;
     const char *comma = strchr(s, ',');
 
-    (void)rest_media_type(s);
-    (void)rest_negotiate(s, comma != NULL ? comma + 1 : NULL, true);
-    if (rest_parse_basic(s, &user, &secret) == 0) {
+    (void)rest_format_media_type(s);
+    (void)rest_format_negotiate(s, comma != NULL ? comma + 1 : NULL, true);
+    if (rest_auth_parse_basic(s, &user, &secret) == 0) {
         free(user);
         free(secret);
     }

@@ -4,7 +4,7 @@
 #include "config.h"
 
 #include "archive.h"
-#include "rest.h"
+#include "rest_build.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@ static xmpp_ctx_t *ctx;
 
 static xmpp_stanza_t *xml(const char *s)
 {
-    xmpp_stanza_t *st = rest_parse_xml(ctx, s, strlen(s));
+    xmpp_stanza_t *st = rest_build_parse_xml(ctx, s, strlen(s));
     ck_assert_ptr_nonnull(st);
     return st;
 }

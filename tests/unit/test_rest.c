@@ -3,6 +3,9 @@
 #include "config.h"
 
 #include "rest.h"
+#include "rest_auth.h"
+#include "rest_build.h"
+#include "rest_format.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -13,43 +16,45 @@
 
 START_TEST(test_media_type_ignores_parameters_and_case)
 {
-    ck_assert_int_eq(rest_media_type("application/json"), REST_JSON);
-    ck_assert_int_eq(rest_media_type("Application/JSON; charset=utf-8"),
+    ck_assert_int_eq(rest_format_media_type("application/json"), REST_JSON);
+    ck_assert_int_eq(rest_format_media_type("Application/JSON; charset=utf-8"),
                      REST_JSON);
-    ck_assert_int_eq(rest_media_type("application/xmpp+xml;charset=utf-8"),
-                     REST_XML);
-    ck_assert_int_eq(rest_media_type("application/x-www-form-urlencoded"),
-                     REST_FORM);
-    ck_assert_int_eq(rest_media_type("text/plain; charset=utf-8"), REST_TEXT);
-    ck_assert_int_eq(rest_media_type("text/html"), REST_UNSUPPORTED);
-    ck_assert_int_eq(rest_media_type("application/jsonx"), REST_UNSUPPORTED);
-    ck_assert_int_eq(rest_media_type(""), REST_UNSUPPORTED);
-    ck_assert_int_eq(rest_media_type(NULL), REST_UNSUPPORTED);
+    ck_assert_int_eq(
+        rest_format_media_type("application/xmpp+xml;charset=utf-8"), REST_XML);
+    ck_assert_int_eq(
+        rest_format_media_type("application/x-www-form-urlencoded"), REST_FORM);
+    ck_assert_int_eq(rest_format_media_type("text/plain; charset=utf-8"),
+                     REST_TEXT);
+    ck_assert_int_eq(rest_format_media_type("text/html"), REST_UNSUPPORTED);
+    ck_assert_int_eq(rest_format_media_type("application/jsonx"),
+                     REST_UNSUPPORTED);
+    ck_assert_int_eq(rest_format_media_type(""), REST_UNSUPPORTED);
+    ck_assert_int_eq(rest_format_media_type(NULL), REST_UNSUPPORTED);
 }
 END_TEST
 
 START_TEST(test_negotiate_first_supported_in_accept_then_content_type)
 {
-    ck_assert_int_eq(rest_negotiate(NULL, NULL, true), REST_XML);
-    ck_assert_int_eq(rest_negotiate("*/*", NULL, true), REST_XML);
-    ck_assert_int_eq(rest_negotiate("*/*", "application/json", true),
+    ck_assert_int_eq(rest_format_negotiate(NULL, NULL, true), REST_XML);
+    ck_assert_int_eq(rest_format_negotiate("*/*", NULL, true), REST_XML);
+    ck_assert_int_eq(rest_format_negotiate("*/*", "application/json", true),
                      REST_JSON);
-    ck_assert_int_eq(rest_negotiate("text/html, application/json;q=0.1, "
-                                    "application/xmpp+xml",
-                                    "application/xmpp+xml", true),
+    ck_assert_int_eq(rest_format_negotiate("text/html, application/json;q=0.1, "
+                                           "application/xmpp+xml",
+                                           "application/xmpp+xml", true),
                      REST_JSON);
     ck_assert_int_eq(
-        rest_negotiate("application/xmpp+xml", "application/json", true),
+        rest_format_negotiate("application/xmpp+xml", "application/json", true),
         REST_XML);
     ck_assert_int_eq(
-        rest_negotiate("application/x-www-form-urlencoded", NULL, true),
+        rest_format_negotiate("application/x-www-form-urlencoded", NULL, true),
         REST_FORM);
     /* Errors are never form encoded: the next choice wins. */
-    ck_assert_int_eq(rest_negotiate("application/x-www-form-urlencoded, "
-                                    "application/json",
-                                    NULL, false),
+    ck_assert_int_eq(rest_format_negotiate("application/x-www-form-urlencoded, "
+                                           "application/json",
+                                           NULL, false),
                      REST_JSON);
-    ck_assert_int_eq(rest_negotiate("text/plain", "text/plain", true),
+    ck_assert_int_eq(rest_format_negotiate("text/plain", "text/plain", true),
                      REST_XML);
 }
 END_TEST
@@ -59,20 +64,20 @@ START_TEST(test_basic_credentials_decode)
     char *user, *secret;
 
     /* "rest.localhost:s3cr:et" */
-    ck_assert_int_eq(
-        rest_parse_basic("cmVzdC5sb2NhbGhvc3Q6czNjcjpldA==", &user, &secret),
-        0);
+    ck_assert_int_eq(rest_auth_parse_basic(
+                         "cmVzdC5sb2NhbGhvc3Q6czNjcjpldA==", &user, &secret),
+                     0);
     ck_assert_str_eq(user, "rest.localhost");
     ck_assert_str_eq(secret, "s3cr:et");
     free(user);
     free(secret);
     /* Without padding, blanks around. */
-    ck_assert_int_eq(rest_parse_basic(" YTpi ", &user, &secret), 0);
+    ck_assert_int_eq(rest_auth_parse_basic(" YTpi ", &user, &secret), 0);
     ck_assert_str_eq(user, "a");
     ck_assert_str_eq(secret, "b");
     free(user);
     free(secret);
-    ck_assert_int_eq(rest_parse_basic("YTo", &user, &secret), 0);
+    ck_assert_int_eq(rest_auth_parse_basic("YTo", &user, &secret), 0);
     ck_assert_str_eq(user, "a");
     ck_assert_str_eq(secret, "");
     free(user);
@@ -84,11 +89,12 @@ START_TEST(test_basic_credentials_reject_malformed)
 {
     char *user = NULL, *secret = NULL;
 
-    ck_assert_int_eq(rest_parse_basic("", &user, &secret), -1);
-    ck_assert_int_eq(rest_parse_basic("!!!!", &user, &secret), -1);
-    ck_assert_int_eq(rest_parse_basic("YWJj", &user, &secret), -1); /* abc */
-    ck_assert_int_eq(rest_parse_basic("Y", &user, &secret), -1);
-    ck_assert_int_eq(rest_parse_basic("YQA6Yg==", &user, &secret),
+    ck_assert_int_eq(rest_auth_parse_basic("", &user, &secret), -1);
+    ck_assert_int_eq(rest_auth_parse_basic("!!!!", &user, &secret), -1);
+    ck_assert_int_eq(rest_auth_parse_basic("YWJj", &user, &secret),
+                     -1); /* abc */
+    ck_assert_int_eq(rest_auth_parse_basic("Y", &user, &secret), -1);
+    ck_assert_int_eq(rest_auth_parse_basic("YQA6Yg==", &user, &secret),
                      -1); /* NUL */
     ck_assert_ptr_null(user);
     ck_assert_ptr_null(secret);
@@ -148,7 +154,7 @@ START_TEST(test_form_encode_keeps_flat_fields)
     json_object_object_add(o, "yes", json_object_new_boolean(1));
     json_object_object_add(o, "no", json_object_new_boolean(0));
     json_object_object_add(o, "list", arr);
-    s = rest_form_encode(o);
+    s = rest_format_form_encode(o);
     ck_assert_str_eq(s, "kind=message&body=a+b%26c%3Dd%2F%C3%A9&n=5&yes=true");
     free(s);
     json_object_put(o);
@@ -171,7 +177,7 @@ static void teardown(void)
 
 static xmpp_stanza_t *xml(const char *s)
 {
-    return rest_parse_xml(ctx, s, strlen(s));
+    return rest_build_parse_xml(ctx, s, strlen(s));
 }
 
 START_TEST(test_xml_body_one_element)
@@ -205,7 +211,7 @@ START_TEST(test_xml_body_rejects_extras)
     ck_assert_ptr_null(xml("<message to='a@b'><body>x</bod></message>"));
     ck_assert_ptr_null(
         xml("<message/></restanza-body-wrapper><restanza-body-wrapper>"));
-    ck_assert_ptr_null(rest_parse_xml(ctx, "<a/>\0<b/>", 9));
+    ck_assert_ptr_null(rest_build_parse_xml(ctx, "<a/>\0<b/>", 9));
 }
 END_TEST
 
