@@ -69,7 +69,7 @@ struct jsonmap_error {
  *   422 modify/improper-addressing      invalid "to"
  *   422 modify/invalid-from             invalid "from"
  *   422 modify/bad-format       an iq get/set with more than one child
- * No id is generated here (rest.c does that); unknown keys are ignored.
+ * No id is generated here (rest_build.c does that); unknown keys are ignored.
  */
 xmpp_stanza_t *jsonmap_to_stanza(xmpp_ctx_t *ctx, json_object *obj,
                                  struct jsonmap_error *err);

@@ -59,7 +59,7 @@ static void map(json_object *obj)
     json_object_put(obj);
 }
 
-/* REST POST /rest/message/{type}/{to}: the decoded path parts as rest.c
+/* REST POST /rest/message/{type}/{to}: the decoded path parts as rest_build.c
  * hands them on, and the same bytes set directly on a stanza. */
 static void path(const char *s, size_t len)
 {
