@@ -49,7 +49,7 @@ static void form(const char *body, size_t len)
     json_object_put(obj);
 }
 
-/* As rest_build.c does for text/plain: valid UTF-8 without NUL -> message body. */
+/* As rest_build.c does for text/plain: valid UTF-8 without NUL -> body. */
 static void text(const char *body, size_t len)
 {
     if (!json_utf8_valid(body, len) || memchr(body, '\0', len) != NULL)
