@@ -42,6 +42,12 @@
 #define STOP_GRACE_MS 3000
 /* A confirmation ping without an answer in this long is sent again. */
 #define CONFIRM_TIMEOUT_MS 30000
+/* Another confirmation ping goes out, while earlier ones are unanswered,
+ * once this many tracked bytes (at least; or 1/64 of component.queue_max)
+ * were queued after the last one: the server's answers then free the queue
+ * in steps as it reads, not once per trip through the whole queue (a
+ * request held for room waited that trip, seconds with 8 MiB queued). */
+#define CONFIRM_STEP_MIN (64 * 1024)
 
 struct component {
     struct loop *loop;
@@ -79,8 +85,9 @@ struct component {
     void *room_arg;
     /* Tracked stanzas written but not yet confirmed (SPEC §10). */
     struct outbox *outbox;
-    bool confirm_outstanding; /* a confirmation ping is in flight */
-    uint64_t confirm_seq;     /* what it confirms */
+    unsigned confirms_out; /* confirmation pings in flight */
+    uint64_t pinged_seq;   /* the last tracked stanza a ping follows */
+    size_t unpinged;       /* tracked bytes queued since the last ping */
     struct loop_timer *confirm_timer;
     component_confirm_cb confirm_cb;
     void *confirm_arg;
@@ -467,24 +474,56 @@ static void on_ping_timer(void *arg)
     c->ping_timer = loop_timer_add(c->loop, 1000ull * ka, on_ping_timer, c);
 }
 
-/* The server answered the ping sent after a batch: the stream is ordered,
- * so it has read every stanza before it. */
+/* A confirmation ping in flight: it follows tracked stanza seq. */
+struct confirm_ping {
+    struct component *c;
+    uint64_t seq;
+};
+
+/* Tracked bytes queued after which another ping goes out while earlier
+ * ones are unanswered. */
+static size_t confirm_step(const struct component *c)
+{
+    size_t step = c->conf->component.queue_max / 64;
+
+    return step > CONFIRM_STEP_MIN ? step : CONFIRM_STEP_MIN;
+}
+
+/* A ping is due: tracked stanzas follow the last one, and either none is
+ * in flight or a step's worth of bytes was queued since. */
+static bool confirm_due(const struct component *c)
+{
+    if (c->state != COMPONENT_CONNECTED ||
+        outbox_last(c->outbox) <= c->pinged_seq)
+        return false;
+    return c->confirms_out == 0 || c->unpinged >= confirm_step(c);
+}
+
+/* The server answered a ping sent after a batch: the stream is ordered, so
+ * it has read every stanza before it. */
 static void on_confirm_reply(enum iq_outcome outcome, xmpp_stanza_t *reply,
                              void *arg)
 {
-    struct component *c = arg;
+    struct confirm_ping *p = arg;
+    struct component *c = p->c;
+    uint64_t seq = p->seq;
     size_t n;
 
     (void)reply;
-    c->confirm_outstanding = false;
+    free(p);
+    c->confirms_out--;
     if (outcome == IQ_SHUTDOWN || outcome == IQ_DISCONNECTED)
         return; /* resent on the next stream, then confirmed */
     if (outcome == IQ_REPLY) {
-        n = outbox_confirm(c->outbox, c->confirm_seq);
+        n = outbox_confirm(c->outbox, seq);
         metrics_add(METRIC_OUTBOX_CONFIRMED, n);
-        if (c->confirm_cb != NULL)
-            c->confirm_cb(c->confirm_seq, c->confirm_arg);
+        if (n > 0 && c->confirm_cb != NULL)
+            c->confirm_cb(outbox_confirmed(c->outbox), c->confirm_arg);
         check_room(c);
+    } else if (c->confirms_out == 0 &&
+               c->pinged_seq > outbox_confirmed(c->outbox)) {
+        /* Unanswered, and no later ping covers it: ping again. */
+        c->pinged_seq = outbox_confirmed(c->outbox);
     }
     schedule_confirm(c);
 }
@@ -492,27 +531,32 @@ static void on_confirm_reply(enum iq_outcome outcome, xmpp_stanza_t *reply,
 static void on_confirm_timer(void *arg)
 {
     struct component *c = arg;
+    struct confirm_ping *p;
     xmpp_stanza_t *iq;
 
     c->confirm_timer = NULL;
-    if (c->state != COMPONENT_CONNECTED || c->confirm_outstanding ||
-        outbox_count(c->outbox) == 0)
+    if (!confirm_due(c))
         return;
     iq = stanza_iq(c->ctx, "get", NULL, c->conf->component.jid,
                    c->conf->server.domain);
     stanza_add_element(iq, EL_PING, NS_PING);
-    c->confirm_seq = outbox_last(c->outbox);
-    if (send_iq(c, iq, CONFIRM_TIMEOUT_MS, on_confirm_reply, c, true) == 0)
-        c->confirm_outstanding = true;
+    p = xmalloc(sizeof(*p));
+    p->c = c;
+    p->seq = outbox_last(c->outbox);
+    if (send_iq(c, iq, CONFIRM_TIMEOUT_MS, on_confirm_reply, p, true) == 0) {
+        c->confirms_out++;
+        c->pinged_seq = p->seq;
+        c->unpinged = 0;
+    } else {
+        free(p);
+    }
     xmpp_stanza_release(iq);
 }
 
-/* One confirmation ping per batch: the sends of this loop pass, and those
- * made while a ping is out wait for the next one. */
+/* A confirmation ping after the sends of this loop pass, if one is due. */
 static void schedule_confirm(struct component *c)
 {
-    if (c->confirm_outstanding || c->confirm_timer != NULL ||
-        c->state != COMPONENT_CONNECTED || outbox_count(c->outbox) == 0)
+    if (c->confirm_timer != NULL || !confirm_due(c))
         return;
     c->confirm_timer = loop_timer_add(c->loop, 0, on_confirm_timer, c);
 }
@@ -544,6 +588,8 @@ static void resend_outbox(struct component *c)
              c->server, outbox_count(c->outbox), outbox_bytes(c->outbox));
     metrics_add(METRIC_OUTBOX_RESENT, outbox_count(c->outbox));
     outbox_each(c->outbox, requeue, c);
+    c->pinged_seq = outbox_confirmed(c->outbox);
+    c->unpinged = outbox_bytes(c->outbox);
     c->sent_since_run++;
     schedule_confirm(c);
 }
@@ -1004,6 +1050,7 @@ int component_send_tracked(struct component *c, xmpp_stanza_t *st,
     if (queue_stanza(c, st, false, &start) < 0)
         return -1;
     *seq = outbox_add(c->outbox, c->out.buf + start, c->out.len - start);
+    c->unpinged += c->out.len - start;
     schedule_confirm(c);
     return 0;
 }

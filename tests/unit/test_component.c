@@ -20,6 +20,7 @@
 #include "component.h"
 #include "fake_xmpp.h"
 #include "conf.h"
+#include "iq.h"
 #include "log.h"
 #include "loop.h"
 #include "stanza.h"
@@ -431,6 +432,106 @@ START_TEST(test_free_with_the_stream_open_is_clean)
 }
 END_TEST
 
+/* The confirmation pings the fake server received: their ids and how many
+ * messages came before each. Complete stanzas are taken out of the fake's
+ * input, so that it never holds more than a pass's worth. */
+struct pings {
+    char id[16][32];
+    int before[16];
+    int n, messages;
+};
+
+static void take_pings(struct fx *fx, struct pings *pg)
+{
+    char *in = fx->fake.in, *p = in, *done = in;
+
+    for (;;) {
+        char *m = strstr(p, "</message>"), *q = strstr(p, "</iq>");
+        char *end = m != NULL && (q == NULL || m < q) ? m : q;
+        if (end == NULL)
+            break;
+        if (end == m) {
+            pg->messages++;
+            done = p = m + strlen("</message>");
+            continue;
+        }
+        *q = '\0';
+        char *iq = strstr(p, "<iq"), *id = iq ? strstr(iq, "id=") : NULL;
+        ck_assert_ptr_nonnull(id);
+        ck_assert_int_lt(pg->n, 16);
+        sscanf(id + 4, "%31[^'\"]", pg->id[pg->n]);
+        pg->before[pg->n++] = pg->messages;
+        done = p = q + strlen("</iq>");
+    }
+    fx->fake.inlen = strlen(done);
+    memmove(in, done, fx->fake.inlen + 1);
+}
+
+static void on_confirmed(uint64_t seq, void *arg)
+{
+    *(uint64_t *)arg = seq;
+}
+
+/* What dispatch.c does with replies in the daemon. */
+static void on_reply(xmpp_stanza_t *st, void *arg)
+{
+    struct fx *fx = arg;
+
+    iq_handle(component_iqs(fx->c), st);
+}
+
+/* SPEC §10: while confirmation pings are unanswered, another follows every
+ * 64 KiB (1/64 of a 1 MiB queue_max, at least 64 KiB) instead of one per
+ * round trip; an answer confirms every stanza before its ping. */
+START_TEST(test_confirmation_pings_follow_every_step_of_bytes)
+{
+    struct fx fx;
+    struct pings pg = {0};
+    char body[301], reply[200];
+    uint64_t seq, confirmed = 0, end;
+    xmpp_stanza_t *m;
+
+    fx_init(&fx);
+    connect_ok(&fx);
+    component_on_confirm(fx.c, on_confirmed, &confirmed);
+    component_on_stanza(fx.c, on_reply, &fx);
+    memset(body, 'b', 300);
+    body[300] = '\0';
+    m = message(&fx, body);
+    for (int pass = 0; pass < 40; pass++) { /* 800 stanzas, ~330 KB */
+        for (int i = 0; i < 20; i++)
+            ck_assert_int_eq(component_send_tracked(fx.c, m, &seq), 0);
+        for (int i = 0; i < 5; i++) {
+            ck_assert_int_eq(loop_run_once(fx.loop, 5), 0);
+            take_pings(&fx, &pg);
+        }
+    }
+    xmpp_stanza_release(m);
+    end = loop_clock_ms() + DEADLINE_MS;
+    while (pg.messages < 800 && loop_clock_ms() < end) {
+        ck_assert_int_eq(loop_run_once(fx.loop, 20), 0);
+        take_pings(&fx, &pg);
+    }
+    ck_assert_int_eq(pg.messages, 800);
+    /* One after the first pass, then one per 64 KiB: 5 or 6 (one per
+     * round trip would be 1). */
+    ck_assert_int_ge(pg.n, 4);
+    ck_assert_int_le(pg.n, 7);
+    ck_assert_uint_eq(component_unconfirmed(fx.c), 800);
+    snprintf(reply, sizeof(reply),
+             "<iq type='result' id='%s' from='example.org' "
+             "to='rest.example.org'/>",
+             pg.id[1]);
+    fake_write_all(fx.fake.fd, reply);
+    end = loop_clock_ms() + DEADLINE_MS;
+    while (confirmed == 0 && loop_clock_ms() < end)
+        ck_assert_int_eq(loop_run_once(fx.loop, 20), 0);
+    ck_assert_uint_eq(confirmed, (uint64_t)pg.before[1]);
+    ck_assert_uint_eq(component_unconfirmed(fx.c), 800 - pg.before[1]);
+    fx_stop(&fx);
+}
+END_TEST
+
 static Suite *component_suite(void)
 {
     Suite *s = suite_create("component");
@@ -451,6 +552,7 @@ static Suite *component_suite(void)
     tcase_add_test(tc, test_queue_max_bounds_pending_bytes);
     tcase_add_test(tc, test_stop_closes_the_stream_and_calls_back);
     tcase_add_test(tc, test_free_with_the_stream_open_is_clean);
+    tcase_add_test(tc, test_confirmation_pings_follow_every_step_of_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
