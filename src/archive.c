@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "archive_priv.h"
 #include "component.h"
 #include "conf.h"
 #include "delegation.h"

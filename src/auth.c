@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "auth.h"
+#include "auth_priv.h"
 
 #include <string.h>
 #include <strings.h>

@@ -39,10 +39,6 @@ enum auth_scheme auth_scheme(const char *header, const char **cred);
  * depends only on the expected one's length. */
 bool auth_secret_equal(const char *presented, const char *expected);
 
-/* HTTP status and text of a denial. */
-unsigned auth_denial_status(enum auth_denial d);
-const char *auth_denial_text(enum auth_denial d);
-
 /*
  * Answer req with the denial in the common JSON error shape (type auth,
  * condition not-authorized); a 401 carries WWW-Authenticate: challenge.

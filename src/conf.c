@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "conf.h"
+#include "conf_priv.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -155,10 +155,6 @@ struct conf {
  */
 struct conf *conf_load(const char *path, FILE *errs);
 
-/* Same, from text in memory; name is used in messages in place of a path. */
-struct conf *conf_parse(const char *text, size_t len, const char *name,
-                        FILE *errs);
-
 void conf_free(struct conf *conf);
 
 /* The configuration file's spelling of a value. */

@@ -56,7 +56,6 @@ xmpp_stanza_t *delegation_wrap_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *outer,
 /* Namespaces delegated by server: set of strings (values unused). */
 const struct strmap *delegation_namespaces(const struct delegation *d,
                                            const char *server);
-bool delegation_is_delegated(const struct delegation *d, const char *ns);
 /* Privilege type granted for access ("roster", "message", "presence")
  * by server, or NULL when not granted (type "none" counts as not). */
 const char *delegation_privilege(const struct delegation *d, const char *server,

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "dispatch.h"
+#include "dispatch_priv.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -79,10 +79,6 @@ struct dispatch_handler *dispatch_register_state(struct dispatch *dp,
 /* End a registration (NULL: nothing); safe from inside any handler. */
 void dispatch_unregister(struct dispatch *dp, struct dispatch_handler *h);
 
-/* Route one incoming stanza as if it came from the stream (the
- * component's stanza hook; tests call it directly). */
-void dispatch_route(struct dispatch *dp, xmpp_stanza_t *st);
-
 /*
  * Whether an automatic reply (a webhook answer, a stanza error) may be
  * sent: never to the component's own domain, and for messages and

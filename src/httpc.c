@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "httpc.h"
+#include "httpc_priv.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>

@@ -55,7 +55,6 @@ struct httpc_transfer *httpc_start(struct httpc *c,
                                    void *arg);
 /* Abort a request; its callback is not called. */
 void httpc_cancel(struct httpc *c, struct httpc_transfer *t);
-size_t httpc_active(const struct httpc *c);
 
 /* Percent-encode s for a URL template: only ALPHA, DIGIT, '-', '_' and '~'
  * are kept ('.' is encoded, so no dot segment can form); caller frees. */

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "idempotency.h"
+#include "idempotency_priv.h"
 
 #include <stdlib.h>
 #include <string.h>

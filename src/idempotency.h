@@ -70,7 +70,6 @@ struct idempotency_waiter *idempotency_wait(struct idempotency_entry *e,
                                             idempotency_cb cb, void *arg);
 void idempotency_unwait(struct idempotency_waiter *w);
 
-size_t idempotency_count(const struct idempotency *t);
 /* The request digest an entry was made for (borrowed). */
 const unsigned char *idempotency_digest(const struct idempotency_entry *e);
 

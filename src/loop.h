@@ -39,7 +39,6 @@ struct loop_timer *loop_timer_add(struct loop *loop, uint64_t ms,
                                   loop_timer_cb cb, void *arg);
 /* Cancel and free; NULL is a no-op. */
 void loop_timer_cancel(struct loop *loop, struct loop_timer *timer);
-size_t loop_timer_count(const struct loop *loop);
 
 /* Deliver signo through the loop (blocked and read via signalfd). */
 int loop_signal_add(struct loop *loop, int signo, loop_signal_cb cb, void *arg);
@@ -51,8 +50,6 @@ void loop_prepare_del(struct loop *loop, loop_prepare_cb cb, void *arg);
 
 /* Run until loop_quit(); 0 on a requested stop, -1 on a fatal error. */
 int loop_run(struct loop *loop);
-/* Run one iteration, waiting at most max_ms. */
-int loop_run_once(struct loop *loop, int64_t max_ms);
 void loop_quit(struct loop *loop);
 
 /* Monotonic milliseconds, cached at each wake-up. */

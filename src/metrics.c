@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "metrics.h"
+#include "metrics_priv.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -45,13 +45,9 @@ enum metric {
 
 void metrics_inc(enum metric m);
 void metrics_add(enum metric m, uint64_t n);
-uint64_t metrics_get(enum metric m);
 
 /* Count one HTTP request; route must be a string that lives forever. */
 void metrics_http(const char *route, unsigned status);
-
-/* Reset everything (tests). */
-void metrics_reset(void);
 
 /*
  * Append the counters in Prometheus text format to *buf (a malloc'd

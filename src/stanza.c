@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "stanza.h"
+#include "stanza_priv.h"
 
 #include "utf8.h"
 #include "xmalloc.h"

@@ -136,10 +136,6 @@ enum stanza_fault {
  */
 int stanza_serialize_max(xmpp_stanza_t *st, struct stanza_out *o, size_t max,
                          enum stanza_fault *fault);
-/* The same without a size bound. */
-int stanza_serialize(xmpp_stanza_t *st, struct stanza_out *o);
-/* "none", "invalid-characters" or "too-large". */
-const char *stanza_fault_name(enum stanza_fault fault);
 
 /* Serialize compactly into new memory; NULL on failure; free(). */
 char *stanza_to_text(xmpp_stanza_t *st, size_t *len);

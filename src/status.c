@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "status.h"
+#include "status_priv.h"
 
 #include <json-c/json.h>
 #include <stdio.h>

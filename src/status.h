@@ -25,7 +25,5 @@ void status_set_events(struct status *s, struct events *ev);
 struct roster;
 /* Report this roster feature in /status (borrowed; NULL: none). */
 void status_set_roster(struct status *s, struct roster *r);
-/* The /status document as a JSON string; caller frees. */
-char *status_json(struct status *s, size_t *len);
 
 #endif

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "utf8.h"
+#include "utf8_priv.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -6,15 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/*
- * Length of the longest prefix of s[0..len) that is strict UTF-8 (no
- * overlong forms, no surrogates, nothing above U+10FFFF) made only of XML
- * 1.0 Chars (#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
- * [#x10000-#x10FFFF]). Equals len when all of s is valid.
- */
-size_t utf8_xml_prefix(const char *s, size_t len);
-
-/* True when all of s[0..len) is valid (see utf8_xml_prefix). */
+/* True when all of s[0..len) is valid (strict UTF-8 of XML 1.0 Chars: see
+ * utf8_xml_prefix() in utf8_priv.h). */
 bool utf8_xml_valid(const char *s, size_t len);
 
 /* The same for a NUL-terminated string; NULL counts as valid. */

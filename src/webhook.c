@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "webhook.h"
+#include "webhook_priv.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "conf.h"
+#include "conf_priv.h"
 #include "fuzz.h"
 
 static FILE *devnull;

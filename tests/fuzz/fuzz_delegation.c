@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "delegation.h"
+#include "delegation_priv.h"
 #include "fuzz.h"
 #include "stanza.h"
 #include "strmap.h"

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "archive.h"
+#include "archive_priv.h"
 #include "rest_build.h"
 
 #include <check.h>

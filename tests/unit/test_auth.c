@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "auth.h"
+#include "auth_priv.h"
 
 #include <check.h>
 #include <stdlib.h>

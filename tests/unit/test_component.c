@@ -23,6 +23,7 @@
 #include "iq.h"
 #include "log.h"
 #include "loop.h"
+#include "loop_priv.h"
 #include "stanza.h"
 
 #define DEADLINE_MS 4000

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_priv.h"
 #include "xmalloc.h"
 
 /* Five lines with the three required settings; later lines start at 6. */

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "delegation.h"
+#include "delegation_priv.h"
 
 #include <check.h>
 #include <stdio.h>

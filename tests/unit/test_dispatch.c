@@ -10,8 +10,10 @@
 
 #include "component.h"
 #include "conf.h"
+#include "conf_priv.h"
 #include "delegation.h"
 #include "dispatch.h"
+#include "dispatch_priv.h"
 #include "loop.h"
 
 #define CONF_TEXT                                                              \

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "conf_priv.h"
 #include "log.h"
 #include "strmap.h"
 #include "xmalloc.h"

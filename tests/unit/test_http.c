@@ -17,10 +17,13 @@
 #include "fake_xmpp.h"
 #include "conf.h"
 #include "httpc.h"
+#include "httpc_priv.h"
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "loop_priv.h"
 #include "metrics.h"
+#include "metrics_priv.h"
 
 /* Every wait in these tests ends by this many ms, so a bug fails fast. */
 #define DEADLINE_MS 3000

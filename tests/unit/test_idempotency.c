@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "idempotency.h"
+#include "idempotency_priv.h"
 
 #include <check.h>
 #include <stdlib.h>

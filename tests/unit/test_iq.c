@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "loop_priv.h"
 #include "stanza.h"
 #include "strmap.h"
 

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "loop.h"
+#include "loop_priv.h"
 
 #include <check.h>
 #include <fcntl.h>

@@ -29,6 +29,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "loop_priv.h"
 #include "refresh.h"
 #include "roster.h"
 

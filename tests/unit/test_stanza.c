@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "stanza.h"
+#include "stanza_priv.h"
 
 #include <check.h>
 #include <stdint.h>

@@ -23,9 +23,11 @@
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "loop_priv.h"
 #include "metrics.h"
 #include "roster.h"
 #include "status.h"
+#include "status_priv.h"
 
 #define DEADLINE_MS 3000
 #define ADMIN_TOKEN "admin-token-0123456789"

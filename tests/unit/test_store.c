@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "loop_priv.h"
 
 static char dir[64];
 static char path[128];

@@ -10,6 +10,7 @@
 
 #include "hmac.h"
 #include "webhook.h"
+#include "webhook_priv.h"
 
 START_TEST(test_url_placeholders_are_percent_encoded)
 {
