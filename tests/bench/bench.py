@@ -9,6 +9,7 @@ env:   RESTANZA_BIN (restanza built -O2), BENCH_TOOLS (dir of c2s, ceiling,
 Prints and writes "key value" lines; run.sh turns both servers' files into
 one table.  Every figure is measured in this run.
 """
+import base64
 import json
 import os
 import pathlib
@@ -35,6 +36,15 @@ BINARY = os.environ.get("RESTANZA_BIN", str(REPO / "src" / "restanza"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 CEILING_SECONDS = int(os.environ.get("BENCH_CEILING_SECONDS", "10"))
 PING_SECONDS = int(os.environ.get("BENCH_PING_SECONDS", "5"))
+# Prosody mod_rest, JSON message to an online user, component mode, wrk
+# -t2 -c50 (../shared/INTEROP.md §8, same machine class).
+MOD_REST_RPS = 1764
+CONFIRM_SECONDS = int(os.environ.get("BENCH_CONFIRM_SECONDS", "5"))
+API_SECONDS = int(os.environ.get("BENCH_API_SECONDS", "10"))
+# Which phases run (comma-separated; default all): ceiling, ping, send,
+# webhook, refresh, cache.
+PHASES = os.environ.get("BENCH_PHASES",
+                        "ceiling,ping,send,webhook,refresh,cache").split(",")
 WEBHOOK_N = 20000
 WEBHOOK_SENDERS = ("alice", "carol", "dave", "erin")
 REFRESH_USERS = 10000
@@ -163,23 +173,27 @@ class Drain(Tool):
         return self.count()
 
 
-def wrk(url, conns, seconds, work, lua_body=None, threads=2):
+def wrk(url, conns, seconds, work, lua_body=None, threads=2, headers=None):
+    """wrk against url; headers default to restanza's bearer token."""
     lua = work / ("wrk-%d.lua" % conns)
     setup = ""
     if lua_body is not None:
         setup = ('wrk.method = "POST"\nwrk.body = %s\n'
                  'wrk.headers["Content-Type"] = "application/json"\n'
                  % json.dumps(lua_body))
+    if headers is None:
+        headers = {"Authorization": "Bearer " + TOKEN}
+    setup += "".join('wrk.headers[%s] = %s\n' % (json.dumps(k), json.dumps(v))
+                     for k, v in headers.items())
     lua.write_text(
         setup +
-        'wrk.headers["Authorization"] = "Bearer %s"\n'
         'done = function(summary, latency, requests)\n'
-        '  io.write(string.format("p50_us %%d\\np99_us %%d\\n",\n'
+        '  io.write(string.format("p50_us %d\\np99_us %d\\n",\n'
         '    latency:percentile(50), latency:percentile(99)))\n'
-        '  io.write(string.format("status_errors %%d\\nsock_errors %%d\\n",\n'
+        '  io.write(string.format("status_errors %d\\nsock_errors %d\\n",\n'
         '    summary.errors.status, summary.errors.connect +'
         ' summary.errors.read + summary.errors.write +'
-        ' summary.errors.timeout))\nend\n' % TOKEN)
+        ' summary.errors.timeout))\nend\n')
     out = subprocess.run(
         ["wrk", "-t%d" % min(threads, conns), "-c%d" % conns,
          "-d%ds" % seconds, "-s", str(lua), url],
@@ -220,6 +234,9 @@ class Restanza:
                 "level = warn\n" % (server.domain, server.component_port,
                                     server.component_jid, server.secret,
                                     self.port))
+        # The store is on by default; keep it in the bench's directory.
+        sections = dict(sections)
+        sections.setdefault("store", {"path": str(work / (name + ".db"))})
         for sec, kv in sections.items():
             text += "[%s]\n" % sec + "".join("%s = %s\n" % x
                                              for x in kv.items())
@@ -271,11 +288,245 @@ def bulk_register_ejabberd(server, names):
         raise RuntimeError("erl_call register: %s %s" % (r.stdout, r.stderr))
 
 
-def main():
-    name, outfile = sys.argv[1], pathlib.Path(sys.argv[2])
-    work = pathlib.Path(tempfile.mkdtemp(prefix="restanza-bench-%s-" % name))
-    refresh_users = ["u%05d" % i for i in range(REFRESH_USERS)]
+def send_run(url, drain, work, body, seconds, headers=None, pid=None,
+             pgid=None, conns=50):
+    """wrk POSTing body to url; counts what the drain received."""
+    n0, _ = drain.count()
+    peak = [0]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(0.5):
+            peak[0] = max(peak[0], rss_kb(pid))
+    th = threading.Thread(target=sample, daemon=True)
+    if pid is not None:
+        th.start()
+    meter = CpuMeter(pgid, pid)
+    w = wrk(url, conns, seconds, work, lua_body=body, headers=headers)
+    w["cpu"] = meter.stop()
+    stop.set()
+    if pid is not None:
+        th.join()
+    w["accepted"] = w["requests"] - w["non2xx"]
+    n1, _ = drain.settle(n0 + w["accepted"])
+    w["delivered"] = n1 - n0
+    w["ok_rps"] = w["accepted"] / w["secs"]
+    w["non2xx_pct"] = 100.0 * w["non2xx"] / max(1, w["requests"])
+    w["rss_peak"] = peak[0]
+    return w
+
+
+def rest_send(r, server, drain, work, ceiling):
+    """POST /rest at saturation, then with Prefer: wait=server."""
+    body = json.dumps({"kind": "message", "type": "chat",
+                       "to": server.jid("bob"), "body": "bench"})
+    w = send_run(r.url + "/rest", drain, work, body, SECONDS, pid=r.pid,
+                 pgid=server.proc.pid)
+    cpu, accepted = w["cpu"], w["accepted"]
+    note("send_rps", "%.0f" % w["rps"])
+    note("send_p50_ms", "%.2f" % w["p50"])
+    note("send_p99_ms", "%.2f" % w["p99"])
+    note("send_requests", w["requests"])
+    note("send_non2xx", w["non2xx"])
+    note("send_non2xx_pct", "%.2f" % w["non2xx_pct"])
+    note("send_ok_rps", "%.0f" % w["ok_rps"])
+    note("send_delivered", w["delivered"])
+    # wrk does not count the requests still in flight when it stops
+    # (at most one per connection): those are delivered too.
+    note("send_in_flight_at_end", max(0, w["delivered"] - accepted))
+    note("send_lost", max(0, accepted - w["delivered"]))
+    note("send_vs_ceiling", "%.2f" % (w["rps"] / ceiling if ceiling else 0))
+    note("send_ok_vs_ceiling",
+         "%.2f" % (w["ok_rps"] / ceiling if ceiling else 0))
+    note("rss_send_peak_kb", w["rss_peak"])
+    # Where the two cores went while wrk ran (CPU seconds).
+    note("send_cpu_wall_s", "%.1f" % cpu["wall"])
+    note("send_cpu_server_s", "%.1f" % cpu["server"])
+    note("send_cpu_restanza_s", "%.1f" % cpu["restanza"])
+    note("send_cpu_wrk_s", "%.1f" % cpu["exited_children"])
+    note("send_cpu_drain_s", "%.1f" % cpu["tools"])
+    note("send_restanza_us_per_req", "%.1f" % (
+        1e6 * cpu["restanza"] / max(1, w["requests"])))
+    # The server's CPU per message it routed, through restanza and raw:
+    # equal means restanza costs the server nothing extra per message.
+    note("send_server_us_per_msg", "%.1f" % (
+        1e6 * cpu["server"] / max(1, accepted)))
+    # Every request waits for the server's confirmation (SPEC §10), at
+    # saturation and one at a time (against the same without the wait).
+    confirm = {"Authorization": "Bearer " + TOKEN, "Prefer": "wait=server"}
+    w = send_run(r.url + "/rest", drain, work, body, CONFIRM_SECONDS,
+                 headers=confirm)
+    note("confirm_ok_rps", "%.0f" % w["ok_rps"])
+    note("confirm_non2xx_pct", "%.2f" % w["non2xx_pct"])
+    note("confirm_p50_ms", "%.2f" % w["p50"])
+    note("confirm_p99_ms", "%.2f" % w["p99"])
+    lost = max(0, w["accepted"] - w["delivered"])
+    for key, headers in (("send_c1", None), ("confirm_c1", confirm)):
+        w = send_run(r.url + "/rest", drain, work, body, CONFIRM_SECONDS,
+                     headers=headers, conns=1)
+        note(key + "_p50_ms", "%.2f" % w["p50"])
+        note(key + "_p99_ms", "%.2f" % w["p99"])
+        note(key + "_ok_rps", "%.0f" % w["ok_rps"])
+        lost += max(0, w["accepted"] - w["delivered"])
+    note("confirm_lost", lost)
+    if server.name == "prosody":
+        # Prosody's mod_rest was measured once (INTEROP.md §8), not here.
+        note("send_vs_mod_rest", "%.1f" % (
+            float(results["send_ok_rps"]) / MOD_REST_RPS))
+
+
+def http_api_send(server, drain, work):
+    """ejabberd's own HTTP API (mod_http_api send_message), same load."""
+    body = json.dumps({"type": "chat", "from": server.admin_jid,
+                       "to": server.jid("bob"), "subject": "",
+                       "body": "bench"})
+    basic = base64.b64encode(("%s:%s" % (server.admin_jid,
+                                          server.admin_password)).encode())
+    w = send_run(server.api_url + "/send_message", drain, work, body,
+                 API_SECONDS,
+                 headers={"Authorization": "Basic " + basic.decode()})
+    note("api_ok_rps", "%.0f" % w["ok_rps"])
+    note("api_non2xx_pct", "%.2f" % w["non2xx_pct"])
+    note("api_p50_ms", "%.2f" % w["p50"])
+    note("api_p99_ms", "%.2f" % w["p99"])
+    note("api_delivered", w["delivered"])
+    ok = float(results.get("send_ok_rps", 0))
+    note("send_vs_api", "%.1f" % (ok / w["ok_rps"] if w["ok_rps"] else 0))
+
+
+def ceiling_phase(server, drain):
+    """The raw component (restanza not connected): messages per second."""
+    n0, _ = drain.count()
+    meter = CpuMeter(server.proc.pid)
+    out = subprocess.run(
+        [str(TOOLS / "ceiling"), "127.0.0.1", str(server.component_port),
+         server.component_jid, server.secret, server.jid("bob"),
+         str(CEILING_SECONDS)],
+        capture_output=True, text=True, timeout=CEILING_SECONDS + 60)
+    m = re.search(r"sent (\d+) seconds ([\d.]+) start ([\d.]+)", out.stdout)
+    if not m:
+        raise RuntimeError("ceiling: %s %s" % (out.stdout, out.stderr))
+    sent, start = int(m.group(1)), float(m.group(3))
+    n1, last = drain.settle(n0 + sent)
+    cpu = meter.stop()
+    delivered = n1 - n0
+    ceiling = delivered / (last - start) if last > start else 0
+    note("ceiling_sent", sent)
+    note("ceiling_delivered", delivered)
+    note("ceiling_msg_s", "%.0f" % ceiling)
+    note("ceiling_cpu_server_s", "%.1f" % cpu["server"])
+    note("ceiling_cpu_tools_s", "%.1f" % (cpu["tools"] +
+                                          cpu["exited_children"]))
+    note("ceiling_cpu_wall_s", "%.1f" % cpu["wall"])
+    note("ceiling_server_us_per_msg", "%.1f" % (
+        1e6 * cpu["server"] / max(1, delivered)))
+    return ceiling
+
+
+def start_restanza(server, work, sink_port):
+    """restanza with REST, webhook and roster; its idle memory."""
+    roster = {"url": "http://127.0.0.1:%d/contacts/%%s" % sink_port,
+              "token": ROSTER_TOKEN, "timeout": 30, "min_interval": 0}
+    if server.name == "ejabberd":
+        roster.update(writer="ejabberd-api", api_url=server.api_url,
+                      api_user=server.admin_jid,
+                      api_password=server.admin_password)
+    else:
+        roster.update(writer="privilege")
+    r = Restanza(server, work, "restanza", {
+        "rest": {"tokens": TOKEN},
+        "webhook": {"url": "http://127.0.0.1:%d/hook" % sink_port,
+                    "stanzas": "message", "queue_max": 100000},
+        "roster": roster})
+    time.sleep(2)
+    note("rss_idle_kb", rss_kb(r.pid))
+    # Anonymous memory: restanza's own, what page cache cannot share.
+    note("rss_idle_anon_kb", rss_kb(r.pid, "RssAnon"))
+    floor = subprocess.run([str(TOOLS / "floor")], capture_output=True,
+                           text=True, timeout=30).stdout
+    m = re.search(r"rss_kb (\d+)", floor)
+    note("rss_floor_kb", m.group(1) if m else "?")
+    if m:
+        note("rss_idle_above_floor_kb", rss_kb(r.pid) - int(m.group(1)))
+    return r
+
+
+def ping_phase(r, server, work):
+    for c in (1, 50):
+        w = wrk(r.url + "/rest/ping/" + server.domain, c, PING_SECONDS, work)
+        note("ping_c%d_rps" % c, "%.0f" % w["rps"])
+        note("ping_c%d_p50_ms" % c, "%.2f" % w["p50"])
+        note("ping_c%d_p99_ms" % c, "%.2f" % w["p99"])
+        note("ping_c%d_errors" % c, w["non2xx"] + w["sockerr"])
+
+
+def webhook_phase(server, sink):
+    """4 raw clients send WEBHOOK_N messages to the component's bot."""
+    bot = "bot@" + server.component_jid
+    before = int(sink.query()[1])
+    per = WEBHOOK_N // len(WEBHOOK_SENDERS)
+    t0 = time.monotonic()
+    blasts = [Tool(TOOLS / "c2s", "blast", "127.0.0.1", server.c2s_port,
+                   server.domain, u, server.password, bot, per)
+              for u in WEBHOOK_SENDERS]
+    for b in blasts:
+        b.p.wait(120)
+    deadline, got, still, prev, last = time.monotonic() + 60, 0, 0, -1, t0
+    while time.monotonic() < deadline:
+        f = sink.query()
+        got, last = int(f[1]) - before, float(f[7])
+        if got >= WEBHOOK_N:
+            break
+        still = still + 1 if got == prev else 0
+        if still >= 25:     # 5 s without a POST
+            break
+        prev = got
+        time.sleep(0.2)
+    note("webhook_sent", per * len(WEBHOOK_SENDERS))
+    note("webhook_posted", got)
+    note("webhook_stanzas_s", "%.0f" % (got / max(1e-3, last - t0)))
+    note("webhook_lost", per * len(WEBHOOK_SENDERS) - got)
+
+
+def refresh_phase(r, refresh_users):
+    t0 = time.monotonic()
+    st, ans = http("POST", r.url + "/roster_admin/refresh", refresh_users,
+                   token=ROSTER_TOKEN)
+    secs = time.monotonic() - t0
+    failed = ans.get("failed", {}) if isinstance(ans, dict) else None
+    note("refresh_users", len(refresh_users))
+    note("refresh_s", "%.2f" % secs)
+    note("refresh_status", st)
+    note("refresh_errors", len(failed) if failed is not None else
+         len(refresh_users))
+    if failed:
+        print("refresh first errors:", list(failed.items())[:3])
+    elif not isinstance(ans, dict):
+        print("refresh answer:", str(ans)[:300])
+
+
+def cache_phase(server, work, sink_port, procs):
+    """Memory with 100,000 cached roster entries."""
     cache_users = ["big%04d" % i for i in range(CACHE_USERS)]
+    m = Restanza(server, work, "restanza-cache", {
+        "roster": {"url": "http://127.0.0.1:%d/contacts/%%s" % sink_port,
+                   "token": ROSTER_TOKEN, "writer": "none",
+                   "min_interval": 0}})
+    procs.append(m)
+    time.sleep(1)
+    note("rss_idle_roster_only_kb", rss_kb(m.pid))
+    st, ans = http("POST", m.url + "/roster_admin/refresh", cache_users,
+                   token=ROSTER_TOKEN)
+    cached = m.status().get("roster", {})
+    note("cache_entries", CACHE_USERS * CACHE_CONTACTS
+         if st == 200 else "refresh failed: %s" % st)
+    note("cache_status", json.dumps(cached.get("cached", cached))[:60])
+    note("rss_cache_100k_kb", rss_kb(m.pid))
+    m.stop()
+    procs.remove(m)
+
+
+def start_server(name, work, refresh_users):
     users = list(servers.DEFAULT_USERS) + ["dave", "erin"]
     opts = {"basedir": str(work / name), "loglevel": "warning"}
     if name == "prosody":
@@ -286,187 +537,47 @@ def main():
     server = servers.make(name, **opts)
     t0 = time.monotonic()
     server.start()
-    tools = []
-    procs = []
     try:
         if name == "ejabberd":
             bulk_register_ejabberd(server, ["dave", "erin"] + refresh_users)
-        note("server_start_s", "%.1f" % (time.monotonic() - t0))
+    except Exception:
+        server.stop()
+        raise
+    note("server_start_s", "%.1f" % (time.monotonic() - t0))
+    return server
+
+
+def main():
+    name, outfile = sys.argv[1], pathlib.Path(sys.argv[2])
+    work = pathlib.Path(tempfile.mkdtemp(prefix="restanza-bench-%s-" % name))
+    refresh_users = ["u%05d" % i for i in range(REFRESH_USERS)]
+    if "refresh" not in PHASES:
+        refresh_users = []
+    server = start_server(name, work, refresh_users)
+    tools, procs = [], []
+    try:
         sink = Tool(TOOLS / "sink", CACHE_CONTACTS, server.domain)
         tools.append(sink)
         sink_port = int(sink.line().split()[1])
         drain = Drain(server)
         tools.append(drain)
-        bob = server.jid("bob")
-
-        # -- ceiling: the raw component, restanza not connected ----------
-        n0, _ = drain.count()
-        meter = CpuMeter(server.proc.pid)
-        out = subprocess.run(
-            [str(TOOLS / "ceiling"), "127.0.0.1", str(server.component_port),
-             server.component_jid, server.secret, bob, str(CEILING_SECONDS)],
-            capture_output=True, text=True, timeout=CEILING_SECONDS + 60)
-        m = re.search(r"sent (\d+) seconds ([\d.]+) start ([\d.]+)", out.stdout)
-        if not m:
-            raise RuntimeError("ceiling: %s %s" % (out.stdout, out.stderr))
-        sent, start = int(m.group(1)), float(m.group(3))
-        n1, last = drain.settle(n0 + sent)
-        cpu = meter.stop()
-        delivered = n1 - n0
-        ceiling = delivered / (last - start) if last > start else 0
-        note("ceiling_sent", sent)
-        note("ceiling_delivered", delivered)
-        note("ceiling_msg_s", "%.0f" % ceiling)
-        note("ceiling_cpu_server_s", "%.1f" % cpu["server"])
-        note("ceiling_cpu_tools_s", "%.1f" % (cpu["tools"] +
-                                              cpu["exited_children"]))
-        note("ceiling_cpu_wall_s", "%.1f" % cpu["wall"])
-        ceiling_server_us = 1e6 * cpu["server"] / max(1, delivered)
-        note("ceiling_server_us_per_msg", "%.1f" % ceiling_server_us)
-
-        # -- restanza with REST, webhook and roster ----------------------
-        roster = {"url": "http://127.0.0.1:%d/contacts/%%s" % sink_port,
-                  "token": ROSTER_TOKEN, "timeout": 30, "min_interval": 0}
-        if name == "ejabberd":
-            roster.update(writer="ejabberd-api", api_url=server.api_url,
-                          api_user=server.admin_jid,
-                          api_password=server.admin_password)
-        else:
-            roster.update(writer="privilege")
-        r = Restanza(server, work, "restanza", {
-            "rest": {"tokens": TOKEN},
-            "webhook": {"url": "http://127.0.0.1:%d/hook" % sink_port,
-                        "stanzas": "message", "queue_max": 100000},
-            "roster": roster})
+        ceiling = ceiling_phase(server, drain) if "ceiling" in PHASES else 0
+        r = start_restanza(server, work, sink_port)
         procs.append(r)
-        time.sleep(2)
-        note("rss_idle_kb", rss_kb(r.pid))
-        # Anonymous memory: restanza's own, what page cache cannot share.
-        note("rss_idle_anon_kb", rss_kb(r.pid, "RssAnon"))
-        floor = subprocess.run([str(TOOLS / "floor")], capture_output=True,
-                               text=True, timeout=30).stdout
-        m = re.search(r"rss_kb (\d+)", floor)
-        note("rss_floor_kb", m.group(1) if m else "?")
-        if m:
-            note("rss_idle_above_floor_kb", rss_kb(r.pid) - int(m.group(1)))
-
-        # -- rest-ping --------------------------------------------------
-        for c in (1, 50):
-            w = wrk(r.url + "/rest/ping/" + server.domain, c, PING_SECONDS,
-                    work)
-            note("ping_c%d_rps" % c, "%.0f" % w["rps"])
-            note("ping_c%d_p50_ms" % c, "%.2f" % w["p50"])
-            note("ping_c%d_p99_ms" % c, "%.2f" % w["p99"])
-            note("ping_c%d_errors" % c, w["non2xx"] + w["sockerr"])
-
-        # -- rest-send (RSS sampled during it) ---------------------------
-        body = json.dumps({"kind": "message", "type": "chat", "to": bob,
-                           "body": "bench"})
-        n0, _ = drain.count()
-        peak = [0]
-        stop = threading.Event()
-
-        def sample():
-            while not stop.wait(0.5):
-                peak[0] = max(peak[0], rss_kb(r.pid))
-        th = threading.Thread(target=sample, daemon=True)
-        th.start()
-        meter = CpuMeter(server.proc.pid, r.pid)
-        w = wrk(r.url + "/rest", 50, SECONDS, work, lua_body=body)
-        cpu = meter.stop()
-        stop.set()
-        th.join()
-        accepted = w["requests"] - w["non2xx"]
-        n1, _ = drain.settle(n0 + accepted)
-        note("send_rps", "%.0f" % w["rps"])
-        note("send_p50_ms", "%.2f" % w["p50"])
-        note("send_p99_ms", "%.2f" % w["p99"])
-        note("send_requests", w["requests"])
-        note("send_non2xx", w["non2xx"])
-        ok_rps = accepted / w["secs"]
-        note("send_ok_rps", "%.0f" % ok_rps)
-        note("send_delivered", n1 - n0)
-        # wrk does not count the requests still in flight when it stops
-        # (at most one per connection): those are delivered too.
-        note("send_in_flight_at_end", max(0, (n1 - n0) - accepted))
-        note("send_lost", max(0, accepted - (n1 - n0)))
-        note("send_vs_ceiling", "%.2f" % (w["rps"] / ceiling if ceiling else 0))
-        note("send_ok_vs_ceiling", "%.2f" % (ok_rps / ceiling if ceiling else 0))
-        note("rss_send_peak_kb", peak[0])
-        # Where the two cores went while wrk ran (CPU seconds).
-        note("send_cpu_wall_s", "%.1f" % cpu["wall"])
-        note("send_cpu_server_s", "%.1f" % cpu["server"])
-        note("send_cpu_restanza_s", "%.1f" % cpu["restanza"])
-        note("send_cpu_wrk_s", "%.1f" % cpu["exited_children"])
-        note("send_cpu_drain_s", "%.1f" % cpu["tools"])
-        note("send_restanza_us_per_req", "%.1f" % (
-            1e6 * cpu["restanza"] / max(1, w["requests"])))
-        # The server's CPU per message it routed, through restanza and raw:
-        # equal means restanza costs the server nothing extra per message.
-        send_server_us = 1e6 * cpu["server"] / max(1, accepted)
-        note("send_server_us_per_msg", "%.1f" % send_server_us)
-
-        # -- webhook ------------------------------------------------------
-        bot = "bot@" + server.component_jid
-        before = int(sink.query()[1])
-        per = WEBHOOK_N // len(WEBHOOK_SENDERS)
-        t0 = time.monotonic()
-        blasts = [Tool(TOOLS / "c2s", "blast", "127.0.0.1", server.c2s_port,
-                       server.domain, u, server.password, bot, per)
-                  for u in WEBHOOK_SENDERS]
-        for b in blasts:
-            b.p.wait(120)
-        deadline, got, still, prev = time.monotonic() + 60, 0, 0, -1
-        while time.monotonic() < deadline:
-            f = sink.query()
-            got, last = int(f[1]) - before, float(f[7])
-            if got >= WEBHOOK_N:
-                break
-            still = still + 1 if got == prev else 0
-            if still >= 25:     # 5 s without a POST
-                break
-            prev = got
-            time.sleep(0.2)
-        note("webhook_sent", per * len(WEBHOOK_SENDERS))
-        note("webhook_posted", got)
-        note("webhook_stanzas_s", "%.0f" % (got / (last - t0)))
-        note("webhook_lost", per * len(WEBHOOK_SENDERS) - got)
-
-        # -- refresh of 10,000 users -----------------------------------
-        t0 = time.monotonic()
-        st, ans = http("POST", r.url + "/roster_admin/refresh", refresh_users,
-                       token=ROSTER_TOKEN)
-        secs = time.monotonic() - t0
-        failed = ans.get("failed", {}) if isinstance(ans, dict) else None
-        note("refresh_users", len(refresh_users))
-        note("refresh_s", "%.2f" % secs)
-        note("refresh_status", st)
-        note("refresh_errors", len(failed) if failed is not None else
-             len(refresh_users))
-        if failed:
-            print("refresh first errors:", list(failed.items())[:3])
-        elif not isinstance(ans, dict):
-            print("refresh answer:", str(ans)[:300])
+        if "ping" in PHASES:
+            ping_phase(r, server, work)
+        if "send" in PHASES:
+            rest_send(r, server, drain, work, ceiling)
+            if name == "ejabberd":
+                http_api_send(server, drain, work)
+        if "webhook" in PHASES:
+            webhook_phase(server, sink)
+        if "refresh" in PHASES:
+            refresh_phase(r, refresh_users)
         r.stop()
         procs.remove(r)
-
-        # -- memory with 100,000 cached roster entries ------------------
-        m = Restanza(server, work, "restanza-cache", {
-            "roster": {"url": "http://127.0.0.1:%d/contacts/%%s" % sink_port,
-                       "token": ROSTER_TOKEN, "writer": "none",
-                       "min_interval": 0}})
-        procs.append(m)
-        time.sleep(1)
-        note("rss_idle_roster_only_kb", rss_kb(m.pid))
-        st, ans = http("POST", m.url + "/roster_admin/refresh", cache_users,
-                       token=ROSTER_TOKEN)
-        cached = m.status().get("roster", {})
-        note("cache_entries", CACHE_USERS * CACHE_CONTACTS
-             if st == 200 else "refresh failed: %s" % st)
-        note("cache_status", json.dumps(cached.get("cached", cached))[:60])
-        note("rss_cache_100k_kb", rss_kb(m.pid))
-        m.stop()
-        procs.remove(m)
+        if "cache" in PHASES:
+            cache_phase(server, work, sink_port, procs)
     finally:
         for p in procs:
             p.stop()
@@ -475,8 +586,8 @@ def main():
         server.stop()
     outfile.parent.mkdir(parents=True, exist_ok=True)
     with open(outfile, "w") as f:
-        f.write("# restanza bench, server=%s, %s\n" % (
-            name, time.strftime("%Y-%m-%d %H:%M:%S")))
+        f.write("# restanza bench, server=%s, %s, phases=%s\n" % (
+            name, time.strftime("%Y-%m-%d %H:%M:%S"), ",".join(PHASES)))
         for k, v in results.items():
             f.write("%s %s\n" % (k, v))
 

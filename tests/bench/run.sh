@@ -5,7 +5,10 @@
 # against a private Prosody and ejabberd, print one table and write
 # tests/bench/results/<date>-<server>.txt.  Not part of tests/run.sh.
 #
-# env: BENCH_SERVERS="prosody ejabberd", BENCH_SECONDS=20 (rest-send)
+# env: BENCH_SERVERS="prosody ejabberd", BENCH_SECONDS=20 (rest-send),
+#      BENCH_PHASES (default all: ceiling,ping,send,webhook,refresh,cache),
+#      BENCH_CONFIRM_SECONDS=5 (wait=server), BENCH_API_SECONDS=10
+#      (ejabberd's mod_http_api send_message, same load as rest-send)
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
