@@ -170,6 +170,68 @@ static size_t content_length(struct MHD_Connection *conn, bool *present)
     return v > SIZE_MAX ? SIZE_MAX : (size_t)v;
 }
 
+/* MHD's first call for a request: its header is in. */
+static enum MHD_Result request_begin(struct httpd *h,
+                                     struct MHD_Connection *conn,
+                                     const char *url, const char *method,
+                                     void **req_cls)
+{
+    struct httpd_request *req;
+    bool has_cl;
+    size_t cl = content_length(conn, &has_cl);
+
+    req = xcalloc(1, sizeof(*req));
+    req->h = h;
+    req->conn = conn;
+    req->method = xstrdup(method);
+    req->path = xstrdup(url);
+    req->rest = "";
+    req->tcp = httpd_conn_of(conn);
+    *req_cls = req;
+    if (has_cl && cl > h->conf->http.max_body) {
+        /* Refuse before reading: MHD closes after the answer. */
+        req->too_large = true;
+        if (req->tcp != NULL)
+            httpd_conn_arm(req->tcp, CONN_BUSY, 0);
+        dispatch(req);
+        return httpd_respond_queue(req);
+    }
+    /* The header is in; the body (if any) has its own time. */
+    if (req->tcp != NULL)
+        httpd_conn_arm(req->tcp, CONN_BODY, h->conf->http.body_timeout);
+    return MHD_YES;
+}
+
+/* The next n bytes of the body: kept, or dropped past http.max_body. */
+static enum MHD_Result request_upload(struct httpd_request *req,
+                                      const char *upload, size_t n)
+{
+    if (req->too_large || req->body_len + n > req->h->conf->http.max_body) {
+        /* MHD cannot answer in the middle of a body: drain it and
+         * answer 413 at its end, but close the connection when the
+         * body goes on (a chunked body may never end). */
+        req->too_large = true;
+        free(req->body);
+        req->body = NULL;
+        req->body_len = 0;
+        req->discarded += n;
+        if (req->discarded > DISCARD_MAX) {
+            static struct log_ratelimit large_log = LOG_RATELIMIT_INIT(
+                LOG_LEVEL_INFO, "http body too large, closing");
+            if (log_ratelimit_pass(&large_log, loop_clock_ms()))
+                log_info("http body too large, closing", "path=%s bytes=%zu",
+                         req->path, req->discarded);
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    req->body = xrealloc(req->body, req->body_len + n + 1);
+    memcpy(req->body + req->body_len, upload, n);
+    req->body_len += n;
+    req->body[req->body_len] = '\0';
+    return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
                                  const char *url, const char *method,
                                  const char *version, const char *upload,
@@ -178,30 +240,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     struct httpd *h = cls;
     struct httpd_request *req = *req_cls;
 
-    if (req == NULL) {
-        bool has_cl;
-        size_t cl = content_length(conn, &has_cl);
-        req = xcalloc(1, sizeof(*req));
-        req->h = h;
-        req->conn = conn;
-        req->method = xstrdup(method);
-        req->path = xstrdup(url);
-        req->rest = "";
-        req->tcp = httpd_conn_of(conn);
-        *req_cls = req;
-        if (has_cl && cl > h->conf->http.max_body) {
-            /* Refuse before reading: MHD closes after the answer. */
-            req->too_large = true;
-            if (req->tcp != NULL)
-                httpd_conn_arm(req->tcp, CONN_BUSY, 0);
-            dispatch(req);
-            return httpd_respond_queue(req);
-        }
-        /* The header is in; the body (if any) has its own time. */
-        if (req->tcp != NULL)
-            httpd_conn_arm(req->tcp, CONN_BODY, h->conf->http.body_timeout);
-        return MHD_YES;
-    }
+    if (req == NULL)
+        return request_begin(h, conn, url, method, req_cls);
     if (req->state == REQ_ANSWERED)
         return httpd_respond_queue(req);
     if (req->state != REQ_READING)
@@ -209,30 +249,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (req->too_large || req->body_len + n > h->conf->http.max_body) {
-            /* MHD cannot answer in the middle of a body: drain it and
-             * answer 413 at its end, but close the connection when the
-             * body goes on (a chunked body may never end). */
-            req->too_large = true;
-            free(req->body);
-            req->body = NULL;
-            req->body_len = 0;
-            req->discarded += n;
-            if (req->discarded > DISCARD_MAX) {
-                static struct log_ratelimit large_log = LOG_RATELIMIT_INIT(
-                    LOG_LEVEL_INFO, "http body too large, closing");
-                if (log_ratelimit_pass(&large_log, loop_clock_ms()))
-                    log_info("http body too large, closing",
-                             "path=%s bytes=%zu", req->path, req->discarded);
-                return MHD_NO;
-            }
-            return MHD_YES;
-        }
-        req->body = xrealloc(req->body, req->body_len + n + 1);
-        memcpy(req->body + req->body_len, upload, n);
-        req->body_len += n;
-        req->body[req->body_len] = '\0';
-        return MHD_YES;
+        return request_upload(req, upload, n);
     }
     /* Cut for lateness while its last bytes were arriving: the client
      * counts it as failed and may retry, so it must not be acted on. */
@@ -314,15 +331,66 @@ static char *read_small_file(const char *path)
     return buf;
 }
 
+/* The numeric http.listen address and port into ss; -1 (logged) when
+ * the host is no numeric address. An IPv6 one adds MHD_USE_IPv6. */
+static int listen_address(const struct conf *conf, struct sockaddr_storage *ss,
+                          socklen_t *len, unsigned *flags)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, conf->http.listen_host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)conf->http.listen_port);
+        *len = sizeof(*sin);
+        return 0;
+    }
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET6, conf->http.listen_host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)conf->http.listen_port);
+        *len = sizeof(*sin6);
+        *flags |= MHD_USE_IPv6;
+        return 0;
+    }
+    log_error("http.listen is not a numeric address", "host=%s",
+              conf->http.listen_host);
+    return -1;
+}
+
+/* With http.tls_cert: read the certificate and key into h and add
+ * MHD_USE_TLS; -1 (logged, nothing kept) when TLS cannot be had. */
+static int tls_load(struct httpd *h, const struct conf *conf, unsigned *flags)
+{
+    if (conf->http.tls_cert == NULL)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        log_error("libmicrohttpd was built without TLS", "");
+        return -1;
+    }
+    h->tls_cert = read_small_file(conf->http.tls_cert);
+    h->tls_key = read_small_file(conf->http.tls_key);
+    if (h->tls_cert == NULL || h->tls_key == NULL) {
+        log_error("cannot read TLS certificate or key", "cert=%s key=%s",
+                  conf->http.tls_cert, conf->http.tls_key);
+        free(h->tls_cert);
+        free(h->tls_key);
+        h->tls_cert = h->tls_key = NULL;
+        return -1;
+    }
+    *flags |= MHD_USE_TLS;
+    return 0;
+}
+
 struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
 {
     struct httpd *h = xcalloc(1, sizeof(*h));
-    struct sockaddr_in sin = {0};
-    struct sockaddr_in6 sin6 = {0};
-    struct sockaddr *sa;
-    socklen_t salen;
-    /* We accept connections ourselves (httpd_conn_on_listen) to refuse those
-     * over max_connections with an answer rather than leave them waiting. */
+    struct sockaddr_storage ss;
+    socklen_t salen = 0;
+    /* We accept connections ourselves (httpd_conn_on_listen) to refuse
+     * those over max_connections with an answer rather than leave them waiting.
+     */
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_TURBO |
                      MHD_USE_NO_LISTEN_SOCKET;
@@ -335,43 +403,12 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
         h->linger[i].fd = -1;
     h->listen_fd = -1;
     h->refusal_len = httpd_conn_refusal(h->refusal, sizeof(h->refusal));
-    if (inet_pton(AF_INET, conf->http.listen_host, &sin.sin_addr) == 1) {
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons((uint16_t)conf->http.listen_port);
-        sa = (struct sockaddr *)&sin;
-        salen = sizeof(sin);
-    } else if (inet_pton(AF_INET6, conf->http.listen_host, &sin6.sin6_addr) ==
-               1) {
-        sin6.sin6_family = AF_INET6;
-        sin6.sin6_port = htons((uint16_t)conf->http.listen_port);
-        sa = (struct sockaddr *)&sin6;
-        salen = sizeof(sin6);
-        flags |= MHD_USE_IPv6;
-    } else {
-        log_error("http.listen is not a numeric address", "host=%s",
-                  conf->http.listen_host);
+    if (listen_address(conf, &ss, &salen, &flags) < 0 ||
+        tls_load(h, conf, &flags) < 0) {
         free(h);
         return NULL;
     }
-    if (conf->http.tls_cert != NULL) {
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            log_error("libmicrohttpd was built without TLS", "");
-            free(h);
-            return NULL;
-        }
-        h->tls_cert = read_small_file(conf->http.tls_cert);
-        h->tls_key = read_small_file(conf->http.tls_key);
-        if (h->tls_cert == NULL || h->tls_key == NULL) {
-            log_error("cannot read TLS certificate or key", "cert=%s key=%s",
-                      conf->http.tls_cert, conf->http.tls_key);
-            free(h->tls_cert);
-            free(h->tls_key);
-            free(h);
-            return NULL;
-        }
-        flags |= MHD_USE_TLS;
-    }
-    h->listen_fd = httpd_conn_listen(sa, salen);
+    h->listen_fd = httpd_conn_listen((struct sockaddr *)&ss, salen);
     if (h->listen_fd < 0) {
         log_error("cannot listen for HTTP", "listen=%s:%u error=%s",
                   conf->http.listen_host, conf->http.listen_port,

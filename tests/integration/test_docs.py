@@ -3,13 +3,18 @@
 doc/restanza.conf.5 and in contrib/restanza.conf.example are the same set;
 every metric family the sources emit is described in restanza(8) and every
 metric name the Markdown docs cite exists; README's source tree lists
-exactly the files in src/. Needs no XMPP server and no daemon."""
+exactly the files in src/; no function in src/ is longer than about 80
+lines (tests/funclen.py). Needs no XMPP server and no daemon."""
 
 import glob
 import os
 import re
+import sys
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+
+import funclen  # noqa: E402
 
 
 def read(*parts):
@@ -131,3 +136,22 @@ def test_readme_source_tree_lists_exactly_the_files_in_src():
     assert not missing, "files in src/ missing from README" + ": " + ", ".join(missing)
     missing = sorted(listed - actual)
     assert not missing, "README lists files not in src/" + ": " + ", ".join(missing)
+
+
+def test_no_function_in_src_is_over_80_lines():
+    found = funclen.functions(read("src", "httpd.c"))
+    assert len(found) > 15, "funclen.py found no functions in src/httpd.c"
+    bad = funclen.over(sorted(glob.glob(os.path.join(REPO, "src", "*.c"))))
+    assert not bad, "functions over 80 lines:\n" + "\n".join(bad)
+
+
+def test_the_length_check_catches_a_long_function(tmp_path):
+    body = "".join("    x += %d;\n" % i for i in range(79))
+    short = ("static const char *f(int x)\n{\n%s    return \"\";\n}\n" %
+             body[:70 * 12])
+    long_ = ("int\nlong_one(const char *a,\n         int b)\n{\n%s"
+             "    return b;\n}\n" % body)
+    path = tmp_path / "x.c"
+    path.write_text(short + "\n" + long_)
+    bad = funclen.over([str(path)])
+    assert len(bad) == 1 and "long_one is 84 lines" in bad[0], bad
