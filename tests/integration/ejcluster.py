@@ -114,7 +114,9 @@ class Node(servers.Ejabberd):
         return env
 
     def _command(self, spool=None):
+        # -start_epmd false: never a system-wide epmd daemon left behind.
         cmd = ["erl", "-sname", self.node, "-setcookie", self.cookie,
+               "-start_epmd", "false",
                "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
                "-noinput", "+K", "true",
                "-mnesia", "dir", '"%s"' % self.spool]
