@@ -440,7 +440,7 @@ def test_ejabberd_two_active_instances_each_with_its_own_domain(
     and restanza uses that own domain as component.jid: behind
     contrib/haproxy/haproxy.cfg both are ready, requests alternate, every
     IQ reply comes home (40 of 40 pings) and messages reach the user.
-    One node only: the two-node cluster of doc/scaling.md is not tested."""
+    One node; test_cluster.py runs the same design on a two-node cluster."""
     shared = "rest.localhost"
     own = ["a." + shared, "b." + shared]
     srv = make_server("ejabberd", loglevel="warning",
