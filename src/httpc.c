@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include "log.h"
 #include "loop.h"
@@ -31,14 +32,14 @@ struct httpc_transfer {
     char errbuf[CURL_ERROR_SIZE];
     httpc_cb cb;
     void *arg;
-    struct httpc_transfer *prev, *next;
+    LIST_ENTRY(httpc_transfer) link; /* c->list */
 };
 
 struct httpc {
     struct loop *loop;
     CURLM *multi;
     struct loop_timer *timer;
-    struct httpc_transfer *list;
+    LIST_HEAD(httpc_transfers, httpc_transfer) list;
     size_t active;
 };
 
@@ -46,15 +47,8 @@ static void check_done(struct httpc *c);
 
 static void unlink_transfer(struct httpc_transfer *t)
 {
-    struct httpc *c = t->c;
-
-    if (t->prev != NULL)
-        t->prev->next = t->next;
-    else
-        c->list = t->next;
-    if (t->next != NULL)
-        t->next->prev = t->prev;
-    c->active--;
+    LIST_REMOVE(t, link);
+    t->c->active--;
 }
 
 static void transfer_free(struct httpc_transfer *t)
@@ -225,6 +219,7 @@ struct httpc *httpc_new(struct loop *loop, unsigned max_connections)
     struct httpc *c = xcalloc(1, sizeof(*c));
     static bool global_done;
 
+    LIST_INIT(&c->list);
     if (!global_done) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         global_done = true;
@@ -244,10 +239,11 @@ struct httpc *httpc_new(struct loop *loop, unsigned max_connections)
 
 void httpc_free(struct httpc *c)
 {
+    struct httpc_transfer *t;
+
     if (c == NULL)
         return;
-    while (c->list != NULL) {
-        struct httpc_transfer *t = c->list;
+    while ((t = LIST_FIRST(&c->list)) != NULL) {
         struct httpc_response resp = {.error = HTTPC_E_SHUTDOWN,
                                       .error_text = "shutting down",
                                       .body = ""};
@@ -315,10 +311,7 @@ struct httpc_transfer *httpc_start(struct httpc *c,
     if (req->method != NULL && strcmp(req->method, "OPTIONS") == 0)
         curl_easy_setopt(t->easy, CURLOPT_NOBODY, 0L);
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
-    t->next = c->list;
-    if (c->list != NULL)
-        c->list->prev = t;
-    c->list = t;
+    LIST_INSERT_HEAD(&c->list, t, link);
     c->active++;
     if (curl_multi_add_handle(c->multi, t->easy) != CURLM_OK) {
         log_error("cannot queue HTTP request", "url=%s", req->url);

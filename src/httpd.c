@@ -402,6 +402,9 @@ struct httpd *httpd_new(struct loop *loop, const struct conf *conf)
     for (size_t i = 0; i < LINGER_MAX; i++)
         h->linger[i].fd = -1;
     h->listen_fd = -1;
+    LIST_INIT(&h->conns);
+    LIST_INIT(&h->parked);
+    LIST_INIT(&h->streams);
     h->refusal_len = httpd_conn_refusal(h->refusal, sizeof(h->refusal));
     if (listen_address(conf, &ss, &salen, &flags) < 0 ||
         tls_load(h, conf, &flags) < 0) {
@@ -458,6 +461,9 @@ fail:
 
 void httpd_shutdown(struct httpd *h)
 {
+    struct httpd_request *req;
+    struct httpd_stream *s;
+
     if (h->shutting_down)
         return;
     h->shutting_down = true;
@@ -468,8 +474,7 @@ void httpd_shutdown(struct httpd *h)
     close(h->listen_fd);
     h->listen_fd = -1;
     httpd_conn_linger_sweep(h, true);
-    while (h->parked != NULL) {
-        struct httpd_request *req = h->parked;
+    while ((req = LIST_FIRST(&h->parked)) != NULL) {
         httpd_abort_cb cb = req->abort_cb;
         httpd_respond_unpark(req);
         req->state = REQ_HANDLING;
@@ -482,7 +487,8 @@ void httpd_shutdown(struct httpd *h)
         h->resumed = true;
     }
     /* Streams end with what they have buffered. */
-    for (struct httpd_stream *s = h->streams; s != NULL; s = s->next) {
+    LIST_FOREACH(s, &h->streams, link)
+    {
         if (!s->detached) {
             s->detached = true;
             if (s->close_cb != NULL)
@@ -504,6 +510,8 @@ size_t httpd_connections(const struct httpd *h)
 
 void httpd_free(struct httpd *h)
 {
+    struct httpd_conn *c;
+
     if (h == NULL)
         return;
     httpd_shutdown(h);
@@ -514,9 +522,8 @@ void httpd_free(struct httpd *h)
     /* Closes every connection; httpd_conn_on_notify forgets each one. */
     MHD_stop_daemon(h->daemon);
     loop_timer_cancel(h->loop, h->sweep);
-    while (h->conns != NULL) {
-        struct httpd_conn *c = h->conns;
-        h->conns = c->next;
+    while ((c = LIST_FIRST(&h->conns)) != NULL) {
+        LIST_REMOVE(c, link);
         free(c);
     }
     free(h->tls_cert);

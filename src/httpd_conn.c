@@ -142,9 +142,11 @@ static void on_sweep(void *arg)
 {
     struct httpd *h = arg;
     uint64_t now = loop_clock_ms(), next = 0;
+    struct httpd_conn *c;
 
     h->sweep = NULL; /* the loop frees a timer that fired */
-    for (struct httpd_conn *c = h->conns; c != NULL; c = c->next) {
+    LIST_FOREACH(c, &h->conns, link)
+    {
         if (c->deadline == 0)
             continue;
         if (c->deadline <= now)
@@ -184,10 +186,7 @@ void httpd_conn_on_notify(void *cls, struct MHD_Connection *conn,
         c->fd = fd != NULL ? fd->connect_fd : -1;
         format_peer(addr != NULL ? addr->client_addr : NULL, c->peer,
                     sizeof(c->peer));
-        c->next = h->conns;
-        if (h->conns != NULL)
-            h->conns->prev = c;
-        h->conns = c;
+        LIST_INSERT_HEAD(&h->conns, c, link);
         h->nconns++;
         *socket_context = c;
         if (c->fd >= 0)
@@ -196,12 +195,7 @@ void httpd_conn_on_notify(void *cls, struct MHD_Connection *conn,
     }
     if (c == NULL)
         return;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        h->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     h->nconns--;
     free(c);
     *socket_context = NULL;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "httpd.h"
 
@@ -62,7 +63,7 @@ struct httpd_conn {
     uint64_t since;    /* when that deadline was set */
     bool cut;          /* shut down for lateness, MHD not done with it yet */
     char peer[INET6_ADDRSTRLEN + 8];
-    struct httpd_conn *prev, *next;
+    LIST_ENTRY(httpd_conn) link; /* h->conns */
 };
 
 /* At most LOG_BURST lines a second; the next line counts the rest. */
@@ -95,9 +96,9 @@ struct httpd_request {
     void *abort_arg;
     httpd_answer_cb answer_cb; /* sees the answer once (idempotency) */
     void *answer_arg;
-    struct httpd_request *prev, *next; /* list of parked requests */
-    struct httpd_conn *tcp;            /* its connection, NULL if unknown */
-    struct httpd_stream *stream;       /* REQ_STREAM: its body */
+    LIST_ENTRY(httpd_request) link; /* h->parked while parked */
+    struct httpd_conn *tcp;         /* its connection, NULL if unknown */
+    struct httpd_stream *stream;    /* REQ_STREAM: its body */
 };
 
 /*
@@ -118,7 +119,7 @@ struct httpd_stream {
     httpd_stream_close_cb close_cb;
     void *arg;
     char peer[INET6_ADDRSTRLEN + 8];
-    struct httpd_stream *prev, *next;
+    LIST_ENTRY(httpd_stream) link; /* h->streams */
 };
 
 /* The server. */
@@ -129,7 +130,7 @@ struct httpd {
     int epfd;
     int listen_fd; /* ours: MHD gets each connection from us */
     struct loop_timer *accept_pause;
-    struct httpd_conn *conns; /* every connection MHD holds */
+    LIST_HEAD(httpd_conns, httpd_conn) conns; /* every one MHD holds */
     size_t nconns;
     struct loop_timer *sweep; /* fires at sweep_due, the first deadline */
     uint64_t sweep_due;
@@ -144,9 +145,10 @@ struct httpd {
     struct loop_timer *linger_timer; /* for the first of the untils */
     struct httpd_route routes[MAX_ROUTES];
     size_t nroutes;
-    struct httpd_request *parked;
+    LIST_HEAD(httpd_parked, httpd_request) parked;
     size_t nparked;
-    struct httpd_stream *streams; /* every stream MHD has not freed */
+    /* every stream MHD has not freed */
+    LIST_HEAD(httpd_streams, httpd_stream) streams;
     size_t nstreams;
     bool shutting_down;
     bool resumed; /* MHD_resume_connection() since the last MHD_run() */

@@ -31,13 +31,7 @@ void httpd_respond_unpark(struct httpd_request *req)
 {
     struct httpd *h = req->h;
 
-    if (req->prev != NULL)
-        req->prev->next = req->next;
-    else if (h->parked == req)
-        h->parked = req->next;
-    if (req->next != NULL)
-        req->next->prev = req->prev;
-    req->prev = req->next = NULL;
+    LIST_REMOVE(req, link);
     h->nparked--;
 }
 
@@ -179,9 +173,6 @@ void httpd_park(struct httpd_request *req, httpd_abort_cb abort_cb, void *arg)
     req->state = REQ_PARKED;
     req->abort_cb = abort_cb;
     req->abort_arg = arg;
-    req->next = h->parked;
-    if (h->parked != NULL)
-        h->parked->prev = req;
-    h->parked = req;
+    LIST_INSERT_HEAD(&h->parked, req, link);
     h->nparked++;
 }

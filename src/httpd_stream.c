@@ -56,12 +56,7 @@ static void stream_free(void *cls)
     struct httpd_stream *s = cls;
     struct httpd *h = s->h;
 
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        h->streams = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
+    LIST_REMOVE(s, link);
     h->nstreams--;
     if (!s->detached && s->close_cb != NULL)
         s->close_cb(s, s->arg);
@@ -116,10 +111,7 @@ struct httpd_stream *httpd_stream_start(struct httpd_request *req,
         snprintf(s->peer, sizeof(s->peer), "%s", req->tcp->peer);
     else
         snprintf(s->peer, sizeof(s->peer), "unknown");
-    s->next = h->streams;
-    if (h->streams != NULL)
-        h->streams->prev = s;
-    h->streams = s;
+    LIST_INSERT_HEAD(&h->streams, s, link);
     h->nstreams++;
     req->stream = s;
     req->status = MHD_HTTP_OK;

@@ -8,15 +8,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "strmap.h"
 #include "xmalloc.h"
 
 struct idempotency_waiter {
-    struct idempotency_entry *e;
     idempotency_cb cb;
     void *arg;
-    struct idempotency_waiter *prev, *next;
+    LIST_ENTRY(idempotency_waiter) link; /* e->waiters */
 };
 
 struct idempotency_entry {
@@ -25,13 +25,14 @@ struct idempotency_entry {
     bool done;
     struct idempotency_answer answer; /* copies, once done */
     uint64_t expires;                 /* once done */
-    struct idempotency_waiter *waiters;
-    struct idempotency_entry *older, *newer; /* by creation */
+    LIST_HEAD(idempotency_waiters, idempotency_waiter) waiters;
+    TAILQ_ENTRY(idempotency_entry) link; /* t->entries, by creation */
 };
 
 struct idempotency {
     struct strmap *map; /* mapkey -> entry (owned through the list) */
-    struct idempotency_entry *oldest, *newest;
+    TAILQ_HEAD(idempotency_entries, idempotency_entry)
+    entries; /* oldest first */
     size_t max;
     uint64_t ttl_ms;
 };
@@ -41,6 +42,7 @@ struct idempotency *idempotency_new(size_t max, uint64_t ttl_ms)
     struct idempotency *t = xcalloc(1, sizeof(*t));
 
     t->map = strmap_new(NULL);
+    TAILQ_INIT(&t->entries);
     t->max = max;
     t->ttl_ms = ttl_ms;
     return t;
@@ -50,11 +52,10 @@ struct idempotency *idempotency_new(size_t max, uint64_t ttl_ms)
 static void wake(struct idempotency_entry *e,
                  const struct idempotency_answer *a)
 {
-    while (e->waiters != NULL) {
-        struct idempotency_waiter *w = e->waiters;
-        e->waiters = w->next;
-        if (e->waiters != NULL)
-            e->waiters->prev = NULL;
+    struct idempotency_waiter *w;
+
+    while ((w = LIST_FIRST(&e->waiters)) != NULL) {
+        LIST_REMOVE(w, link);
         w->cb(a, w->arg);
         free(w);
     }
@@ -64,14 +65,7 @@ static void wake(struct idempotency_entry *e,
 static void drop(struct idempotency *t, struct idempotency_entry *e)
 {
     strmap_take(t->map, e->mapkey);
-    if (e->older != NULL)
-        e->older->newer = e->newer;
-    else
-        t->oldest = e->newer;
-    if (e->newer != NULL)
-        e->newer->older = e->older;
-    else
-        t->newest = e->older;
+    TAILQ_REMOVE(&t->entries, e, link);
     free(e->mapkey);
     free((char *)e->answer.content_type);
     free((char *)e->answer.body);
@@ -80,11 +74,13 @@ static void drop(struct idempotency *t, struct idempotency_entry *e)
 
 void idempotency_free(struct idempotency *t)
 {
+    struct idempotency_entry *e;
+
     if (t == NULL)
         return;
-    while (t->oldest != NULL) {
-        wake(t->oldest, NULL);
-        drop(t, t->oldest);
+    while ((e = TAILQ_FIRST(&t->entries)) != NULL) {
+        wake(e, NULL);
+        drop(t, e);
     }
     strmap_free(t->map);
     free(t);
@@ -103,15 +99,16 @@ bool idempotency_key_valid(const char *key)
 /* Make room for one more: expired answers go, then the oldest answers. */
 static bool make_room(struct idempotency *t, uint64_t now)
 {
-    struct idempotency_entry *e = t->oldest, *next;
+    struct idempotency_entry *e, *next;
 
-    for (; e != NULL; e = next) {
-        next = e->newer;
+    for (e = TAILQ_FIRST(&t->entries); e != NULL; e = next) {
+        next = TAILQ_NEXT(e, link);
         if (e->done && e->expires <= now)
             drop(t, e);
     }
-    for (e = t->oldest; e != NULL && strmap_count(t->map) >= t->max; e = next) {
-        next = e->newer;
+    for (e = TAILQ_FIRST(&t->entries);
+         e != NULL && strmap_count(t->map) >= t->max; e = next) {
+        next = TAILQ_NEXT(e, link);
         if (e->done)
             drop(t, e);
     }
@@ -149,12 +146,8 @@ idempotency_begin(struct idempotency *t, const char *scope, const char *key,
     e = xcalloc(1, sizeof(*e));
     e->mapkey = mapkey;
     memcpy(e->digest, digest, IDEMPOTENCY_DIGEST_LEN);
-    e->older = t->newest;
-    if (t->newest != NULL)
-        t->newest->newer = e;
-    else
-        t->oldest = e;
-    t->newest = e;
+    LIST_INIT(&e->waiters);
+    TAILQ_INSERT_TAIL(&t->entries, e, link);
     strmap_set(t->map, mapkey, e);
     *out = e;
     return IDEMPOTENCY_NEW;
@@ -193,24 +186,15 @@ struct idempotency_waiter *idempotency_wait(struct idempotency_entry *e,
 {
     struct idempotency_waiter *w = xcalloc(1, sizeof(*w));
 
-    w->e = e;
     w->cb = cb;
     w->arg = arg;
-    w->next = e->waiters;
-    if (e->waiters != NULL)
-        e->waiters->prev = w;
-    e->waiters = w;
+    LIST_INSERT_HEAD(&e->waiters, w, link);
     return w;
 }
 
 void idempotency_unwait(struct idempotency_waiter *w)
 {
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        w->e->waiters = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
+    LIST_REMOVE(w, link);
     free(w);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include "auth.h"
 #include "conf.h"
@@ -29,7 +30,7 @@ struct batch;
 struct refresh {
     const struct conf *conf;
     struct roster *roster;
-    struct batch *batches; /* waiting for their users */
+    LIST_HEAD(refresh_batches, batch) batches; /* waiting for their users */
 };
 
 /* One request: its users are synced, then it is answered. */
@@ -37,8 +38,8 @@ struct batch {
     struct refresh *f;         /* NULL once refresh_free ran */
     struct httpd_request *req; /* NULL once answered or gone */
     size_t pending, updated, errors;
-    json_object *failed; /* user -> reason */
-    struct batch *prev, *next;
+    json_object *failed;    /* user -> reason */
+    LIST_ENTRY(batch) link; /* f->batches until answered or gone */
 };
 
 /* {"status":..,"message":..,"updated":N,"errors":M[,"failed":{..}]} */
@@ -67,12 +68,7 @@ static void batch_unlink(struct batch *b)
 {
     if (b->f == NULL)
         return;
-    if (b->prev != NULL)
-        b->prev->next = b->next;
-    else
-        b->f->batches = b->next;
-    if (b->next != NULL)
-        b->next->prev = b->prev;
+    LIST_REMOVE(b, link);
     b->f = NULL;
 }
 
@@ -192,10 +188,7 @@ static void start_batch(struct refresh *f, struct httpd_request *req,
     b->req = req;
     b->failed = json_object_new_object();
     b->pending = n;
-    b->next = f->batches;
-    if (f->batches != NULL)
-        f->batches->prev = b;
-    f->batches = b;
+    LIST_INSERT_HEAD(&f->batches, b, link);
     httpd_park(req, refresh_on_abort, b);
     for (size_t i = 0; i < n; i++)
         roster_sync(f->roster, users[i], on_user_done, b);
@@ -287,6 +280,7 @@ struct refresh *refresh_new(struct httpd *h, struct roster *roster,
     if (roster == NULL)
         return NULL;
     f = xcalloc(1, sizeof(*f));
+    LIST_INIT(&f->batches);
     f->conf = conf;
     f->roster = roster;
     httpd_route(h, "POST", REFRESH_PATH, false, "roster_refresh",
@@ -298,10 +292,11 @@ struct refresh *refresh_new(struct httpd *h, struct roster *roster,
 
 void refresh_free(struct refresh *f)
 {
+    struct batch *b;
+
     if (f == NULL)
         return;
-    while (f->batches != NULL) {
-        struct batch *b = f->batches;
+    while ((b = LIST_FIRST(&f->batches)) != NULL) {
         if (b->req != NULL) {
             bad(b->req, 503, "shutting down");
             b->req = NULL;

@@ -218,6 +218,10 @@ struct rest *rest_new(struct httpd *h, struct component *c,
     r->ctx = component_ctx(c);
     r->loop = component_loop(c);
     r->idem = idempotency_new(IDEMPOTENCY_MAX, IDEMPOTENCY_TTL_MS);
+    LIST_INIT(&r->calls);
+    LIST_INIT(&r->firsts);
+    TAILQ_INIT(&r->held);
+    TAILQ_INIT(&r->confirm);
     component_on_room(c, rest_send_on_room, r);
     component_on_confirm(c, rest_send_on_confirmed, r);
     httpd_route(h, "POST", "/rest", false, "rest_post", on_post, r);

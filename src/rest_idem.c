@@ -25,7 +25,7 @@ struct rest_idem_first {
     struct httpd_request *req;
     struct idempotency_entry *e;
     char *skey; /* its key in the store: scope digest, key */
-    struct rest_idem_first *prev, *next;
+    LIST_ENTRY(rest_idem_first) link; /* r->firsts */
 };
 
 /* A repeat waiting for the first request's answer. */
@@ -34,16 +34,6 @@ struct idem_wait {
     enum rest_format err_fmt;
     struct idempotency_waiter *w;
 };
-
-static void first_unlink(struct rest_idem_first *f)
-{
-    if (f->prev != NULL)
-        f->prev->next = f->next;
-    else
-        f->r->firsts = f->next;
-    if (f->next != NULL)
-        f->next->prev = f->prev;
-}
 
 #define IDEM_SPACE "idempotency"
 
@@ -106,7 +96,7 @@ static void on_first_answer(unsigned status, const char *content_type,
     struct rest_idem_first *f = arg;
     struct idempotency_answer a = {status, content_type, body, len};
 
-    first_unlink(f);
+    LIST_REMOVE(f, link);
     if (f->r->store != NULL && status >= 200 && status <= 299)
         idem_store_put(f, &a);
     idempotency_finish(f->r->idem, f->e, status != 0 ? &a : NULL,
@@ -266,20 +256,18 @@ bool rest_idem_check(struct rest_job *j)
     f->req = j->req;
     f->e = e;
     f->skey = skey;
-    f->next = r->firsts;
-    if (r->firsts != NULL)
-        r->firsts->prev = f;
-    r->firsts = f;
+    LIST_INSERT_HEAD(&r->firsts, f, link);
     httpd_on_answer(j->req, on_first_answer, f);
     return false;
 }
 
 void rest_idem_shutdown(struct rest *r)
 {
-    while (r->firsts != NULL) {
-        struct rest_idem_first *f = r->firsts;
+    struct rest_idem_first *f;
+
+    while ((f = LIST_FIRST(&r->firsts)) != NULL) {
         httpd_on_answer(f->req, NULL, NULL);
-        first_unlink(f);
+        LIST_REMOVE(f, link);
         free(f->skey);
         free(f);
     }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include <strophe.h>
 
@@ -60,13 +61,14 @@ struct rest {
     const struct conf *conf;
     xmpp_ctx_t *ctx;
     struct loop *loop;
-    struct rest_iq_call *calls;
+    LIST_HEAD(rest_iq_calls, rest_iq_call) calls;
     struct idempotency *idem;
     struct store *store; /* Idempotency-Key answers across restarts */
-    struct rest_idem_first *firsts; /* requests whose answer a key keeps */
-    struct rest_held *held_head, *held_tail; /* oldest first */
+    /* requests whose answer a key keeps */
+    LIST_HEAD(rest_idem_firsts, rest_idem_first) firsts;
+    TAILQ_HEAD(rest_helds, rest_held) held; /* oldest first */
     size_t nheld;
-    struct rest_held *confirm_head, *confirm_tail; /* sent, by outbox number */
+    struct rest_helds confirm; /* sent, by outbox number */
     struct rest_episode ep;
     rest_archive_cb archive_cb; /* a user's archive (archive.c) */
     void *archive_arg;

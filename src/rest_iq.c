@@ -38,24 +38,12 @@ struct rest_iq_call {
     char *peer;           /* where the IQ went: MAM results must come from it */
     xmpp_stanza_t **results;
     size_t nresults;
-    struct rest_iq_call *prev, *next;
+    LIST_ENTRY(rest_iq_call) link; /* r->calls */
 };
-
-static void call_unlink(struct rest_iq_call *call)
-{
-    struct rest *r = call->r;
-
-    if (call->prev != NULL)
-        call->prev->next = call->next;
-    else
-        r->calls = call->next;
-    if (call->next != NULL)
-        call->next->prev = call->prev;
-}
 
 static void call_free(struct rest_iq_call *call)
 {
-    call_unlink(call);
+    LIST_REMOVE(call, link);
     for (size_t i = 0; i < call->nresults; i++)
         xmpp_stanza_release(call->results[i]);
     free(call->results);
@@ -147,13 +135,14 @@ bool rest_iq_offer_message(xmpp_stanza_t *msg, void *arg)
     xmpp_stanza_t *res = stanza_child(msg, "result", NS_MAM);
     const char *qid = res != NULL ? stanza_attr(res, "queryid") : NULL;
     const char *from = stanza_attr(msg, ATTR_FROM);
+    struct rest_iq_call *call;
     char *bare;
 
     if (qid == NULL || from == NULL || !stanza_is(msg, EL_MESSAGE))
         return false;
     bare = jid_bare(from);
-    for (struct rest_iq_call *call = r->calls; call != NULL;
-         call = call->next) {
+    LIST_FOREACH(call, &r->calls, link)
+    {
         /* Only the archive we asked may add results to our answer. */
         if (call->queryid == NULL || strcmp(call->queryid, qid) != 0 ||
             bare == NULL || call->peer == NULL ||
@@ -212,10 +201,7 @@ void rest_iq_send(struct rest_job *j, xmpp_stanza_t *iq)
         call->queryid = xstrdup(call->wire);
         call->peer = jid_bare(stanza_attr(iq, ATTR_TO));
     }
-    call->next = r->calls;
-    if (r->calls != NULL)
-        r->calls->prev = call;
-    r->calls = call;
+    LIST_INSERT_HEAD(&r->calls, call, link);
     if (component_send_iq(r->c, iq, (uint64_t)secs * 1000, on_iq_done, call) <
         0) {
         call_free(call);
@@ -229,8 +215,9 @@ void rest_iq_send(struct rest_job *j, xmpp_stanza_t *iq)
 
 void rest_iq_shutdown(struct rest *r)
 {
-    while (r->calls != NULL) {
-        struct rest_iq_call *call = r->calls;
+    struct rest_iq_call *call;
+
+    while ((call = LIST_FIRST(&r->calls)) != NULL) {
         iq_untrack(component_iqs(r->c), call->wire);
         call_fail(call, RE_SHUTDOWN);
         call_free(call);

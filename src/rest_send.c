@@ -37,9 +37,9 @@ struct rest_held {
     struct loop_timer *timer; /* rest.queue_wait, then the confirm deadline */
     bool confirm;             /* the caller waits for the server */
     unsigned confirm_secs;
-    bool confirming; /* sent: on the confirm list */
-    uint64_t seq;    /* its outbox number once sent */
-    struct rest_held *prev, *next;
+    bool confirming;             /* sent: on the confirm list */
+    uint64_t seq;                /* its outbox number once sent */
+    TAILQ_ENTRY(rest_held) link; /* r->held or r->confirm */
 };
 
 static void episode_check_end(struct rest *r);
@@ -86,18 +86,8 @@ static void episode_check_end(struct rest *r)
 static void held_unlink(struct rest_held *h)
 {
     struct rest *r = h->j.r;
-    struct rest_held **head = h->confirming ? &r->confirm_head : &r->held_head;
-    struct rest_held **tail = h->confirming ? &r->confirm_tail : &r->held_tail;
 
-    if (h->prev != NULL)
-        h->prev->next = h->next;
-    else
-        *head = h->next;
-    if (h->next != NULL)
-        h->next->prev = h->prev;
-    else
-        *tail = h->prev;
-    h->prev = h->next = NULL;
+    TAILQ_REMOVE(h->confirming ? &r->confirm : &r->held, h, link);
     if (!h->confirming)
         r->nheld--;
 }
@@ -106,15 +96,8 @@ static void held_unlink(struct rest_held *h)
 static void held_append(struct rest_held *h)
 {
     struct rest *r = h->j.r;
-    struct rest_held **head = h->confirming ? &r->confirm_head : &r->held_head;
-    struct rest_held **tail = h->confirming ? &r->confirm_tail : &r->held_tail;
 
-    h->prev = *tail;
-    if (*tail != NULL)
-        (*tail)->next = h;
-    else
-        *head = h;
-    *tail = h;
+    TAILQ_INSERT_TAIL(h->confirming ? &r->confirm : &r->held, h, link);
     if (!h->confirming)
         r->nheld++;
 }
@@ -180,10 +163,9 @@ static void on_confirm_timeout(void *arg)
 void rest_send_on_confirmed(uint64_t seq, void *arg)
 {
     struct rest *r = arg;
+    struct rest_held *h;
 
-    while (r->confirm_head != NULL && r->confirm_head->seq <= seq) {
-        struct rest_held *h = r->confirm_head;
-
+    while ((h = TAILQ_FIRST(&r->confirm)) != NULL && h->seq <= seq) {
         httpd_add_header(h->j.req, "Restanza-Outbox", "confirmed");
         httpd_add_header(h->j.req, "Preference-Applied", "wait=server");
         httpd_respond(h->j.req, 200, NULL, "", 0);
@@ -237,10 +219,9 @@ static void send_stanza(struct rest_job *j, xmpp_stanza_t *st, bool confirm,
 void rest_send_on_room(void *arg)
 {
     struct rest *r = arg;
+    struct rest_held *h;
 
-    while (r->held_head != NULL) {
-        struct rest_held *h = r->held_head;
-
+    while ((h = TAILQ_FIRST(&r->held)) != NULL) {
         if (component_state(r->c) != COMPONENT_CONNECTED) {
             r->ep.failed++;
             held_fail(h, RE_UNAVAILABLE);
@@ -316,7 +297,7 @@ void rest_send_or_hold(struct rest_job *j, xmpp_stanza_t *st)
         rest_error_fail(j, RE_TIMEOUT_HEADER);
         return;
     }
-    if (j->r->held_head == NULL && component_has_room(j->r->c))
+    if (TAILQ_EMPTY(&j->r->held) && component_has_room(j->r->c))
         send_stanza(j, st, confirm, secs, NULL);
     else
         hold(j, st, confirm, secs);
@@ -379,11 +360,13 @@ void rest_send_groupchat(struct rest_job *j, xmpp_stanza_t *st)
 
 void rest_send_shutdown(struct rest *r)
 {
-    while (r->held_head != NULL)
-        held_fail(r->held_head, RE_SHUTDOWN);
-    while (r->confirm_head != NULL) {
-        httpd_add_header(r->confirm_head->j.req, "Restanza-Outbox", "pending");
-        held_fail(r->confirm_head, RE_SHUTDOWN);
+    struct rest_held *h;
+
+    while ((h = TAILQ_FIRST(&r->held)) != NULL)
+        held_fail(h, RE_SHUTDOWN);
+    while ((h = TAILQ_FIRST(&r->confirm)) != NULL) {
+        httpd_add_header(h->j.req, "Restanza-Outbox", "pending");
+        held_fail(h, RE_SHUTDOWN);
     }
     loop_timer_cancel(r->loop, r->ep.quiet);
 }
