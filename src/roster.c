@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include "component.h"
 #include "conf.h"
@@ -66,10 +67,10 @@ struct roster_job;
 
 /* An outstanding IQ of a job; outlives the job when the job goes first. */
 struct ticket {
-    struct roster_job *job; /* NULL once the job is gone */
-    struct ticket *next;
-    uint64_t sent; /* loop ms */
-    size_t change; /* index in job->changes (sets only) */
+    struct roster_job *job;  /* NULL once the job is gone */
+    LIST_ENTRY(ticket) link; /* job->tickets while job is set */
+    uint64_t sent;           /* loop ms */
+    size_t change;           /* index in job->changes (sets only) */
 };
 
 struct roster_job {
@@ -81,7 +82,7 @@ struct roster_job {
     struct waiter *waiters;
     size_t nwaiters;
     struct httpc_transfer *t;
-    struct ticket *tickets;
+    LIST_HEAD(roster_tickets, ticket) tickets;
     struct roster_list *want; /* what the web app said (own copy) */
     struct roster_list *have;
     struct roster_change *changes;
@@ -91,8 +92,9 @@ struct roster_job {
     uint64_t write_start; /* loop ms when writing began */
     char *error;
     enum roster_fail fail;
-    struct roster_job *prev, *next; /* r->jobs list */
-    struct roster_job *wnext;       /* r->wq: has changes left to send */
+    LIST_ENTRY(roster_job) link;   /* r->jobs */
+    TAILQ_ENTRY(roster_job) wlink; /* r->wq while in_wq */
+    bool in_wq;                    /* has changes left to send */
 };
 
 struct roster {
@@ -102,14 +104,15 @@ struct roster {
     struct delegation *d;
     const struct conf *conf;
     struct httpc *http;
-    struct strmap *cache;    /* user -> struct roster_list */
-    struct strmap *latest;   /* user -> newest struct roster_job (borrowed) */
-    struct strmap *logins;   /* user -> uint64_t ms of the last login sync */
-    struct roster_job *jobs; /* every job, queued or running */
+    struct strmap *cache;  /* user -> struct roster_list */
+    struct strmap *latest; /* user -> newest struct roster_job (borrowed) */
+    struct strmap *logins; /* user -> uint64_t ms of the last login sync */
+    LIST_HEAD(roster_jobs, roster_job)
+    jobs; /* queued or running, newest first */
     size_t running;
     /* Privileged writer: jobs taking turns for the window, oldest turn
      * first, and the roster sets in flight across all of them. */
-    struct roster_job *wq, *wq_tail;
+    TAILQ_HEAD(roster_wq, roster_job) wq;
     size_t in_flight, in_flight_peak;
     size_t window;       /* sets allowed in flight now, 1..ROSTER_WINDOW */
     uint64_t window_cut; /* loop ms of the last narrowing */
@@ -181,34 +184,17 @@ size_t roster_window(const struct roster *r)
 /* Queue j for a turn in the window (at the back). */
 static void wq_push(struct roster_job *j)
 {
-    struct roster *r = j->r;
-
-    j->wnext = NULL;
-    if (r->wq_tail != NULL)
-        r->wq_tail->wnext = j;
-    else
-        r->wq = j;
-    r->wq_tail = j;
+    TAILQ_INSERT_TAIL(&j->r->wq, j, wlink);
+    j->in_wq = true;
 }
 
 /* Take j out of the turn queue wherever it is (no-op when absent). */
 static void wq_remove(struct roster_job *j)
 {
-    struct roster *r = j->r;
-    struct roster_job *prev = NULL;
-
-    for (struct roster_job *q = r->wq; q != NULL; prev = q, q = q->wnext) {
-        if (q != j)
-            continue;
-        if (prev != NULL)
-            prev->wnext = j->wnext;
-        else
-            r->wq = j->wnext;
-        if (r->wq_tail == j)
-            r->wq_tail = prev;
-        j->wnext = NULL;
+    if (!j->in_wq)
         return;
-    }
+    TAILQ_REMOVE(&j->r->wq, j, wlink);
+    j->in_wq = false;
 }
 
 static void roster_job_free(struct roster_job *j)
@@ -216,8 +202,10 @@ static void roster_job_free(struct roster_job *j)
     wq_remove(j);
     /* Replies to IQs still out find no job: free their window slots now. */
     j->r->in_flight -= j->pending;
-    for (struct ticket *t = j->tickets; t != NULL; t = t->next)
-        t->job = NULL;
+    struct ticket *t;
+
+    LIST_FOREACH(t, &j->tickets, link)
+    t->job = NULL;
     free(j->waiters);
     free(j->user);
     free(j->jid);
@@ -259,12 +247,7 @@ static void job_finish(struct roster_job *j)
     }
     if (j->state != JOB_QUEUED)
         r->running--;
-    if (j->prev != NULL)
-        j->prev->next = j->next;
-    else
-        r->jobs = j->next;
-    if (j->next != NULL)
-        j->next->prev = j->prev;
+    LIST_REMOVE(j, link);
     if (strmap_get(r->latest, j->user) == j)
         strmap_del(r->latest, j->user);
     if (!j->fetch_only) {
@@ -292,8 +275,7 @@ static struct ticket *ticket_new(struct roster_job *j)
 
     t->job = j;
     t->sent = loop_now(j->r->loop);
-    t->next = j->tickets;
-    j->tickets = t;
+    LIST_INSERT_HEAD(&j->tickets, t, link);
     return t;
 }
 
@@ -303,11 +285,7 @@ static struct roster_job *ticket_take(struct ticket *t)
     struct roster_job *j = t->job;
 
     if (j != NULL)
-        for (struct ticket **p = &j->tickets; *p != NULL; p = &(*p)->next)
-            if (*p == t) {
-                *p = t->next;
-                break;
-            }
+        LIST_REMOVE(t, link);
     free(t);
     return j;
 }
@@ -464,13 +442,10 @@ static void send_change(struct roster_job *j)
 /* Give free window slots to the waiting jobs, one change per turn. */
 static void window_fill(struct roster *r)
 {
-    while (r->in_flight < r->window && r->wq != NULL) {
-        struct roster_job *j = r->wq;
+    struct roster_job *j;
 
-        r->wq = j->wnext;
-        if (r->wq == NULL)
-            r->wq_tail = NULL;
-        j->wnext = NULL;
+    while (r->in_flight < r->window && (j = TAILQ_FIRST(&r->wq)) != NULL) {
+        wq_remove(j);
         send_change(j);
         if (!j->halted && j->next_change < j->nchanges)
             wq_push(j);
@@ -832,9 +807,11 @@ static void on_pump(void *arg)
     /* Oldest first: the list is newest first, so walk from the tail. */
     while (r->running < r->conf->roster.concurrency) {
         struct roster_job *q = NULL;
-        for (struct roster_job *j = r->jobs; j != NULL; j = j->next)
-            if (j->state == JOB_QUEUED)
-                q = j;
+        struct roster_job *j;
+
+        LIST_FOREACH(j, &r->jobs, link)
+        if (j->state == JOB_QUEUED)
+            q = j;
         if (q == NULL)
             break;
         roster_job_start(q);
@@ -872,10 +849,8 @@ static void enqueue(struct roster *r, const char *user, bool fetch_only,
     sprintf(j->jid, "%s@%s", user, r->conf->server.domain);
     j->fetch_only = fetch_only;
     job_add_waiter(j, cb, arg);
-    j->next = r->jobs;
-    if (r->jobs != NULL)
-        r->jobs->prev = j;
-    r->jobs = j;
+    LIST_INIT(&j->tickets);
+    LIST_INSERT_HEAD(&r->jobs, j, link);
     strmap_set(r->latest, user, j);
     roster_schedule_pump(r);
 }
@@ -1077,6 +1052,8 @@ struct roster *roster_new(struct loop *loop, struct component *c,
     if (conf->roster.url == NULL)
         return NULL;
     r = xcalloc(1, sizeof(*r));
+    LIST_INIT(&r->jobs);
+    TAILQ_INIT(&r->wq);
     r->loop = loop;
     r->c = c;
     r->dp = dp;
@@ -1109,13 +1086,15 @@ struct roster *roster_new(struct loop *loop, struct component *c,
 
 void roster_free(struct roster *r)
 {
+    struct roster_job *j;
+
     if (r == NULL)
         return;
     loop_timer_cancel(r->loop, r->pump);
     r->pump = NULL;
-    while (r->jobs != NULL) {
-        roster_job_set_error(r->jobs, ROSTER_FAIL_OTHER, "shutting down");
-        job_finish(r->jobs);
+    while ((j = LIST_FIRST(&r->jobs)) != NULL) {
+        roster_job_set_error(j, ROSTER_FAIL_OTHER, "shutting down");
+        job_finish(j);
         loop_timer_cancel(r->loop, r->pump);
         r->pump = NULL;
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include <json-c/json.h>
 #include <strophe.h>
@@ -41,11 +42,11 @@
 /* One stanza on its way to the web app. */
 struct job {
     struct webhook *w;
-    struct job *prev, *next; /* in the queue or the in-flight list */
-    xmpp_stanza_t *st;       /* our copy; the wrapper for a delegated IQ */
-    xmpp_stanza_t *orig;     /* the stanza delivered (st or the inner IQ) */
-    const char *dlg_ns;      /* delegated: namespace of the wrapper */
-    const char *kind;        /* "message", "presence" or "iq" */
+    TAILQ_ENTRY(job) link; /* in the queue or the in-flight list */
+    xmpp_stanza_t *st;     /* our copy; the wrapper for a delegated IQ */
+    xmpp_stanza_t *orig;   /* the stanza delivered (st or the inner IQ) */
+    const char *dlg_ns;    /* delegated: namespace of the wrapper */
+    const char *kind;      /* "message", "presence" or "iq" */
     char *url;
     char *body;
     size_t len;
@@ -62,7 +63,7 @@ struct job {
 };
 
 struct job_list {
-    struct job *head, *tail;
+    TAILQ_HEAD(webhook_jobs, job) jobs; /* oldest first */
     size_t n;
 };
 
@@ -286,27 +287,13 @@ enum webhook_reply webhook_decide(const char *kind, const char *type,
 
 static void list_push(struct job_list *l, struct job *j)
 {
-    j->next = NULL;
-    j->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = j;
-    else
-        l->head = j;
-    l->tail = j;
+    TAILQ_INSERT_TAIL(&l->jobs, j, link);
     l->n++;
 }
 
 static void list_unlink(struct job_list *l, struct job *j)
 {
-    if (j->prev != NULL)
-        j->prev->next = j->next;
-    else
-        l->head = j->next;
-    if (j->next != NULL)
-        j->next->prev = j->prev;
-    else
-        l->tail = j->prev;
-    j->prev = j->next = NULL;
+    TAILQ_REMOVE(&l->jobs, j, link);
     l->n--;
 }
 
@@ -960,9 +947,10 @@ static void job_start(struct job *j)
 /* Start queued jobs while connections are free. */
 static void webhook_pump(struct webhook *w)
 {
-    while (w->queue.head != NULL &&
+    struct job *j;
+
+    while ((j = TAILQ_FIRST(&w->queue.jobs)) != NULL &&
            w->active.n < w->conf->webhook.concurrency) {
-        struct job *j = w->queue.head;
         list_unlink(&w->queue, j);
         job_start(j);
     }
@@ -1121,8 +1109,9 @@ void webhook_set_log(struct webhook *w, webhook_log_fn fn, void *arg)
 
 void webhook_logged(struct webhook *w, bool ok)
 {
-    while (w->uncommitted.head != NULL) {
-        struct job *j = w->uncommitted.head;
+    struct job *j;
+
+    while ((j = TAILQ_FIRST(&w->uncommitted.jobs)) != NULL) {
         list_unlink(&w->uncommitted, j);
         if (!ok)
             answer_error(j, ERR_WAIT, COND_RESOURCE_CONSTRAINT,
@@ -1270,6 +1259,9 @@ struct webhook *webhook_new(struct loop *loop, struct component *c,
     if (conf->webhook.url == NULL)
         return NULL;
     w = xcalloc(1, sizeof(*w));
+    TAILQ_INIT(&w->queue.jobs);
+    TAILQ_INIT(&w->active.jobs);
+    TAILQ_INIT(&w->uncommitted.jobs);
     w->loop = loop;
     w->c = c;
     w->dp = dp;
@@ -1288,8 +1280,9 @@ struct webhook *webhook_new(struct loop *loop, struct component *c,
 /* Answer and drop every job of l. */
 static void abandon(struct webhook *w, struct job_list *l, const char *text)
 {
-    while (l->head != NULL) {
-        struct job *j = l->head;
+    struct job *j;
+
+    while ((j = TAILQ_FIRST(&l->jobs)) != NULL) {
         if (j->t != NULL) {
             httpc_cancel(w->http, j->t);
             j->t = NULL;
