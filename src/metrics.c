@@ -5,11 +5,11 @@
 #include "metrics.h"
 #include "metrics_priv.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "xmalloc.h"
 
 #define HTTP_SLOTS 256
@@ -58,35 +58,18 @@ void metrics_reset(void)
     nhttp = 0;
 }
 
-void metrics_appendf(char **buf, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    *buf = xrealloc(*buf, *len + (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(*buf + *len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    *len += (size_t)n;
-}
-
 /* Stanzas component_send() refused, by reason. */
 static void metrics_render_refused(char **buf, size_t *len)
 {
     static const char *const reasons[] = {"invalid_characters", "too_large",
                                           "queue_full"};
 
-    metrics_appendf(buf, len,
-                    "# HELP restanza_stanzas_refused_total Stanzas not sent "
-                    "to the XMPP server, by reason.\n"
-                    "# TYPE restanza_stanzas_refused_total counter\n");
+    strbuf_appendf(buf, len,
+                   "# HELP restanza_stanzas_refused_total Stanzas not sent "
+                   "to the XMPP server, by reason.\n"
+                   "# TYPE restanza_stanzas_refused_total counter\n");
     for (int i = 0; i < 3; i++)
-        metrics_appendf(
+        strbuf_appendf(
             buf, len, "restanza_stanzas_refused_total{reason=\"%s\"} %llu\n",
             reasons[i],
             (unsigned long long)counters[METRIC_STANZAS_REFUSED_INVALID + i]);
@@ -98,21 +81,21 @@ static void metrics_render_webhook(char **buf, size_t *len)
     static const char *const reasons[] = {"http",      "connect",    "timeout",
                                           "too_large", "queue_full", "other"};
 
-    metrics_appendf(buf, len,
-                    "# HELP restanza_webhook_deliveries_total Webhook POSTs "
-                    "that got an HTTP response.\n"
-                    "# TYPE restanza_webhook_deliveries_total counter\n"
-                    "restanza_webhook_deliveries_total %llu\n"
-                    "# HELP restanza_webhook_failures_total Webhook "
-                    "deliveries that failed, by reason.\n"
-                    "# TYPE restanza_webhook_failures_total counter\n",
-                    (unsigned long long)counters[METRIC_WEBHOOK_DELIVERIES]);
+    strbuf_appendf(buf, len,
+                   "# HELP restanza_webhook_deliveries_total Webhook POSTs "
+                   "that got an HTTP response.\n"
+                   "# TYPE restanza_webhook_deliveries_total counter\n"
+                   "restanza_webhook_deliveries_total %llu\n"
+                   "# HELP restanza_webhook_failures_total Webhook "
+                   "deliveries that failed, by reason.\n"
+                   "# TYPE restanza_webhook_failures_total counter\n",
+                   (unsigned long long)counters[METRIC_WEBHOOK_DELIVERIES]);
     for (int i = 0; i < 6; i++)
-        metrics_appendf(
+        strbuf_appendf(
             buf, len, "restanza_webhook_failures_total{reason=\"%s\"} %llu\n",
             reasons[i],
             (unsigned long long)counters[METRIC_WEBHOOK_FAIL_HTTP + i]);
-    metrics_appendf(
+    strbuf_appendf(
         buf, len,
         "# HELP restanza_webhook_latency_seconds Webhook request duration.\n"
         "# TYPE restanza_webhook_latency_seconds summary\n"
@@ -125,23 +108,23 @@ static void metrics_render_webhook(char **buf, size_t *len)
 /* Roster fetches from the web app and their failures. */
 static void metrics_render_roster(char **buf, size_t *len)
 {
-    metrics_appendf(buf, len,
-                    "# HELP restanza_roster_fetches_total Roster fetches from "
-                    "the web app.\n"
-                    "# TYPE restanza_roster_fetches_total counter\n"
-                    "restanza_roster_fetches_total %llu\n"
-                    "# HELP restanza_roster_fetch_failures_total Roster "
-                    "fetches that failed (HTTP status, timeout, bad JSON).\n"
-                    "# TYPE restanza_roster_fetch_failures_total counter\n"
-                    "restanza_roster_fetch_failures_total %llu\n",
-                    (unsigned long long)counters[METRIC_ROSTER_FETCHES],
-                    (unsigned long long)counters[METRIC_ROSTER_FETCH_FAILURES]);
+    strbuf_appendf(buf, len,
+                   "# HELP restanza_roster_fetches_total Roster fetches from "
+                   "the web app.\n"
+                   "# TYPE restanza_roster_fetches_total counter\n"
+                   "restanza_roster_fetches_total %llu\n"
+                   "# HELP restanza_roster_fetch_failures_total Roster "
+                   "fetches that failed (HTTP status, timeout, bad JSON).\n"
+                   "# TYPE restanza_roster_fetch_failures_total counter\n"
+                   "restanza_roster_fetch_failures_total %llu\n",
+                   (unsigned long long)counters[METRIC_ROSTER_FETCHES],
+                   (unsigned long long)counters[METRIC_ROSTER_FETCH_FAILURES]);
 }
 
 /* HTTP connections refused or closed by restanza's own limits. */
 static void metrics_render_http_limits(char **buf, size_t *len)
 {
-    metrics_appendf(
+    strbuf_appendf(
         buf, len,
         "# HELP restanza_http_connections_refused_total Connections "
         "answered 503 and closed because http.max_connections were open.\n"
@@ -160,7 +143,7 @@ static void metrics_render_http_limits(char **buf, size_t *len)
 /* Stanzas the loop guard kept from going round in circles. */
 static void metrics_render_loop_guard(char **buf, size_t *len)
 {
-    metrics_appendf(
+    strbuf_appendf(
         buf, len,
         "# HELP restanza_loop_guard_drops_total Stanzas dropped so that "
         "restanza never talks to itself or ping-pongs with a peer.\n"
@@ -176,7 +159,7 @@ static void metrics_render_loop_guard(char **buf, size_t *len)
 /* REST sends held while the send queue to the server was full. */
 static void metrics_render_sends(char **buf, size_t *len)
 {
-    metrics_appendf(
+    strbuf_appendf(
         buf, len,
         "# HELP restanza_rest_held_total POST /rest sends that waited for "
         "room in the send queue to the server.\n"
@@ -209,41 +192,41 @@ void metrics_render(char **buf, size_t *len)
 {
     static const char *const kinds[] = {"message", "presence", "iq"};
 
-    metrics_appendf(buf, len,
-                    "# HELP restanza_stanzas_in_total Stanzas received from "
-                    "the XMPP server.\n"
-                    "# TYPE restanza_stanzas_in_total counter\n");
+    strbuf_appendf(buf, len,
+                   "# HELP restanza_stanzas_in_total Stanzas received from "
+                   "the XMPP server.\n"
+                   "# TYPE restanza_stanzas_in_total counter\n");
     for (int i = 0; i < 3; i++)
-        metrics_appendf(
+        strbuf_appendf(
             buf, len, "restanza_stanzas_in_total{kind=\"%s\"} %llu\n", kinds[i],
             (unsigned long long)counters[METRIC_STANZAS_IN_MESSAGE + i]);
-    metrics_appendf(buf, len,
-                    "# HELP restanza_stanzas_out_total Stanzas sent to the "
-                    "XMPP server.\n"
-                    "# TYPE restanza_stanzas_out_total counter\n");
+    strbuf_appendf(buf, len,
+                   "# HELP restanza_stanzas_out_total Stanzas sent to the "
+                   "XMPP server.\n"
+                   "# TYPE restanza_stanzas_out_total counter\n");
     for (int i = 0; i < 3; i++)
-        metrics_appendf(
+        strbuf_appendf(
             buf, len, "restanza_stanzas_out_total{kind=\"%s\"} %llu\n",
             kinds[i],
             (unsigned long long)counters[METRIC_STANZAS_OUT_MESSAGE + i]);
-    metrics_appendf(buf, len,
-                    "# HELP restanza_xmpp_disconnects_total Connection "
-                    "attempts and streams that ended.\n"
-                    "# TYPE restanza_xmpp_disconnects_total counter\n"
-                    "restanza_xmpp_disconnects_total %llu\n",
-                    (unsigned long long)counters[METRIC_XMPP_DISCONNECTS]);
+    strbuf_appendf(buf, len,
+                   "# HELP restanza_xmpp_disconnects_total Connection "
+                   "attempts and streams that ended.\n"
+                   "# TYPE restanza_xmpp_disconnects_total counter\n"
+                   "restanza_xmpp_disconnects_total %llu\n",
+                   (unsigned long long)counters[METRIC_XMPP_DISCONNECTS]);
     metrics_render_refused(buf, len);
     metrics_render_webhook(buf, len);
     metrics_render_roster(buf, len);
     metrics_render_http_limits(buf, len);
     metrics_render_loop_guard(buf, len);
     metrics_render_sends(buf, len);
-    metrics_appendf(buf, len,
-                    "# HELP restanza_http_requests_total HTTP requests by "
-                    "route and status.\n"
-                    "# TYPE restanza_http_requests_total counter\n");
+    strbuf_appendf(buf, len,
+                   "# HELP restanza_http_requests_total HTTP requests by "
+                   "route and status.\n"
+                   "# TYPE restanza_http_requests_total counter\n");
     for (size_t i = 0; i < nhttp; i++)
-        metrics_appendf(
+        strbuf_appendf(
             buf, len,
             "restanza_http_requests_total{route=\"%s\",status=\"%u\"} "
             "%llu\n",

@@ -55,8 +55,4 @@ void metrics_http(const char *route, unsigned status);
  */
 void metrics_render(char **buf, size_t *len);
 
-/* Append printf-formatted text to a malloc'd buffer. */
-void metrics_appendf(char **buf, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 #endif

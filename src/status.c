@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "strbuf.h"
 #include "strmap.h"
 #include "version.h"
 #include "webhook.h"
@@ -212,26 +213,26 @@ static void on_metrics(struct httpd_request *req, void *arg)
     if (!status_authorized(s, req))
         return;
     metrics_render(&buf, &len);
-    metrics_appendf(&buf, &len,
-                    "# HELP restanza_xmpp_connected 1 while the component "
-                    "stream is up.\n"
-                    "# TYPE restanza_xmpp_connected gauge\n"
-                    "restanza_xmpp_connected %d\n"
-                    "# HELP restanza_iq_pending IQs waiting for a reply.\n"
-                    "# TYPE restanza_iq_pending gauge\n"
-                    "restanza_iq_pending %zu\n"
-                    "# HELP restanza_http_parked HTTP requests waiting for "
-                    "XMPP.\n"
-                    "# TYPE restanza_http_parked gauge\n"
-                    "restanza_http_parked %zu\n"
-                    "# HELP restanza_http_connections HTTP connections open "
-                    "(at most http.max_connections).\n"
-                    "# TYPE restanza_http_connections gauge\n"
-                    "restanza_http_connections %zu\n",
-                    component_state(s->c) == COMPONENT_CONNECTED,
-                    iq_pending(component_iqs(s->c)), httpd_parked(s->h),
-                    httpd_connections(s->h));
-    metrics_appendf(
+    strbuf_appendf(&buf, &len,
+                   "# HELP restanza_xmpp_connected 1 while the component "
+                   "stream is up.\n"
+                   "# TYPE restanza_xmpp_connected gauge\n"
+                   "restanza_xmpp_connected %d\n"
+                   "# HELP restanza_iq_pending IQs waiting for a reply.\n"
+                   "# TYPE restanza_iq_pending gauge\n"
+                   "restanza_iq_pending %zu\n"
+                   "# HELP restanza_http_parked HTTP requests waiting for "
+                   "XMPP.\n"
+                   "# TYPE restanza_http_parked gauge\n"
+                   "restanza_http_parked %zu\n"
+                   "# HELP restanza_http_connections HTTP connections open "
+                   "(at most http.max_connections).\n"
+                   "# TYPE restanza_http_connections gauge\n"
+                   "restanza_http_connections %zu\n",
+                   component_state(s->c) == COMPONENT_CONNECTED,
+                   iq_pending(component_iqs(s->c)), httpd_parked(s->h),
+                   httpd_connections(s->h));
+    strbuf_appendf(
         &buf, &len,
         "# HELP restanza_http_max_connections http.max_connections (the "
         "limit of open and parked connections).\n"
@@ -254,7 +255,7 @@ static void on_metrics(struct httpd_request *req, void *arg)
     {
         struct events_stats st;
         events_stats(s->ev, &st);
-        metrics_appendf(
+        strbuf_appendf(
             &buf, &len,
             "# HELP restanza_events_backlog Logged messages and presences "
             "not yet delivered (dead letters excluded).\n"

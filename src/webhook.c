@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "stanza.h"
+#include "strbuf.h"
 #include "xmalloc.h"
 
 #define CT_XML "application/xmpp+xml"
@@ -107,13 +108,13 @@ char *webhook_expand_url(const char *tmpl, const char *kind, const char *type,
                 break;
         if (i < 4) {
             char *esc = httpc_escape(values[i] != NULL ? values[i] : "");
-            metrics_appendf(&out, &len, "%s", esc);
+            strbuf_appendf(&out, &len, "%s", esc);
             free(esc);
             p += strlen(names[i]);
             continue;
         }
         n = strcspn(p + 1, "{") + 1;
-        metrics_appendf(&out, &len, "%.*s", (int)n, p);
+        strbuf_appendf(&out, &len, "%.*s", (int)n, p);
         p += n;
     }
     return out != NULL ? out : xstrdup("");
