@@ -1074,6 +1074,11 @@ void component_on_confirm(struct component *c, component_confirm_cb cb,
     c->confirm_arg = arg;
 }
 
+int component_set_store(struct component *c, struct store *s)
+{
+    return outbox_set_store(c->outbox, s);
+}
+
 uint64_t component_unconfirmed(const struct component *c)
 {
     return outbox_count(c->outbox);

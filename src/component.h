@@ -12,6 +12,7 @@
 #include "iq.h"
 
 struct loop;
+struct store;
 struct conf;
 struct component;
 struct iq_table;
@@ -84,6 +85,11 @@ int component_send_tracked(struct component *c, xmpp_stanza_t *st,
 typedef void (*component_confirm_cb)(uint64_t seq, void *arg);
 void component_on_confirm(struct component *c, component_confirm_cb cb,
                           void *arg);
+/* Keep the outbox in the store (NULL: memory only), so that a restart,
+ * even SIGKILL, resends what the server had not confirmed (SPEC §10).
+ * Before component_start(); 0 or -1. */
+struct store;
+int component_set_store(struct component *c, struct store *s);
 /* Tracked stanzas not yet confirmed. */
 uint64_t component_unconfirmed(const struct component *c);
 

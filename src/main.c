@@ -280,13 +280,15 @@ static int run(struct daemon *d)
                                    ? STORE_SYNC_FULL
                                    : STORE_SYNC_NORMAL;
         d->store = store_open(d->conf->store.path, sync);
-        if (d->store == NULL || store_attach(d->store, d->loop) < 0)
+        if (d->store == NULL)
             goto out;
     }
     d->httpd = httpd_new(d->loop, d->conf);
     if (d->httpd == NULL)
         goto out;
     d->component = component_new(d->loop, d->conf);
+    if (component_set_store(d->component, d->store) < 0)
+        goto out;
     d->delegation = delegation_new();
     d->dispatch = dispatch_new(d->component, d->delegation, d->conf);
     d->status = status_new(d->httpd, d->component, d->delegation, d->conf);
@@ -306,6 +308,11 @@ static int run(struct daemon *d)
     d->muc = muc_new(d->loop, d->component, d->httpd, d->store, d->conf);
     rest_set_muc(d->rest, d->muc);
     register_handlers(d);
+    /* Last: the store commits in its prepare hook, which must run after
+     * httpd's (MHD runs handlers there too, and what they wrote would wait
+     * for the next wake-up, after their answers went out). */
+    if (d->store != NULL && store_attach(d->store, d->loop) < 0)
+        goto out;
     log_info("started", "version=%s component=%s pid=%d", RESTANZA_VERSION,
              d->conf->component.jid, (int)getpid());
     component_start(d->component);

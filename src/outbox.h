@@ -8,13 +8,23 @@
 #include <stdint.h>
 
 struct outbox;
+struct store;
 
 /* One unconfirmed stanza's bytes (borrowed); returning -1 stops. */
 typedef int (*outbox_each_fn)(uint64_t seq, const char *xml, size_t len,
                               void *arg);
 
 struct outbox *outbox_new(void);
+/* Frees the memory; what the store holds stays for the next start. */
 void outbox_free(struct outbox *o);
+
+/*
+ * Keep the outbox in the store too (borrowed; NULL: memory only): load what
+ * an earlier run left unconfirmed (sent again on the next stream), then
+ * write every add and delete every confirmation, committed with the loop
+ * turn. Call once, on an empty outbox. 0 or -1 (nothing could be read).
+ */
+int outbox_set_store(struct outbox *o, struct store *s);
 
 /* Keep a copy of len bytes; returns the stanza's sequence number (from 1,
  * increasing). */

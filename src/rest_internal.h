@@ -69,6 +69,9 @@ struct rest {
     TAILQ_HEAD(rest_helds, rest_held) held; /* oldest first */
     size_t nheld;
     struct rest_helds confirm; /* sent, by outbox number */
+    /* Sent with the store on: 202 once their outbox entry is committed. */
+    struct rest_stored *stored;
+    struct loop_timer *stored_timer;
     struct rest_episode ep;
     rest_archive_cb archive_cb; /* a user's archive (archive.c) */
     void *archive_arg;

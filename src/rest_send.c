@@ -21,6 +21,7 @@
 #include "rest_internal.h"
 #include "rest_iq.h"
 #include "stanza.h"
+#include "store.h"
 #include "xmalloc.h"
 
 /* Requests held for send queue room at once (each is also a parked HTTP
@@ -40,6 +41,15 @@ struct rest_held {
     bool confirming;             /* sent: on the confirm list */
     uint64_t seq;                /* its outbox number once sent */
     TAILQ_ENTRY(rest_held) link; /* r->held or r->confirm */
+};
+
+/* A 202 waiting for its stanza's outbox entry to be committed (store on):
+ * MHD writes an answer within the loop turn it is given, before the turn's
+ * own commit, and a SIGKILL in between would lose an accepted stanza. */
+struct rest_stored {
+    struct httpd_request *req; /* NULL once the client went away */
+    const char *route;
+    struct rest_stored *next;
 };
 
 static void episode_check_end(struct rest *r);
@@ -173,6 +183,54 @@ void rest_send_on_confirmed(uint64_t seq, void *arg)
     }
 }
 
+/* One commit for every send of the turn, then their 202s. */
+static void on_stored(void *arg)
+{
+    struct rest *r = arg;
+    struct rest_stored *list = r->stored;
+
+    r->stored_timer = NULL;
+    r->stored = NULL;
+    if (list != NULL && r->store != NULL)
+        store_flush(r->store); /* on failure they are kept in memory */
+    while (list != NULL) {
+        struct rest_stored *s = list;
+        list = s->next;
+        if (s->req != NULL) {
+            log_debug("rest request", "route=%s status=202", s->route);
+            httpd_respond(s->req, 202, NULL, "", 0);
+        }
+        free(s);
+    }
+}
+
+static void on_stored_abort(struct httpd_request *req, void *arg)
+{
+    (void)req;
+    ((struct rest_stored *)arg)->req = NULL;
+}
+
+/* 202 now, or with the store on after the commit (from a timer). */
+static void answer_accepted(struct rest_job *j)
+{
+    struct rest *r = j->r;
+    struct rest_stored *s;
+
+    if (r->store == NULL) {
+        log_debug("rest request", "route=%s status=202", j->route);
+        httpd_respond(j->req, 202, NULL, "", 0);
+        return;
+    }
+    s = xmalloc(sizeof(*s));
+    s->req = j->req;
+    s->route = j->route;
+    s->next = r->stored;
+    r->stored = s;
+    if (r->stored_timer == NULL)
+        r->stored_timer = loop_timer_add(r->loop, 0, on_stored, r);
+    httpd_park(j->req, on_stored_abort, s);
+}
+
 /*
  * Queue the stanza to the server, kept in the outbox until the server
  * confirms it, and answer 202, or with wait=server 200 once confirmed.
@@ -193,11 +251,16 @@ static void send_stanza(struct rest_job *j, xmpp_stanza_t *st, bool confirm,
             rest_error_fail(j, rest_error_refusal(r));
         return;
     }
+    if (!confirm && h == NULL) {
+        answer_accepted(j);
+        return;
+    }
     if (!confirm) {
+        /* Parked: MHD writes it next turn, after rest_send_on_room's
+         * flush. */
         log_debug("rest request", "route=%s status=202", j->route);
         httpd_respond(j->req, 202, NULL, "", 0);
-        if (h != NULL)
-            held_free(h);
+        held_free(h);
         return;
     }
     if (h != NULL) {
@@ -234,6 +297,9 @@ void rest_send_on_room(void *arg)
         r->ep.sent++;
         send_stanza(&h->j, h->st, h->confirm, h->confirm_secs, h);
     }
+    /* Their 202s leave next turn, before that turn's commit. */
+    if (r->store != NULL)
+        store_flush(r->store);
     episode_check_end(r);
 }
 
@@ -362,6 +428,8 @@ void rest_send_shutdown(struct rest *r)
 {
     struct rest_held *h;
 
+    loop_timer_cancel(r->loop, r->stored_timer);
+    on_stored(r);
     while ((h = TAILQ_FIRST(&r->held)) != NULL)
         held_fail(h, RE_SHUTDOWN);
     while ((h = TAILQ_FIRST(&r->confirm)) != NULL) {

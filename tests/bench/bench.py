@@ -4,7 +4,9 @@
 
 usage: tests/bench/bench.py prosody|ejabberd RESULTS_FILE
 env:   RESTANZA_BIN (restanza built -O2), BENCH_TOOLS (dir of c2s, ceiling,
-       sink built by run.sh), BENCH_SECONDS (wrk duration of rest-send, 20)
+       sink built by run.sh), BENCH_SECONDS (wrk duration of rest-send, 20),
+       BENCH_STORE (restanza's store.path; default a file in the bench's
+       directory, "none" to measure without the store)
 
 Prints and writes "key value" lines; run.sh turns both servers' files into
 one table.  Every figure is measured in this run.
@@ -236,7 +238,8 @@ class Restanza:
                                     self.port))
         # The store is on by default; keep it in the bench's directory.
         sections = dict(sections)
-        sections.setdefault("store", {"path": str(work / (name + ".db"))})
+        sections.setdefault("store", {"path": os.environ.get(
+            "BENCH_STORE", str(work / (name + ".db")))})
         for sec, kv in sections.items():
             text += "[%s]\n" % sec + "".join("%s = %s\n" % x
                                              for x in kv.items())

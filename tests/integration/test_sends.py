@@ -344,3 +344,60 @@ def test_idempotency_key_survives_a_restart_with_the_store(
                    {"Idempotency-Key": "restart-1"})
     assert s == 422
     assert quiet_tags(bob) == {"idem-restart": 1}
+
+
+def test_outbox_in_the_store_survives_sigkill(server, restanza, client,
+                                              tmp_path):
+    """2xx'd messages the server had not confirmed when restanza was
+    SIGKILLed are sent again by the next run: each arrives at least once,
+    copies carry the same origin-id. The server is paused, so big messages
+    stay in restanza's own buffer: those only the store can bring back."""
+    r = start(server, restanza, store={"path": str(tmp_path / "r.db")})
+    bob = client(server, "bob")
+    to = bob.jid.split("/")[0]
+    for i in range(5):
+        assert post(r, chat(to, "before-%d" % i, pad="x"))[0] == 202
+    wait_metric(r, "restanza_outbox_confirmed_total", 5)
+    server.pause()      # nothing after this is read or confirmed
+    try:
+        for i in range(KILLED):
+            assert post(r, chat(to, "kill-%d" % i))[0] == 202
+        r.kill()
+    finally:
+        server.resume()
+    r.start()
+    r.wait_connected(timeout=30)
+    for i in range(5):
+        assert post(r, chat(to, "after-%d" % i, pad="x"))[0] == 202
+    want = {"%s-%d" % (k, i) for k in ("before", "after") for i in range(5)}
+    want |= {"kill-%d" % i for i in range(KILLED)}
+    ids = origin_ids(bob, want)
+    assert want <= set(ids), sorted(want - set(ids))
+    for tag, seen in ids.items():
+        assert None not in seen and len(set(seen)) == 1, (tag, seen)
+    assert all(len(ids["before-%d" % i]) == 1 for i in range(5)), ids
+    assert r.metric("restanza_outbox_resent_total") >= KILLED
+    # The tail never reached the killed run's socket: only the store's
+    # copy arrived (without the store these are lost).
+    assert any(len(ids["kill-%d" % i]) == 1 for i in range(KILLED)), ids
+
+
+KILLED = 40
+
+
+def origin_ids(c, want, quiet=1.0, timeout=60):
+    """Tag -> origin-ids of every copy c received, until all of `want`
+    came and then none for `quiet` s (or the deadline)."""
+    got, last = {}, time.monotonic()
+    deadline = last + timeout
+    while time.monotonic() < deadline and (
+            not want <= set(got) or time.monotonic() - last < quiet):
+        try:
+            m = c.messages.get(timeout=0.2)
+        except Exception:
+            continue
+        oid = m.xml.find(SID)
+        got.setdefault(m["body"].split(" ", 1)[0], []).append(
+            oid.get("id") if oid is not None else None)
+        last = time.monotonic()
+    return got
