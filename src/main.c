@@ -260,6 +260,17 @@ static void unregister_handlers(struct daemon *d)
         dispatch_unregister(d->dispatch, d->handlers[--d->n_handlers]);
 }
 
+/* The store named by store.path (attached to the loop last, in run). */
+static int open_store(struct daemon *d)
+{
+    enum store_sync sync = d->conf->store.sync == CONF_SYNC_FULL
+                               ? STORE_SYNC_FULL
+                               : STORE_SYNC_NORMAL;
+
+    d->store = store_open(d->conf->store.path, sync);
+    return d->store != NULL ? 0 : -1;
+}
+
 static int run(struct daemon *d)
 {
     int rc = EXIT_FATAL;
@@ -275,14 +286,8 @@ static int run(struct daemon *d)
         goto out;
     }
     loop_prepare_add(d->loop, on_prepare_logs, d->loop);
-    if (d->conf->store.path != NULL) {
-        enum store_sync sync = d->conf->store.sync == CONF_SYNC_FULL
-                                   ? STORE_SYNC_FULL
-                                   : STORE_SYNC_NORMAL;
-        d->store = store_open(d->conf->store.path, sync);
-        if (d->store == NULL)
-            goto out;
-    }
+    if (d->conf->store.path != NULL && open_store(d) < 0)
+        goto out;
     d->httpd = httpd_new(d->loop, d->conf);
     if (d->httpd == NULL)
         goto out;
