@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "archive.h"
 #include "archive_priv.h"
@@ -43,14 +44,14 @@ struct archive_query {
     char queryid[ID_SIZE]; /* ours, on every result */
     char *user;            /* normalised bare JID whose archive it is */
     json_object *messages; /* array of archive_result_entry() */
-    struct archive_query *prev, *next;
+    LIST_ENTRY(archive_query) link; /* a->queries */
 };
 
 struct archive {
     struct component *c;
     struct delegation *d;
     const struct conf *conf;
-    struct archive_query *queries;
+    LIST_HEAD(archive_queries, archive_query) queries;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -163,12 +164,7 @@ unsigned archive_error_status(const char *condition, bool outer)
 
 static void archive_query_free(struct archive_query *q)
 {
-    if (q->prev != NULL)
-        q->prev->next = q->next;
-    else
-        q->a->queries = q->next;
-    if (q->next != NULL)
-        q->next->prev = q->prev;
+    LIST_REMOVE(q, link);
     json_object_put(q->messages);
     free(q->user);
     free(q);
@@ -339,6 +335,7 @@ bool archive_offer_message(xmpp_stanza_t *msg, void *arg)
     xmpp_stanza_t *priv = stanza_child(msg, EL_PRIVILEGE, NULL);
     xmpp_stanza_t *fwd, *inner, *res;
     const char *qid;
+    struct archive_query *q;
 
     if (from == NULL || priv == NULL)
         return false;
@@ -348,7 +345,8 @@ bool archive_offer_message(xmpp_stanza_t *msg, void *arg)
     qid = res != NULL ? stanza_attr(res, "queryid") : NULL;
     if (qid == NULL)
         return false;
-    for (struct archive_query *q = a->queries; q != NULL; q = q->next) {
+    LIST_FOREACH(q, &a->queries, link)
+    {
         json_object *entry;
         /* Only the server speaks as the user's bare JID: a client's
          * message always carries its full JID. */
@@ -467,10 +465,7 @@ static void archive_start(struct archive *a, struct httpd_request *req,
     q->user = user;
     q->messages = json_object_new_array();
     iq_new_id(component_iqs(a->c), q->queryid, sizeof(q->queryid));
-    q->next = a->queries;
-    if (a->queries != NULL)
-        a->queries->prev = q;
-    a->queries = q;
+    LIST_INSERT_HEAD(&a->queries, q, link);
     iq = archive_build(a, q, payload, priv_ns, &err);
     if (iq == NULL) {
         httpd_error(req, err.status, err.type, err.condition, err.text);
@@ -540,6 +535,7 @@ struct archive *archive_new(struct component *c, struct delegation *d,
 {
     struct archive *a = xcalloc(1, sizeof(*a));
 
+    LIST_INIT(&a->queries);
     a->c = c;
     a->d = d;
     a->conf = conf;
@@ -548,10 +544,11 @@ struct archive *archive_new(struct component *c, struct delegation *d,
 
 void archive_free(struct archive *a)
 {
+    struct archive_query *q;
+
     if (a == NULL)
         return;
-    while (a->queries != NULL) {
-        struct archive_query *q = a->queries;
+    while ((q = LIST_FIRST(&a->queries)) != NULL) {
         iq_untrack(component_iqs(a->c), q->wire);
         archive_on_reply(IQ_SHUTDOWN, NULL, q);
     }

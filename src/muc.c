@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "auth.h"
 #include "component.h"
@@ -59,7 +60,7 @@ struct room {
     bool subject_seen;        /* the subject sent at join has arrived */
     struct loop_timer *timer; /* join timeout or rejoin backoff */
     struct muc *m;
-    struct room *next;
+    LIST_ENTRY(room) link; /* m->rooms */
 };
 
 struct muc_send {
@@ -70,7 +71,7 @@ struct muc_send {
     void *arg;
     struct loop_timer *timer;
     unsigned timeout_s;
-    struct muc_send *prev, *next;
+    LIST_ENTRY(muc_send) link; /* m->sends */
 };
 
 struct muc {
@@ -80,10 +81,10 @@ struct muc {
     xmpp_ctx_t *ctx;
     char *occupant; /* muc@component.jid */
     bool accept_invites;
-    struct room *rooms;
+    LIST_HEAD(muc_rooms, room) rooms;
     size_t nrooms;
     struct store *store; /* API-added rooms survive restarts here, or NULL */
-    struct muc_send *sends;
+    LIST_HEAD(muc_sends, muc_send) sends;
     size_t nsends;
     unsigned seq; /* join ids */
 };
@@ -95,9 +96,11 @@ static void muc_join(struct room *rm);
 
 static struct room *muc_room_find(struct muc *m, const char *jid)
 {
-    for (struct room *rm = m->rooms; rm != NULL; rm = rm->next)
-        if (strcmp(rm->jid, jid) == 0)
-            return rm;
+    struct room *rm;
+
+    LIST_FOREACH(rm, &m->rooms, link)
+    if (strcmp(rm->jid, jid) == 0)
+        return rm;
     return NULL;
 }
 
@@ -184,8 +187,7 @@ static struct room *muc_room_add(struct muc *m, const char *jid,
     rm->nick = xstrdup(nick);
     rm->api = api;
     rm->state = ROOM_JOINING;
-    rm->next = m->rooms;
-    m->rooms = rm;
+    LIST_INSERT_HEAD(&m->rooms, rm, link);
     m->nrooms++;
     muc_join(rm);
     return rm;
@@ -203,12 +205,9 @@ static void muc_room_free(struct room *rm)
 /* Leave (unavailable presence) and forget the room. */
 static void muc_room_remove(struct muc *m, struct room *rm)
 {
-    struct room **pp = &m->rooms;
     char to[1200];
 
-    while (*pp != rm)
-        pp = &(*pp)->next;
-    *pp = rm->next;
+    LIST_REMOVE(rm, link);
     m->nrooms--;
     if (component_state(m->c) == COMPONENT_CONNECTED) {
         xmpp_stanza_t *p = stanza_element(m->ctx, EL_PRESENCE, NULL);
@@ -226,8 +225,10 @@ static void muc_room_remove(struct muc *m, struct room *rm)
 void muc_on_state(enum component_state state, void *arg)
 {
     struct muc *m = arg;
+    struct room *rm;
 
-    for (struct room *rm = m->rooms; rm != NULL; rm = rm->next) {
+    LIST_FOREACH(rm, &m->rooms, link)
+    {
         if (state == COMPONENT_CONNECTED) {
             rm->failures = 0;
             muc_join(rm);
@@ -244,12 +245,7 @@ static void muc_send_unlink(struct muc_send *s)
 {
     struct muc *m = s->m;
 
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        m->sends = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
+    LIST_REMOVE(s, link);
     m->nsends--;
     loop_timer_cancel(m->loop, s->timer);
     free(s->room);
@@ -292,11 +288,13 @@ static void muc_on_send_timeout(void *arg)
 static struct muc_send *muc_send_find(struct muc *m, const char *room,
                                       const char *id)
 {
+    struct muc_send *s;
+
     if (id == NULL)
         return NULL;
-    for (struct muc_send *s = m->sends; s != NULL; s = s->next)
-        if (strcmp(s->id, id) == 0 && strcmp(s->room, room) == 0)
-            return s;
+    LIST_FOREACH(s, &m->sends, link)
+    if (strcmp(s->id, id) == 0 && strcmp(s->room, room) == 0)
+        return s;
     return NULL;
 }
 
@@ -367,10 +365,7 @@ struct muc_send *muc_send_groupchat(struct muc *m, xmpp_stanza_t *msg,
             s->timeout_s = (unsigned)((timeout_ms + 999) / 1000);
             s->timer =
                 loop_timer_add(m->loop, timeout_ms, muc_on_send_timeout, s);
-            s->next = m->sends;
-            if (m->sends != NULL)
-                m->sends->prev = s;
-            m->sends = s;
+            LIST_INSERT_HEAD(&m->sends, s, link);
             m->nsends++;
             log_debug("groupchat message sent", "room=%s id=%s", room, s->id);
         }
@@ -727,13 +722,14 @@ static void muc_on_list(struct httpd_request *req, void *arg)
 {
     struct muc *m = arg;
     json_object *o, *a;
+    struct room *rm;
 
     if (!muc_authorized(m, req))
         return;
     o = json_object_new_object();
     a = json_object_new_array();
-    for (struct room *rm = m->rooms; rm != NULL; rm = rm->next)
-        json_object_array_add(a, muc_room_json(rm));
+    LIST_FOREACH(rm, &m->rooms, link)
+    json_object_array_add(a, muc_room_json(rm));
     json_object_object_add(o, "rooms", a);
     httpd_respond_json(req, 200, o);
 }
@@ -891,6 +887,8 @@ struct muc *muc_new(struct loop *loop, struct component *c, struct httpd *h,
     struct muc *m = xcalloc(1, sizeof(*m));
     size_t n = strlen(MUC_LOCAL) + strlen(conf->component.jid) + 2;
 
+    LIST_INIT(&m->rooms);
+    LIST_INIT(&m->sends);
     m->loop = loop;
     m->c = c;
     m->conf = conf;
@@ -913,16 +911,18 @@ struct muc *muc_new(struct loop *loop, struct component *c, struct httpd *h,
 
 void muc_free(struct muc *m)
 {
+    struct muc_send *s;
+    struct room *rm;
+
     if (m == NULL)
         return;
-    while (m->sends != NULL) {
+    while ((s = LIST_FIRST(&m->sends)) != NULL) {
         struct muc_outcome o = {503, NULL, ERR_WAIT, COND_SERVICE_UNAVAILABLE,
                                 "Shutting down"};
-        muc_send_finish(m->sends, &o);
+        muc_send_finish(s, &o);
     }
-    while (m->rooms != NULL) {
-        struct room *rm = m->rooms;
-        m->rooms = rm->next;
+    while ((rm = LIST_FIRST(&m->rooms)) != NULL) {
+        LIST_REMOVE(rm, link);
         muc_room_free(rm);
     }
     free(m->occupant);
