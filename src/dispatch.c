@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <strings.h>
 #include <sys/utsname.h>
 
@@ -37,7 +38,7 @@ struct dispatch_handler {
     component_state_cb scb;    /* a follower of the stream state */
     void *arg;
     bool dead; /* unregistered while the list was walked */
-    struct dispatch_handler *next;
+    TAILQ_ENTRY(dispatch_handler) link; /* dp->handlers */
 };
 
 struct dispatch {
@@ -45,7 +46,7 @@ struct dispatch {
     struct delegation *d;
     const struct conf *conf;
     xmpp_ctx_t *ctx;
-    struct dispatch_handler *handlers; /* ascending priority */
+    TAILQ_HEAD(dispatch_handlers, dispatch_handler) handlers; /* by priority */
     unsigned n_handlers;
     unsigned walking;        /* nesting depth of walks over handlers */
     struct loopguard *guard; /* per-peer budget of automatic replies */
@@ -72,26 +73,26 @@ static bool delegate_matches(const struct dispatch_handler *h, const char *ns)
 /* Whether some delegate serves ns. */
 static bool delegate_exists(struct dispatch *dp, const char *ns)
 {
-    for (struct dispatch_handler *h = dp->handlers; h != NULL; h = h->next)
-        if (delegate_matches(h, ns))
-            return true;
+    struct dispatch_handler *h;
+
+    TAILQ_FOREACH(h, &dp->handlers, link)
+    if (delegate_matches(h, ns))
+        return true;
     return false;
 }
 
 /* Free the handlers unregistered during a walk, once no walk is left. */
 static void reap(struct dispatch *dp)
 {
-    struct dispatch_handler **pp = &dp->handlers;
+    struct dispatch_handler *h, *next;
 
     if (dp->walking > 0)
         return;
-    while (*pp != NULL) {
-        struct dispatch_handler *h = *pp;
-        if (!h->dead) {
-            pp = &h->next;
+    for (h = TAILQ_FIRST(&dp->handlers); h != NULL; h = next) {
+        next = TAILQ_NEXT(h, link);
+        if (!h->dead)
             continue;
-        }
-        *pp = h->next;
+        TAILQ_REMOVE(&dp->handlers, h, link);
         free(h->ns);
         free(h->not_ns);
         free(h);
@@ -107,8 +108,8 @@ static bool offer(struct dispatch *dp, unsigned kind, xmpp_stanza_t *st)
     if (dp->from_self)
         return false;
     dp->walking++;
-    for (struct dispatch_handler *h = dp->handlers; h != NULL && !taken;
-         h = h->next)
+    for (struct dispatch_handler *h = TAILQ_FIRST(&dp->handlers);
+         h != NULL && !taken; h = TAILQ_NEXT(h, link))
         if (!h->dead && h->cb != NULL && (h->kinds & kind) != 0)
             taken = h->cb(st, h->arg);
     dp->walking--;
@@ -124,8 +125,8 @@ static bool offer_delegated(struct dispatch *dp, const char *ns,
     bool taken = false;
 
     dp->walking++;
-    for (struct dispatch_handler *h = dp->handlers; h != NULL && !taken;
-         h = h->next)
+    for (struct dispatch_handler *h = TAILQ_FIRST(&dp->handlers);
+         h != NULL && !taken; h = TAILQ_NEXT(h, link))
         if (delegate_matches(h, ns))
             taken = h->dcb(outer, inner, dlg_ns, h->arg);
     dp->walking--;
@@ -519,14 +520,15 @@ static void dispatch_on_stanza_cb(xmpp_stanza_t *st, void *arg)
 static void on_state(enum component_state state, void *arg)
 {
     struct dispatch *dp = arg;
+    struct dispatch_handler *h;
 
     /* Advertisements are per stream: the server sends them again. */
     if (state != COMPONENT_CONNECTED)
         delegation_clear(dp->d);
     dp->walking++;
-    for (struct dispatch_handler *h = dp->handlers; h != NULL; h = h->next)
-        if (!h->dead && h->scb != NULL)
-            h->scb(state, h->arg);
+    TAILQ_FOREACH(h, &dp->handlers, link)
+    if (!h->dead && h->scb != NULL)
+        h->scb(state, h->arg);
     dp->walking--;
     reap(dp);
 }
@@ -536,6 +538,7 @@ struct dispatch *dispatch_new(struct component *c, struct delegation *d,
 {
     struct dispatch *dp = xcalloc(1, sizeof(*dp));
 
+    TAILQ_INIT(&dp->handlers);
     dp->c = c;
     dp->d = d;
     dp->conf = conf;
@@ -548,12 +551,14 @@ struct dispatch *dispatch_new(struct component *c, struct delegation *d,
 
 void dispatch_free(struct dispatch *dp)
 {
+    struct dispatch_handler *h;
+
     if (dp == NULL)
         return;
     component_on_stanza(dp->c, NULL, NULL);
     component_on_state(dp->c, NULL, NULL);
-    for (struct dispatch_handler *h = dp->handlers; h != NULL; h = h->next)
-        h->dead = true;
+    TAILQ_FOREACH(h, &dp->handlers, link)
+    h->dead = true;
     dp->walking = 0;
     reap(dp);
     loopguard_free(dp->guard);
@@ -564,17 +569,20 @@ void dispatch_free(struct dispatch *dp)
 static struct dispatch_handler *insert(struct dispatch *dp,
                                        struct dispatch_handler *h)
 {
-    struct dispatch_handler **pp = &dp->handlers;
+    struct dispatch_handler *after;
 
     if (dp->n_handlers >= DISPATCH_MAX_HANDLERS) {
         /* A programming error: features register once each. */
         log_error("too many stanza handlers", "max=%d", DISPATCH_MAX_HANDLERS);
         abort();
     }
-    while (*pp != NULL && (*pp)->priority <= h->priority)
-        pp = &(*pp)->next;
-    h->next = *pp;
-    *pp = h;
+    TAILQ_FOREACH(after, &dp->handlers, link)
+    if (after->priority > h->priority)
+        break;
+    if (after != NULL)
+        TAILQ_INSERT_BEFORE(after, h, link);
+    else
+        TAILQ_INSERT_TAIL(&dp->handlers, h, link);
     dp->n_handlers++;
     return h;
 }
