@@ -74,6 +74,21 @@ void stanza_adopt(xmpp_stanza_t *parent, xmpp_stanza_t *child)
     xmpp_stanza_release(child);
 }
 
+void stanza_strip_stream_ns(xmpp_stanza_t *st, bool deep)
+{
+    const char *ns = xmpp_stanza_get_ns(st);
+
+    if (ns != NULL &&
+        (strcmp(ns, NS_CLIENT) == 0 || strcmp(ns, NS_COMPONENT) == 0))
+        xmpp_stanza_del_attribute(st, ATTR_XMLNS);
+    if (!deep)
+        return;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
+         c = xmpp_stanza_get_next(c))
+        if (xmpp_stanza_is_tag(c))
+            stanza_strip_stream_ns(c, true);
+}
+
 xmpp_stanza_t *stanza_add_element(xmpp_stanza_t *parent, const char *name,
                                   const char *ns)
 {

@@ -92,6 +92,9 @@ xmpp_stanza_t *stanza_add_element(xmpp_stanza_t *parent, const char *name,
 void stanza_add_text(xmpp_stanza_t *parent, const char *text);
 /* Add child and release our reference (the parent keeps it alive). */
 void stanza_adopt(xmpp_stanza_t *parent, xmpp_stanza_t *child);
+/* Drop an xmlns of the stream (jabber:client or jabber:component:accept)
+ * from st, and from every descendant element too when deep. */
+void stanza_strip_stream_ns(xmpp_stanza_t *st, bool deep);
 
 /* <iq type id from to/>; caller releases. */
 xmpp_stanza_t *stanza_iq(xmpp_ctx_t *ctx, const char *type, const char *id,

@@ -495,10 +495,7 @@ static void answer_body(struct job *j, xmpp_stanza_t *body)
         return;
     }
     xmpp_stanza_t *r = xmpp_stanza_copy(body);
-    const char *ns = xmpp_stanza_get_ns(r);
-    if (ns != NULL &&
-        (strcmp(ns, NS_CLIENT) == 0 || strcmp(ns, NS_COMPONENT) == 0))
-        xmpp_stanza_del_attribute(r, ATTR_XMLNS);
+    stanza_strip_stream_ns(r, false);
     xmpp_stanza_set_attribute(r, ATTR_FROM, orig_to(j));
     xmpp_stanza_del_attribute(r, ATTR_TO);
     set_reply_to(j, r);
@@ -973,20 +970,6 @@ static void on_deadline(void *arg)
     job_done(j);
 }
 
-/* Remove the stream namespace from st and its descendants. */
-static void strip_stream_ns(xmpp_stanza_t *st)
-{
-    const char *ns = xmpp_stanza_get_ns(st);
-
-    if (ns != NULL &&
-        (strcmp(ns, NS_CLIENT) == 0 || strcmp(ns, NS_COMPONENT) == 0))
-        xmpp_stanza_del_attribute(st, ATTR_XMLNS);
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
-         c = xmpp_stanza_get_next(c))
-        if (xmpp_stanza_is_tag(c))
-            strip_stream_ns(c);
-}
-
 /* Serialize j->orig in the configured content type; 0 or -1. */
 static int job_body(struct job *j)
 {
@@ -1001,7 +984,7 @@ static int job_body(struct job *j)
         j->len = strlen(j->body);
         return 0;
     }
-    strip_stream_ns(j->orig);
+    stanza_strip_stream_ns(j->orig, true);
     j->body = stanza_to_text(j->orig, &j->len);
     return j->body != NULL ? 0 : -1;
 }
@@ -1081,7 +1064,7 @@ static int log_event(struct webhook *w, xmpp_stanza_t *copy)
     size_t len;
     char *xml;
 
-    strip_stream_ns(copy);
+    stanza_strip_stream_ns(copy, true);
     xml = stanza_to_text(copy, &len);
     j->event = xml != NULL ? w->log_fn(j->kind, stanza_attr(copy, ATTR_FROM),
                                        xml, w->log_arg)

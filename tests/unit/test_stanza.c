@@ -171,6 +171,25 @@ START_TEST(test_adopt_hands_the_child_to_the_parent)
 }
 END_TEST
 
+START_TEST(test_strip_stream_ns_drops_only_the_stream_namespaces)
+{
+    const char *xml = "<message xmlns='jabber:client'>"
+                      "<body xmlns='jabber:component:accept'>hi</body>"
+                      "<x xmlns='urn:example:x'><y xmlns='jabber:client'/></x>"
+                      "</message>";
+    xmpp_stanza_t *st = parse(xml);
+
+    stanza_strip_stream_ns(st, false);
+    assert_xml_release(st, "<message><body xmlns=\"jabber:component:accept\">"
+                           "hi</body><x xmlns=\"urn:example:x\"><y "
+                           "xmlns=\"jabber:client\"/></x></message>");
+    st = parse(xml);
+    stanza_strip_stream_ns(st, true);
+    assert_xml_release(st, "<message><body>hi</body><x xmlns=\"urn:example:x\">"
+                           "<y/></x></message>");
+}
+END_TEST
+
 START_TEST(test_iq_sets_the_given_attributes)
 {
     assert_xml_release(
@@ -567,6 +586,7 @@ static Suite *stanza_suite(void)
     tcase_add_test(tc, test_element_with_and_without_namespace);
     tcase_add_test(tc, test_add_element_and_text_build_a_tree);
     tcase_add_test(tc, test_adopt_hands_the_child_to_the_parent);
+    tcase_add_test(tc, test_strip_stream_ns_drops_only_the_stream_namespaces);
     tcase_add_test(tc, test_iq_sets_the_given_attributes);
     tcase_add_test(tc, test_iq_leaves_out_null_attributes);
     tcase_add_test(tc, test_iq_escapes_attribute_values);
