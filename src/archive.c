@@ -19,6 +19,7 @@
 #include "json.h"
 #include "jsonmap.h"
 #include "log.h"
+#include "number.h"
 #include "rest.h"
 #include "stanza.h"
 #include "utf8.h"
@@ -61,20 +62,16 @@ int archive_params_add(json_object *payload, const char *key, const char *value)
 {
     static const char *const strings[] = {"with",   "start", "end",
                                           "before", "after", NULL};
-    char *end;
-    long long n;
+    unsigned long long n;
 
     for (const char *const *k = strings; *k != NULL; k++)
         if (strcmp(key, *k) == 0) {
             json_object_object_add(payload, key, json_object_new_string(value));
             return 0;
         }
-    if (strcmp(key, "max") != 0 || value[0] < '0' || value[0] > '9')
+    if (strcmp(key, "max") != 0 || !number_parse(value, &n) || n > 100000)
         return -1;
-    n = strtoll(value, &end, 10);
-    if (*end != '\0' || n > 100000)
-        return -1;
-    json_object_object_add(payload, key, json_object_new_int64(n));
+    json_object_object_add(payload, key, json_object_new_int64((int64_t)n));
     return 0;
 }
 

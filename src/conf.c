@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "jid.h"
+#include "number.h"
 #include "xmalloc.h"
 
 /*
@@ -421,21 +422,13 @@ static const char *check_room_list(const char *value)
     }
 }
 
-/* Strictly decimal digits: no sign, blanks, base prefix or overflow. */
+/* Strictly decimal digits (number_parse) from min to max. */
 static bool parse_number(const char *s, unsigned long long min,
                          unsigned long long max, unsigned long long *out)
 {
-    unsigned long long v = 0;
+    unsigned long long v;
 
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (*s < '0' || *s > '9' || v > (ULLONG_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (v < min || v > max)
+    if (!number_parse(s, &v) || v < min || v > max)
         return false;
     *out = v;
     return true;

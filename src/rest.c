@@ -5,6 +5,7 @@
 
 #include "rest.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +19,7 @@
 #include "jsonmap.h"
 #include "log.h"
 #include "muc.h"
+#include "number.h"
 #include "rest_auth.h"
 #include "rest_build.h"
 #include "rest_error.h"
@@ -58,17 +60,15 @@ bool rest_jid_matches(const char *jid, const char *pattern)
 
 int rest_parse_timeout(const char *value, unsigned max, unsigned *out)
 {
-    unsigned long v = 0;
+    unsigned long long v;
 
-    if (value == NULL || *value == '\0')
+    if (value == NULL || *value == '\0' ||
+        value[strspn(value, "0123456789")] != '\0')
         return -1;
-    for (const char *s = value; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        /* Anything past the cap is the cap; stop before overflowing. */
-        if (v <= max)
-            v = v * 10 + (unsigned long)(*s - '0');
-    }
+    /* Digits only: anything past the cap, even past any integer, is the
+     * cap. */
+    if (!number_parse(value, &v))
+        v = ULLONG_MAX;
     if (v == 0)
         return -1;
     *out = v > max ? max : (unsigned)v;
