@@ -3,8 +3,9 @@
 doc/restanza.conf.5 and in contrib/restanza.conf.example are the same set;
 every metric family the sources emit is described in restanza(8) and every
 metric name the Markdown docs cite exists; README's source tree lists
-exactly the files in src/; no function in src/ is longer than about 80
-lines (tests/funclen.py). Needs no XMPP server and no daemon."""
+exactly the files in src/, each with a role; no function in src/ is longer
+than about 80 lines (tests/funclen.py). Needs no XMPP server and no
+daemon."""
 
 import glob
 import os
@@ -136,6 +137,9 @@ def test_readme_source_tree_lists_exactly_the_files_in_src():
     assert not missing, "files in src/ missing from README" + ": " + ", ".join(missing)
     missing = sorted(listed - actual)
     assert not missing, "README lists files not in src/" + ": " + ", ".join(missing)
+    # Every entry says in one line what the file is for.
+    bare = re.findall(r'^\s+(src/\S+)[ \t]*$', tree, re.M)
+    assert not bare, "README lists src/ files without a role: " + ", ".join(bare)
 
 
 def test_no_function_in_src_is_over_80_lines():
