@@ -35,6 +35,8 @@ static const char *const MIGRATIONS[] = {
     /* 1 -> 2: a sender's oldest undelivered event, for ordered delivery. */
     "CREATE INDEX events_sender ON events (sender, id) WHERE state = 0;",
 };
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define NMIGRATIONS ((int)(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])))
 
 enum stmt_id {
@@ -49,11 +51,13 @@ enum stmt_id {
     ST_EV_APPEND,
     ST_EV_UPDATE,
     ST_EV_EACH,
-    ST_EV_EACH_STATE,
+    ST_EV_EACH_PENDING,
+    ST_EV_EACH_DEAD,
     ST_EV_GET,
     ST_EV_PRUNE,
     ST_EV_LAST,
-    ST_EV_COUNT,
+    ST_EV_COUNT_PENDING,
+    ST_EV_COUNT_DEAD,
     ST_EV_FIRST_PENDING,
     ST_EV_OLDEST_PENDING,
     ST_COUNT
@@ -78,14 +82,21 @@ static const char *const SQL[ST_COUNT] = {
     [ST_EV_EACH] = "SELECT id, ts, kind, sender, stanza, state, attempts,"
                    " next, last_error FROM events WHERE id > ?1"
                    " ORDER BY id LIMIT ?2",
-    [ST_EV_EACH_STATE] = "SELECT id, ts, kind, sender, stanza, state,"
-                         " attempts, next, last_error FROM events"
-                         " WHERE state = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
+    /* The states are literals, not parameters: a bound state would
+     * have SQLite prepare the statement again at every step with other
+     * bindings (the partial indexes depend on its value). */
+    [ST_EV_EACH_PENDING] = "SELECT id, ts, kind, sender, stanza, state,"
+                           " attempts, next, last_error FROM events"
+                           " WHERE state = 0 AND id > ?1 ORDER BY id LIMIT ?2",
+    [ST_EV_EACH_DEAD] = "SELECT id, ts, kind, sender, stanza, state,"
+                        " attempts, next, last_error FROM events"
+                        " WHERE state = 2 AND id > ?1 ORDER BY id LIMIT ?2",
     [ST_EV_GET] = "SELECT id, ts, kind, sender, stanza, state, attempts,"
                   " next, last_error FROM events WHERE id = ?1",
     [ST_EV_PRUNE] = "DELETE FROM events WHERE state = 1 AND ts < ?1",
     [ST_EV_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
-    [ST_EV_COUNT] = "SELECT count(*) FROM events WHERE state = ?1",
+    [ST_EV_COUNT_PENDING] = "SELECT count(*) FROM events WHERE state = 0",
+    [ST_EV_COUNT_DEAD] = "SELECT count(*) FROM events WHERE state = 2",
     [ST_EV_FIRST_PENDING] = "SELECT id, ts, kind, sender, stanza, state,"
                             " attempts, next, last_error FROM events"
                             " WHERE state = 0 AND sender = ?1"
@@ -104,8 +115,10 @@ struct store {
     char *path;
     struct loop *loop;
     sqlite3_stmt *st[ST_COUNT];
-    bool in_tx;     /* a batch is open */
-    bool tx_failed; /* a write of the open batch failed: roll it back */
+    bool in_tx;         /* a batch is open */
+    bool urgent;        /* it has more than delivery outcomes (see begin) */
+    uint64_t commit_ms; /* loop_clock_ms() of the last commit */
+    bool tx_failed;     /* a write of the open batch failed: roll it back */
     bool failing;
     struct listener listeners[STORE_MAX_LISTENERS];
     size_t nlisteners;
@@ -212,7 +225,8 @@ static int setup(struct store *s, enum store_sync sync)
              sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
                                      : "PRAGMA synchronous = NORMAL",
              "sync") < 0 ||
-        exec(s, "PRAGMA foreign_keys = OFF", "pragma") < 0)
+        exec(s, "PRAGMA foreign_keys = OFF", "pragma") < 0 ||
+        exec(s, "PRAGMA cache_size = -" STR(STORE_CACHE_KIB), "pragma") < 0)
         return -1;
     sqlite3_busy_timeout(s->db, 1000);
     if (migrate(s) < 0)
@@ -272,6 +286,8 @@ static int commit(struct store *s)
     }
     s->in_tx = false;
     s->tx_failed = false;
+    s->urgent = false;
+    s->commit_ms = loop_clock_ms();
     if (ok && s->failing)
         log_info("store: writes work again", "path=%s", s->path);
     s->failing = !ok;
@@ -288,11 +304,23 @@ int store_flush(struct store *s)
 static int64_t on_prepare(void *arg)
 {
     struct store *s = arg;
+    uint64_t now, every;
 
+    if (!s->in_tx)
+        return -1;
+    /* Group commit: under load the writes of the turns within
+     * STORE_COMMIT_MS share one commit (a commit writes every page it
+     * touched to the WAL); a lone write is committed at once. A batch of
+     * delivery outcomes only waits longer: nothing waits for them, and
+     * a crash before their commit means a repeat, which at-least-once
+     * allows, while a drain touches pages all over the log. */
+    every = s->urgent ? STORE_COMMIT_MS : STORE_COMMIT_LAZY_MS;
+    now = loop_clock_ms();
+    if (now < s->commit_ms + every)
+        return (int64_t)(s->commit_ms + every - now);
     commit(s);
-    /* A listener may have written again: commit that on the next turn
-     * without waiting. */
-    return s->in_tx ? 0 : -1;
+    /* A listener may have written again: that goes with the next batch. */
+    return s->in_tx ? STORE_COMMIT_MS : -1;
 }
 
 int store_attach(struct store *s, struct loop *loop)
@@ -354,9 +382,12 @@ int64_t store_disk_bytes(const struct store *s)
     return total;
 }
 
-/* Open the batch before a write; -1 when it cannot be. */
-static int begin(struct store *s)
+/* Open the batch before a write; -1 when it cannot be. urgent: a write
+ * that others wait for (a new event, a key); false for delivery outcomes
+ * and housekeeping, which may wait for STORE_COMMIT_LAZY_MS. */
+static int begin(struct store *s, bool urgent)
 {
+    s->urgent = s->urgent || urgent;
     if (s->in_tx)
         return s->tx_failed ? -1 : 0; /* the batch is lost: no more */
     if (sqlite3_step(stmt(s, ST_BEGIN)) != SQLITE_DONE) {
@@ -397,7 +428,7 @@ int store_kv_put(struct store *s, const char *space, const char *key,
 {
     sqlite3_stmt *st;
 
-    if (begin(s) < 0)
+    if (begin(s, true) < 0)
         return -1;
     st = stmt(s, ST_KV_PUT);
     sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
@@ -438,7 +469,7 @@ int store_kv_del(struct store *s, const char *space, const char *key)
 {
     sqlite3_stmt *st;
 
-    if (begin(s) < 0)
+    if (begin(s, true) < 0)
         return -1;
     st = stmt(s, ST_KV_DEL);
     sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
@@ -471,7 +502,7 @@ int64_t store_kv_expire(struct store *s, int64_t now)
 {
     sqlite3_stmt *st;
 
-    if (begin(s) < 0)
+    if (begin(s, false) < 0)
         return -1;
     st = stmt(s, ST_KV_EXPIRE);
     sqlite3_bind_int64(st, 1, now);
@@ -485,7 +516,7 @@ int64_t store_event_append(struct store *s, int64_t ts_ms, const char *kind,
 {
     sqlite3_stmt *st;
 
-    if (begin(s) < 0)
+    if (begin(s, true) < 0)
         return -1;
     st = stmt(s, ST_EV_APPEND);
     sqlite3_bind_int64(st, 1, ts_ms);
@@ -504,7 +535,7 @@ int store_event_update(struct store *s, int64_t id, int state,
 {
     sqlite3_stmt *st;
 
-    if (begin(s) < 0)
+    if (begin(s, false) < 0)
         return -1;
     st = stmt(s, ST_EV_UPDATE);
     sqlite3_bind_int64(st, 1, id);
@@ -555,12 +586,15 @@ static int event_rows(struct store *s, sqlite3_stmt *st, store_event_cb cb,
 int store_event_each(struct store *s, int64_t after, size_t limit, int state,
                      store_event_cb cb, void *arg)
 {
-    sqlite3_stmt *st = stmt(s, state < 0 ? ST_EV_EACH : ST_EV_EACH_STATE);
+    sqlite3_stmt *st;
 
+    if (state >= 0 && state != STORE_EVENT_PENDING && state != STORE_EVENT_DEAD)
+        return -1;
+    st = stmt(s, state < 0                      ? ST_EV_EACH
+                 : state == STORE_EVENT_PENDING ? ST_EV_EACH_PENDING
+                                                : ST_EV_EACH_DEAD);
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (sqlite3_int64)limit);
-    if (state >= 0)
-        sqlite3_bind_int(st, 3, state);
     return event_rows(s, st, cb, arg, "event_each") < 0 ? -1 : 0;
 }
 
@@ -576,7 +610,7 @@ int64_t store_event_prune(struct store *s, int64_t before_ms)
 {
     sqlite3_stmt *st;
 
-    if (begin(s) < 0)
+    if (begin(s, false) < 0)
         return -1;
     st = stmt(s, ST_EV_PRUNE);
     sqlite3_bind_int64(st, 1, before_ms);
@@ -606,10 +640,12 @@ int64_t store_event_last_id(struct store *s)
 
 int64_t store_event_count(struct store *s, int state)
 {
-    sqlite3_stmt *st = stmt(s, ST_EV_COUNT);
-
-    sqlite3_bind_int(st, 1, state);
-    return scalar(s, st, "event_count");
+    if (state != STORE_EVENT_PENDING && state != STORE_EVENT_DEAD)
+        return -1;
+    return scalar(s,
+                  stmt(s, state == STORE_EVENT_PENDING ? ST_EV_COUNT_PENDING
+                                                       : ST_EV_COUNT_DEAD),
+                  "event_count");
 }
 
 int store_event_first_pending(struct store *s, const char *sender,

@@ -13,11 +13,23 @@ struct store;
 /*
  * Writes are not committed one by one: the first write opens a transaction
  * and the end of the loop turn (a prepare hook, see store_attach) commits
- * it, so a burst of stanzas costs one commit. A caller that must be durable
+ * it, so a burst of stanzas costs one commit; under load, at most one
+ * commit every STORE_COMMIT_MS (the turns in between join the batch, and
+ * the loop waits no longer than that), or every STORE_COMMIT_LAZY_MS for a
+ * batch of delivery outcomes only. A caller that must be durable
  * before it answers calls store_flush(). After a failed commit everything
  * written since the previous commit is rolled back: the commit listeners
  * are told so, and the next write starts a new transaction.
  */
+
+/* Group commit: a batch is committed this long after the previous commit
+ * at the latest (ms); one of delivery outcomes only (store_event_update,
+ * store_event_prune, store_kv_expire) after STORE_COMMIT_LAZY_MS. */
+#define STORE_COMMIT_MS 20
+#define STORE_COMMIT_LAZY_MS 1000
+/* SQLite's page cache (KiB): holds the pages a batch touches, so that a
+ * large backlog is read and written without spilling. */
+#define STORE_CACHE_KIB 8192
 
 /* store.sync values. */
 enum store_sync {
@@ -110,7 +122,8 @@ int store_event_update(struct store *s, int64_t id, int state,
                        const char *last_error);
 typedef int (*store_event_cb)(const struct store_event *e, void *arg);
 /* Events with id > after, ascending, at most limit (0 = all), of the given
- * state (-1: any); cb returns nonzero to stop. 0 or -1. */
+ * state (STORE_EVENT_PENDING, STORE_EVENT_DEAD, or -1: any); cb returns
+ * nonzero to stop. 0 or -1. */
 int store_event_each(struct store *s, int64_t after, size_t limit, int state,
                      store_event_cb cb, void *arg);
 /* One event through cb; 1 found, 0 absent, -1 error. */
@@ -124,7 +137,8 @@ int store_event_first_pending(struct store *s, const char *sender,
                               store_event_cb cb, void *arg);
 /* ts_ms of the oldest pending event, 0 for none, -1 on error. */
 int64_t store_event_oldest_pending_ms(struct store *s);
-/* How many events are in state; -1 on error. */
+/* How many events are in state (STORE_EVENT_PENDING or STORE_EVENT_DEAD);
+ * -1 on error. */
 int64_t store_event_count(struct store *s, int state);
 
 #endif
