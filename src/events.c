@@ -17,7 +17,6 @@
 #include "conf.h"
 #include "httpd.h"
 #include "jid.h"
-#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
@@ -67,6 +66,9 @@ struct events {
     struct sse *streams;
     int64_t committed; /* highest event id known committed */
     struct loop_timer *keepalive_timer;
+    bool down;       /* no delivery done for EVENTS_DOWN_MS, one failed */
+    int64_t done_ms; /* when a delivery was last done */
+    struct loop_timer *probe_timer;
 };
 
 static int64_t wall_ms(void)
@@ -169,6 +171,55 @@ static void release(struct active *a)
     schedule_pump(e);
 }
 
+/* The webhook answers again after an outage: the events waiting for their
+ * next attempt are tried now, not at the end of a backoff that grew while
+ * it was down, so a backlog drains as soon as the app is back. (While it
+ * answers other events, a failing one keeps its backoff.) */
+static void wake_retries(struct events *e)
+{
+    size_t pos = 0;
+    const char *key;
+    void *v;
+    unsigned n = 0;
+
+    e->down = false;
+    while (strmap_next(e->active, &pos, &key, &v)) {
+        struct active *a = v;
+        if (a->timer != NULL && a->attempts > 0) {
+            loop_timer_cancel(e->loop, a->timer);
+            a->timer = loop_timer_add(e->loop, 0, (loop_timer_cb)attempt, a);
+            n++;
+        }
+    }
+    if (n > 0)
+        log_info("webhook answers again: retrying now", "events=%u", n);
+}
+
+/* While the webhook is down, one waiting event is tried every
+ * EVENTS_PROBE_MS whatever its backoff: the first that goes through wakes
+ * the others, so the outage ends for all within that, not within the
+ * longest backoff (up to 5 min). */
+static void probe(void *arg)
+{
+    struct events *e = arg;
+    size_t pos = 0;
+    const char *key;
+    void *v;
+
+    e->probe_timer = NULL;
+    if (!e->down)
+        return;
+    while (strmap_next(e->active, &pos, &key, &v)) {
+        struct active *a = v;
+        if (a->timer != NULL && a->attempts > 0) {
+            loop_timer_cancel(e->loop, a->timer);
+            a->timer = loop_timer_add(e->loop, 0, (loop_timer_cb)attempt, a);
+            e->probe_timer = loop_timer_add(e->loop, EVENTS_PROBE_MS, probe, e);
+            return;
+        }
+    }
+}
+
 static void on_outcome(int64_t id, enum webhook_outcome o, const char *error,
                        void *arg)
 {
@@ -182,8 +233,15 @@ static void on_outcome(int64_t id, enum webhook_outcome o, const char *error,
         store_event_update(e->s, id, STORE_EVENT_DELIVERED, a->attempts, 0,
                            error);
         release(a);
+        e->done_ms = now;
+        if (e->down)
+            wake_retries(e);
         return;
     }
+    if (now - e->done_ms >= EVENTS_DOWN_MS)
+        e->down = true;
+    if (e->down && e->probe_timer == NULL)
+        e->probe_timer = loop_timer_add(e->loop, EVENTS_PROBE_MS, probe, e);
     if (now - a->ts_ms >= (int64_t)e->conf->webhook.retry_for * 1000) {
         log_warn("event is a dead letter", "event=%lld attempts=%u error=%s",
                  (long long)id, a->attempts, error);
@@ -300,16 +358,6 @@ static bool authorized(struct events *e, struct httpd_request *req)
             return true;
     auth_deny(req, AUTH_DENY_WRONG, NULL);
     return false;
-}
-
-static void respond_json(struct httpd_request *req, unsigned status,
-                         json_object *obj)
-{
-    char *text = json_to_string(obj);
-
-    httpd_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_object_put(obj);
 }
 
 /* A non-negative integer; def when v is NULL, -1 if bad. */
@@ -481,13 +529,18 @@ struct page {
 static int on_page_row(const struct store_event *row, void *arg)
 {
     struct page *p = arg;
-    json_object *item = json_object_new_object();
+    json_object *item, *st;
+    char *stanza;
+
+    /* As in a stream: an event of the batch not committed yet is listed
+     * after its commit (a failed one takes it back). */
+    if (!p->dead && row->id > p->e->committed)
+        return 1;
+    item = json_object_new_object();
     /* Without a webhook (removed since) there is no XMPP context to map
      * with: the stanza is null. */
-    char *stanza =
-        p->e->w != NULL ? webhook_event_json(p->e->w, row->stanza) : NULL;
-    json_object *st = stanza != NULL ? json_tokener_parse(stanza) : NULL;
-
+    stanza = p->e->w != NULL ? webhook_event_json(p->e->w, row->stanza) : NULL;
+    st = stanza != NULL ? json_tokener_parse(stanza) : NULL;
     free(stanza);
     json_object_object_add(item, "id", json_object_new_int64(row->id));
     json_object_object_add(item, "kind", json_object_new_string(row->kind));
@@ -525,7 +578,7 @@ static void on_get(struct httpd_request *req, void *arg)
         sse_start(e, req);
         return;
     }
-    after = query_int(req, "after", p.dead ? 0 : store_event_last_id(e->s));
+    after = query_int(req, "after", p.dead ? 0 : e->committed);
     limit = query_int(req, "limit", EVENTS_PAGE_DEFAULT);
     if (after < 0 || limit < 1 || limit > EVENTS_PAGE_MAX) {
         json_object_put(p.list);
@@ -546,7 +599,7 @@ static void on_get(struct httpd_request *req, void *arg)
     json_object_object_add(out, p.dead ? "dead" : "events", p.list);
     if (!p.dead)
         json_object_object_add(out, "next", json_object_new_int64(p.last));
-    respond_json(req, 200, out);
+    httpd_respond_json(req, 200, out);
 }
 
 static int on_found(const struct store_event *row, void *arg)
@@ -625,6 +678,9 @@ struct events *events_new(struct loop *loop, struct store *s, struct webhook *w,
     e->w = w;
     e->conf = conf;
     e->active = strmap_new(active_free);
+    /* Events restored from the log may wait for a retry: the first
+     * delivery done wakes them. */
+    e->down = true;
     srand((unsigned)wall_ms());
     e->committed = store_event_last_id(s);
     store_on_commit(s, on_commit, e);
@@ -649,6 +705,7 @@ void events_free(struct events *e)
     loop_timer_cancel(e->loop, e->pump_timer);
     loop_timer_cancel(e->loop, e->prune_timer);
     loop_timer_cancel(e->loop, e->keepalive_timer);
+    loop_timer_cancel(e->loop, e->probe_timer);
     while (e->streams != NULL) {
         httpd_stream_end(e->streams->s);
         sse_forget(e->streams);

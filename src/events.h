@@ -19,6 +19,13 @@ struct events;
 /* Backoff of a failing delivery: first delay and cap, ms. */
 #define EVENTS_BACKOFF_MIN_MS 1000
 #define EVENTS_BACKOFF_MAX_MS 300000
+/* No delivery done for this long (ms) and one failing: the webhook is
+ * down. The first delivery done after that retries every waiting event at
+ * once instead of at the end of its backoff. */
+#define EVENTS_DOWN_MS 2000
+/* While it is down, one waiting event is tried this often (ms) whatever
+ * its backoff, to see it come back. */
+#define EVENTS_PROBE_MS 2000
 /* Events per GET /events page by default and at most. */
 #define EVENTS_PAGE_DEFAULT 100
 #define EVENTS_PAGE_MAX 1000

@@ -9,6 +9,8 @@ import os
 import queue
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -434,3 +436,108 @@ def test_event_stream_starts_with_new_events_and_needs_a_token(
     replay.close()
     s.close()
     assert TOKEN not in r.log()
+
+
+def test_retries_wait_no_longer_once_the_webhook_answers_again(
+        server, restanza, client, sink, tmp_path):
+    # alice's message fails 4 times: its backoff is 8 s and more. While the
+    # webhook is down one waiting event is tried every 2 s, and the first
+    # delivery that goes through (here carol's) retries the others at once:
+    # alice's goes within 4 s of the webhook's return, not 8.
+    switch = Switch(sink)
+    r = durable(restanza, server, sink, tmp_path)
+    alice, carol = client(server, "alice"), client(server, "carol")
+    alice.send_message(bot(server), "waited")
+    wait_for(lambda: len(switch.posts) >= 4, 30, "four failed attempts")
+    switch.down = False
+    t0 = time.monotonic()
+    carol.send_message(bot(server), "back")
+    wait_for(lambda: {body_of(p[2]) for p in switch.delivered()} >=
+             {"waited", "back"}, 30, "both delivered")
+    assert time.monotonic() - t0 < 4
+    assert r.status()["events"]["backlog"] == 0
+
+
+CONSUMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "..", "contrib", "examples", "events_consumer.py")
+
+
+class Consumer:
+    """contrib/examples/events_consumer.py on the event stream, its output
+    read line by line."""
+
+    def __init__(self, r, state):
+        env = dict(os.environ, EVENTS_TOKEN=TOKEN, STATE_FILE=str(state))
+        self.p = subprocess.Popen([sys.executable, CONSUMER, r.url],
+                                  stdout=subprocess.PIPE, text=True, env=env)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def line(self, prefix, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, "no %r line from the consumer" % prefix
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line.startswith(prefix):
+                return line
+
+    def messages(self, n):
+        """The next n message events as (id, body)."""
+        out = []
+        while len(out) < n:
+            _, eid, kind, data = self.line("event ").split(" ", 3)
+            if kind == "message":
+                out.append((int(eid), json.loads(data)["body"]))
+        return out
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(10)
+
+
+def resumed(consumer):
+    """The event id a consumer's new connection resumes after."""
+    return int(consumer.line("connected after ").split()[2])
+
+
+def test_example_consumer_resumes_after_a_disconnect(
+        server, restanza, client, sink, tmp_path):
+    Switch(sink).down = False
+    r = durable(restanza, server, sink, tmp_path)
+    alice = client(server, "alice")
+    state = tmp_path / "consumer.last"
+    c = Consumer(r, state)
+    try:
+        c.line("connected after new")
+        for i in range(30):
+            alice.send_message(bot(server), "c%d" % i)
+        got = c.messages(30)
+        # restanza restarts: the stream ends, the consumer reconnects with
+        # Last-Event-ID.
+        assert r.stop() == 0
+        r.start()
+        r.wait_connected(timeout=30)
+        assert resumed(c) >= got[-1][0]
+        for i in range(30, 60):
+            alice.send_message(bot(server), "c%d" % i)
+        got += c.messages(30)
+        # The consumer itself stops; what arrives meanwhile waits for it.
+        c.stop()
+        for i in range(60, 90):
+            alice.send_message(bot(server), "c%d" % i)
+        c = Consumer(r, state)
+        assert resumed(c) >= got[-1][0]
+        got += c.messages(30)
+    finally:
+        c.stop()
+    assert [b for _, b in got] == ["c%d" % i for i in range(90)]
+    ids = [i for i, _ in got]
+    assert ids == sorted(set(ids))
