@@ -81,6 +81,7 @@ for s in $servers; do
     /usr/bin/python3 "$top/tests/bench/bench.py" "$s" "$f" || die "bench.py $s failed"
     files+=("$f")
 done
+/usr/bin/python3 "$top/tests/bench/events.py" "${servers%% *}" "$results/$date-events.txt" || die "events.py failed"
 
 say "results ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 /usr/bin/python3 "$top/tests/bench/table.py" "${files[@]}"
