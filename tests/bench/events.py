@@ -17,7 +17,8 @@ feed     restanza alone: evtool feed is a fake XMPP server on restanza's
          EVBENCH_SENDERS senders as fast as restanza reads them; evtool sink
          is the webhook (202, keep-alive). Store off (store.path = none,
          webhook.queue_max raised so that nothing is refused) and on, and
-         on with 4 senders (one delivery in flight per sender).
+         on with 4 senders and with 1 (EVBENCH_N / 5 messages): one
+         delivery is in flight per sender.
 server   the same through a real XMPP server: EVBENCH_SERVER_USERS c2s
          clients (tests/bench/c2s.c blast) send EVBENCH_SERVER_N messages in
          all to the component; store off and on.
@@ -35,6 +36,7 @@ import pathlib
 import queue
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,6 +182,14 @@ class Restanza:
         with NOPROXY.open(self.url + "/status", timeout=60) as r:
             return json.load(r)
 
+    def refused(self):
+        """Stanzas answered wait/resource-constraint for a full webhook
+        queue (or a failed log write): the sender was told."""
+        with NOPROXY.open(self.url + "/metrics", timeout=60) as r:
+            m = re.search(r'restanza_webhook_failures_total\{reason='
+                          r'"queue_full"\} (\d+)', r.read().decode())
+        return int(m.group(1)) if m else 0
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -213,12 +223,13 @@ def wait_delivered(sink, want, t0, timeout=300, idle=20):
         time.sleep(0.2)
 
 
-def delivered_notes(prefix, st, sent, t0, cpu, extra_cpu=None):
+def delivered_notes(prefix, st, sent, t0, cpu, refused=0):
     rate = st["new"] / (st["last"] - t0) if st["new"] and st["last"] > t0 \
         else 0
     note(prefix + "_stanzas_s", "%.0f" % rate)
     note(prefix + "_delivered", "%d/%d" % (st["new"], sent))
-    note(prefix + "_lost", sent - st["new"])
+    note(prefix + "_refused", refused)
+    note(prefix + "_lost", sent - st["new"] - refused)
     note(prefix + "_out_of_order", st["gap"])
     note(prefix + "_repeats", st["dup"])
     note(prefix + "_restanza_us_per_event", "%.1f" % (1e6 * cpu /
@@ -244,7 +255,7 @@ def feed_run(work, label, store, senders, n, queue_max=None):
         cpu = cpu_s(r.pid) - c0
         note(label + "_log_s" if store != "none" else label + "_read_s",
              "%.1f" % float(sent[3]))
-        return delivered_notes(label, st, n, t0, cpu)
+        return delivered_notes(label, st, n, t0, cpu, r.refused())
     finally:
         r.stop()
         feed.stop()
@@ -297,7 +308,7 @@ def server_runs(work, name):
                     b.wait(300)
                 st = wait_delivered(sink, per * len(users), t0)
                 delivered_notes(label, st, per * len(users), t0,
-                                cpu_s(r.pid) - c0)
+                                cpu_s(r.pid) - c0, r.refused())
             finally:
                 r.stop()
                 sink.stop()
@@ -351,9 +362,12 @@ def backlog_run(work):
         for frac in (0.1, 0.25, 0.5, 0.75, 1.0):
             fed, kb = min(samples, key=lambda s: abs(s[0] - frac * BACKLOG))
             note("backlog_rss_at_%d%%_kb" % round(100 * frac), kb)
-        growth = max(kb for _, kb in samples) - samples[0][1]
+        # Flat: from the first tenth (SQLite's page cache filled by then)
+        # to the end.
+        later = [kb for fed, kb in samples if fed >= BACKLOG // 10]
+        at10 = later[0] if later else samples[-1][1]
         note("backlog_rss_max_kb", max(kb for _, kb in samples))
-        note("backlog_rss_growth_kb", growth)
+        note("backlog_rss_growth_kb", max(later or [at10]) - at10)
         size = disk() - disk0
         note("backlog_disk_bytes", size)
         note("backlog_disk_bytes_per_event", "%.0f" % (size / BACKLOG))
@@ -377,7 +391,7 @@ def backlog_run(work):
         note("backlog_first_delivery_after_up_s", "%.2f" % (
             st["first"] - t_up if st["first"] else -1))
         note("backlog_drain_s", "%.1f" % (st["last"] - t_up))
-        delivered_notes("backlog_drain", st, BACKLOG, t_up, cpu)
+        delivered_notes("backlog_drain", st, BACKLOG, t_up, cpu, r.refused())
         note("backlog_rss_drain_peak_kb", peak[0])
         note("backlog_after_drain", r.status()["events"]["backlog"])
     finally:
@@ -395,21 +409,23 @@ def table():
          % SENDERS, "feed_on"),
         ("webhook stanzas/s, restanza alone, store on (4 senders)",
          "feed_on_4"),
+        ("webhook stanzas/s, restanza alone, store on (1 sender)",
+         "feed_on_1"),
     ]
     for name in ("prosody", "ejabberd"):
         rows += [("webhook stanzas/s via %s, store off (%d c2s senders)"
                   % (name, SERVER_USERS), name + "_off"),
                  ("webhook stanzas/s via %s, store on (%d c2s senders)"
                   % (name, SERVER_USERS), name + "_on")]
-    out = ["", "| what | stanzas/s | delivered | lost | out of sender "
-           "order | repeats | restanza CPU µs/event |",
-           "| --- | --- | --- | --- | --- | --- | --- |"]
+    out = ["", "| what | stanzas/s | delivered | refused (error to the "
+           "sender) | lost | out of sender order | repeats | restanza CPU "
+           "µs/event |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for what, k in rows:
         if R(k + "_stanzas_s") is not None:
-            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 what, R(k + "_stanzas_s"), R(k + "_delivered"),
-                R(k + "_lost"), R(k + "_out_of_order"), R(k + "_repeats"),
-                R(k + "_restanza_us_per_event")))
+                R(k + "_refused"), R(k + "_lost"), R(k + "_out_of_order"),
+                R(k + "_repeats"), R(k + "_restanza_us_per_event")))
     if R("backlog_drain_stanzas_s") is not None:
         out += [
             "",
@@ -423,7 +439,7 @@ def table():
                 R("backlog_rss_before_kb"), R("backlog_rss_at_10%_kb"),
                 R("backlog_rss_at_25%_kb"), R("backlog_rss_at_50%_kb"),
                 R("backlog_rss_at_75%_kb"), R("backlog_rss_at_100%_kb")),
-            "| RSS growth while the backlog grew, kB | %s |"
+            "| RSS growth from 10 %% to 100 %% of the backlog, kB | %s |"
             % R("backlog_rss_growth_kb"),
             "| disk bytes per event (database + WAL) | %s |"
             % R("backlog_disk_bytes_per_event"),
@@ -431,10 +447,11 @@ def table():
             % R("backlog_first_delivery_after_up_s"),
             "| drained, stanzas/s (from the webhook's return) | %s |"
             % R("backlog_drain_stanzas_s"),
-            "| delivered / lost / out of sender order / repeats | "
-            "%s / %s / %s / %s |" % (
-                R("backlog_drain_delivered"), R("backlog_drain_lost"),
-                R("backlog_drain_out_of_order"), R("backlog_drain_repeats")),
+            "| delivered / refused / lost / out of sender order / repeats | "
+            "%s / %s / %s / %s / %s |" % (
+                R("backlog_drain_delivered"), R("backlog_drain_refused"),
+                R("backlog_drain_lost"), R("backlog_drain_out_of_order"),
+                R("backlog_drain_repeats")),
             "| restanza CPU µs per event: logging / draining | %s / %s |"
             % (R("backlog_log_restanza_us_per_event"),
                R("backlog_drain_restanza_us_per_event")),
@@ -464,15 +481,25 @@ def main():
         k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         mine.append(k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime)
 
-    if "feed" in PARTS:
-        track(feed_run, work, "feed_off", "none", SENDERS, N, N + 1000)
-        track(feed_run, work, "feed_on", str(work / "feed_on.db"), SENDERS,
-              N)
-        track(feed_run, work, "feed_on_4", str(work / "feed_on_4.db"), 4, N)
-    if "server" in PARTS and server != "none":
-        track(server_runs, work, server)
-    if "backlog" in PARTS:
-        track(backlog_run, work)
+    try:
+        if "feed" in PARTS:
+            track(feed_run, work, "feed_off", "none", SENDERS, N, N + 1000)
+            track(feed_run, work, "feed_on", str(work / "feed_on.db"),
+                  SENDERS, N)
+            track(feed_run, work, "feed_on_4", str(work / "feed_on_4.db"), 4,
+                  N)
+            track(feed_run, work, "feed_on_1", str(work / "feed_on_1.db"), 1,
+                  N // 5)
+        if "server" in PARTS and server != "none":
+            track(server_runs, work, server)
+        if "backlog" in PARTS:
+            track(backlog_run, work)
+    except BaseException:
+        print("events.py: failed; logs kept in %s" % work, file=sys.stderr)
+        for db in work.glob("*.db*"):
+            db.unlink()
+        raise
+    shutil.rmtree(work, ignore_errors=True)
     wall = time.monotonic() - t_start
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     ours = sum(mine) + (self1.ru_utime + self1.ru_stime -
