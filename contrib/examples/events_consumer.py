@@ -33,6 +33,7 @@ import http.client
 import http.server
 import json
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -47,6 +48,15 @@ def handle(event_id, kind, stanza):
 # ---- 1. the event stream ----
 
 STATE_FILE = os.environ.get("STATE_FILE", "events-consumer.last")
+# SIGTERM while an event is being handled waits until its id is saved.
+STOP = {"busy": False, "asked": False}
+
+
+def on_term(signo, frame):
+    if STOP["busy"]:
+        STOP["asked"] = True
+    else:
+        sys.exit(0)
 
 
 def load_last():
@@ -103,10 +113,14 @@ def stream_once(url, token, last):
             if "id" in fields:
                 event_id = int(fields["id"])
                 if last is None or event_id > last:
+                    STOP["busy"] = True
                     handle(event_id, fields.get("event", "message"),
                            json.loads(fields.get("data", "null")))
                     save_last(event_id)
                     last = event_id
+                    STOP["busy"] = False
+                    if STOP["asked"]:
+                        sys.exit(0)
             fields = {}
     except (OSError, http.client.HTTPException) as e:
         print("stream lost:", e, file=sys.stderr, flush=True)
@@ -203,6 +217,7 @@ if __name__ == "__main__":
         token = os.environ.get("EVENTS_TOKEN")
         if not token:
             sys.exit("events_consumer.py: set EVENTS_TOKEN (events.tokens)")
+        signal.signal(signal.SIGTERM, on_term)
         try:
             consume(args[0] if args else "http://127.0.0.1:5380", token)
         except KeyboardInterrupt:

@@ -467,6 +467,10 @@ def main():
     outfile = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else None
     if server not in ("prosody", "ejabberd", "none"):
         sys.exit(__doc__)
+    if not os.access(BINARY, os.X_OK):
+        sys.exit("events.py: no restanza at %s: build it -O2 (tests/bench/"
+                 "run.sh does, into build/bench/obj) or set RESTANZA_BIN"
+                 % BINARY)
     build_tools()
     work = pathlib.Path(tempfile.mkdtemp(prefix="restanza-evbench-"))
     t_start, busy0 = time.monotonic(), machine_busy_s()
