@@ -42,6 +42,7 @@ struct active {
     char *stanza;
     unsigned attempts;
     struct loop_timer *timer;
+    bool superseded; /* a newer presence came while this one was posted */
 };
 
 /* An open event stream (GET /events, Accept: text/event-stream). */
@@ -115,6 +116,21 @@ static char *sender_key(const char *kind, const char *from)
     return key;
 }
 
+/* Presence is state (SPEC §9): the newest of a full JID replaces the older
+ * ones still waiting; one being posted right now finishes its attempt. */
+static void supersede(struct events *e, const char *key, int64_t id)
+{
+    struct active *a = strmap_get(e->active, key);
+    bool posting = a != NULL && a->timer == NULL;
+
+    if (store_event_supersede(e->s, key, id, posting ? a->id : 0) < 0)
+        return;
+    if (posting)
+        a->superseded = true; /* not retried if this attempt fails */
+    else if (a != NULL)
+        strmap_del(e->active, key); /* the scan finds the newest */
+}
+
 static int64_t on_log(const char *kind, const char *from, const char *xml,
                       void *arg)
 {
@@ -125,6 +141,8 @@ static int64_t on_log(const char *kind, const char *from, const char *xml,
         strcmp(kind, "iq") == 0 ? STORE_EVENT_DELIVERED : STORE_EVENT_PENDING;
     int64_t id = store_event_append(e->s, wall_ms(), kind, key, xml, state);
 
+    if (id > 0 && strcmp(kind, "presence") == 0)
+        supersede(e, key, id);
     free(key);
     return id;
 }
@@ -242,6 +260,12 @@ static void on_outcome(int64_t id, enum webhook_outcome o, const char *error,
         e->down = true;
     if (e->down && e->probe_timer == NULL)
         e->probe_timer = loop_timer_add(e->loop, EVENTS_PROBE_MS, probe, e);
+    if (a->superseded) {
+        store_event_update(e->s, id, STORE_EVENT_DELIVERED, a->attempts, 0,
+                           "superseded by a newer presence");
+        release(a);
+        return;
+    }
     if (now - a->ts_ms >= (int64_t)e->conf->webhook.retry_for * 1000) {
         log_warn("event is a dead letter", "event=%lld attempts=%u error=%s",
                  (long long)id, a->attempts, error);

@@ -60,6 +60,7 @@ enum stmt_id {
     ST_EV_COUNT_DEAD,
     ST_EV_FIRST_PENDING,
     ST_EV_OLDEST_PENDING,
+    ST_EV_SUPERSEDE,
     ST_COUNT
 };
 
@@ -103,6 +104,10 @@ static const char *const SQL[ST_COUNT] = {
                             " ORDER BY id LIMIT 1",
     [ST_EV_OLDEST_PENDING] = "SELECT ts FROM events WHERE state = 0"
                              " ORDER BY id LIMIT 1",
+    [ST_EV_SUPERSEDE] = "UPDATE events SET state = 1,"
+                        " last_error = 'superseded by a newer presence'"
+                        " WHERE state = 0 AND sender = ?1 AND id < ?2"
+                        " AND id <> ?3",
 };
 
 struct listener {
@@ -655,6 +660,20 @@ int store_event_first_pending(struct store *s, const char *sender,
 
     sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC);
     return event_rows(s, st, cb, arg, "event_first_pending");
+}
+
+int store_event_supersede(struct store *s, const char *sender, int64_t id,
+                          int64_t keep)
+{
+    sqlite3_stmt *st;
+
+    if (begin(s, false) < 0)
+        return -1;
+    st = stmt(s, ST_EV_SUPERSEDE);
+    sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_int64(st, 3, keep);
+    return write_step(s, st, "event_supersede");
 }
 
 int64_t store_event_oldest_pending_ms(struct store *s)

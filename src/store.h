@@ -133,6 +133,10 @@ int64_t store_event_prune(struct store *s, int64_t before_ms);
 /* The highest id ever given (0 for none), or -1. */
 int64_t store_event_last_id(struct store *s);
 /* The oldest pending event of sender through cb; 1, 0 none, -1 error. */
+/* Mark sender's pending events older than id, except keep, delivered
+ * (a newer presence replaces them); 0 or -1. */
+int store_event_supersede(struct store *s, const char *sender, int64_t id,
+                          int64_t keep);
 int store_event_first_pending(struct store *s, const char *sender,
                               store_event_cb cb, void *arg);
 /* ts_ms of the oldest pending event, 0 for none, -1 on error. */

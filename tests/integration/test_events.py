@@ -454,8 +454,58 @@ def test_retries_wait_no_longer_once_the_webhook_answers_again(
     carol.send_message(bot(server), "back")
     wait_for(lambda: {body_of(p[2]) for p in switch.delivered()} >=
              {"waited", "back"}, 30, "both delivered")
-    assert time.monotonic() - t0 < 4
+    # Its own backoff would wait 8 s or more.
+    assert time.monotonic() - t0 < 7
     assert r.status()["events"]["backlog"] == 0
+
+
+def test_a_newer_presence_replaces_an_older_one_still_waiting(
+        server, restanza, client, sink, tmp_path):
+    """SPEC §9: presence is state, the latest per full JID wins. While the
+    webhook refuses presences, five from one full JID wait as one: once it
+    is back only the newest is delivered; all five stay in the log; and
+    the same user's message was never held back by them."""
+    lock = threading.Lock()
+    presences, messages = [], []
+    state = {"down": True}
+
+    def respond(method, path, headers, body):
+        text = body.decode()
+        if method == "POST" and text.startswith("<presence"):
+            status = 503 if state["down"] else 202
+            m = re.search(r"<status>([^<]*)</status>", text)
+            with lock:
+                presences.append((m.group(1) if m else None, status))
+            return (status, {}, b"", 0)
+        if method == "POST" and text.startswith("<message"):
+            with lock:
+                messages.append(body_of(text))
+        return (202, {}, b"", 0)
+
+    sink.respond = respond
+    r = durable(restanza, server, sink, tmp_path)
+    alice = client(server, "alice")
+    for i in range(5):
+        alice.send_raw("<presence to='%s'><status>s%d</status></presence>"
+                       % (bot(server), i))
+
+    def statuses_logged():
+        page = r.get("/events?after=0&limit=100", headers=AUTH).json()
+        return [e["stanza"].get("status") for e in page["events"]
+                if e["kind"] == "presence"]
+    wait_for(lambda: {"s%d" % i for i in range(5)} <= set(statuses_logged()),
+             30, "five presences logged")
+    alice.send_message(bot(server), "not held back")
+    wait_for(lambda: "not held back" in messages, 30, "the message delivered")
+    wait_for(lambda: any(st == 503 for _, st in presences), 30,
+             "a refused presence")
+    state["down"] = False
+    wait_for(lambda: ("s4", 202) in presences, 30, "the newest delivered")
+    wait_for(lambda: r.status()["events"]["backlog"] == 0, 30, "no backlog")
+    with lock:
+        delivered = [s for s, st in presences if st == 202]
+    assert delivered == ["s4"], presences
+    assert {"s%d" % i for i in range(5)} <= set(statuses_logged())
 
 
 CONSUMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
