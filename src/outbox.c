@@ -126,19 +126,21 @@ int outbox_set_store(struct outbox *o, struct store *s)
 size_t outbox_confirm(struct outbox *o, uint64_t seq)
 {
     size_t n = 0;
+    uint64_t upto = 0;
 
     while (o->head != NULL && o->head->seq <= seq) {
         struct outbox_item *it = o->head;
         o->head = it->next;
         o->count--;
         o->bytes -= it->len;
-        if (o->store != NULL) {
-            char key[OUTBOX_KEY_LEN];
-            outbox_key(key, it->seq);
-            store_kv_del(o->store, OUTBOX_SPACE, key);
-        }
+        upto = it->seq;
         free(it);
         n++;
+    }
+    if (o->store != NULL && n > 0) { /* one statement for the whole batch */
+        char key[OUTBOX_KEY_LEN];
+        outbox_key(key, upto);
+        store_kv_del_upto(o->store, OUTBOX_SPACE, key);
     }
     if (o->head == NULL)
         o->tail = NULL;

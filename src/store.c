@@ -46,6 +46,7 @@ enum stmt_id {
     ST_KV_PUT,
     ST_KV_GET,
     ST_KV_DEL,
+    ST_KV_DEL_UPTO,
     ST_KV_EACH,
     ST_KV_EXPIRE,
     ST_EV_APPEND,
@@ -73,6 +74,7 @@ static const char *const SQL[ST_COUNT] = {
     [ST_KV_GET] = "SELECT val FROM kv WHERE space = ?1 AND key = ?2"
                   " AND (expires = 0 OR expires > ?3)",
     [ST_KV_DEL] = "DELETE FROM kv WHERE space = ?1 AND key = ?2",
+    [ST_KV_DEL_UPTO] = "DELETE FROM kv WHERE space = ?1 AND key <= ?2",
     [ST_KV_EACH] = "SELECT key, val, expires FROM kv WHERE space = ?1"
                    " AND (expires = 0 OR expires > ?2) ORDER BY key",
     [ST_KV_EXPIRE] = "DELETE FROM kv WHERE expires <> 0 AND expires <= ?1",
@@ -480,6 +482,18 @@ int store_kv_del(struct store *s, const char *space, const char *key)
     sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     return write_step(s, st, "kv_del");
+}
+
+int store_kv_del_upto(struct store *s, const char *space, const char *key)
+{
+    sqlite3_stmt *st;
+
+    if (begin(s, true) < 0)
+        return -1;
+    st = stmt(s, ST_KV_DEL_UPTO);
+    sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    return write_step(s, st, "kv_del_upto");
 }
 
 int store_kv_each(struct store *s, const char *space, store_kv_cb cb, void *arg)

@@ -83,6 +83,8 @@ void *store_kv_get(struct store *s, const char *space, const char *key,
                    size_t *len);
 /* 0 (also when absent) or -1. */
 int store_kv_del(struct store *s, const char *space, const char *key);
+/* Delete every key of space up to key included (byte order); 0 or -1. */
+int store_kv_del_upto(struct store *s, const char *space, const char *key);
 /* Call cb for every unexpired entry of space in key order (values
  * borrowed for the call); cb returns nonzero to stop. 0 or -1. */
 typedef int (*store_kv_cb)(const char *key, const void *val, size_t len,

@@ -62,6 +62,31 @@ START_TEST(test_kv_put_get_del_round_trip)
 }
 END_TEST
 
+START_TEST(test_kv_del_upto_deletes_a_range_of_one_space)
+{
+    struct store *s = store_open(path, STORE_SYNC_NORMAL);
+    const char *keys[] = {"001", "002", "003", "010"};
+    char *v;
+
+    ck_assert_ptr_nonnull(s);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(store_kv_put(s, "o", keys[i], "x", 1, 0), 0);
+        ck_assert_int_eq(store_kv_put(s, "p", keys[i], "y", 1, 0), 0);
+    }
+    ck_assert_int_eq(store_kv_del_upto(s, "o", "003"), 0);
+    ck_assert_ptr_null(store_kv_get(s, "o", "001", NULL));
+    ck_assert_ptr_null(store_kv_get(s, "o", "003", NULL));
+    v = store_kv_get(s, "o", "010", NULL);
+    ck_assert_ptr_nonnull(v);
+    free(v);
+    v = store_kv_get(s, "p", "001", NULL); /* another space stays */
+    ck_assert_ptr_nonnull(v);
+    free(v);
+    ck_assert_int_eq(store_flush(s), 0);
+    store_free(s);
+}
+END_TEST
+
 static int collect(const char *key, const void *val, size_t len,
                    int64_t expires, void *arg)
 {
@@ -296,6 +321,7 @@ static Suite *store_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_kv_put_get_del_round_trip);
+    tcase_add_test(tc, test_kv_del_upto_deletes_a_range_of_one_space);
     tcase_add_test(
         tc, test_kv_expired_entries_are_invisible_and_expire_deletes_them);
     tcase_add_test(tc,
