@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_raw.h"
+
 static double now_mono(void)
 {
     struct timespec ts;
@@ -281,21 +283,14 @@ static int feed(void)
 /* ---- sink: the webhook ---- */
 
 #define MAXFD 65536
-#define BUFSZ (256 * 1024)
 #define SLOTS (1 << 18) /* senders tracked: well above what the bench uses */
-
-struct conn {
-    char *buf;
-    size_t len;
-    int continued;
-};
 
 struct slot {
     char key[40];
     long next;
 };
 
-static struct conn *conns[MAXFD];
+static struct http_conn *conns[MAXFD];
 static struct slot *slots;
 /* (sender slot + 1) << 32 | number of every message seen: repeats */
 #define SEEN (1u << 22)
@@ -370,51 +365,14 @@ static void account(const char *b, size_t n)
         s->next = seq + 1;
 }
 
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno == EAGAIN) { /* tiny answers: rarely happens */
-            struct timespec ts = {0, 100000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Handle every complete request in c->buf; -1 to close. */
-static int serve(int fd, struct conn *c)
+static int serve(int fd, struct http_conn *c)
 {
     for (;;) {
-        char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-        if (end == NULL)
-            return 0;
-        size_t hlen = (size_t)(end - c->buf) + 4, clen = 0;
-        int expect = 0;
-        for (char *l = memchr(c->buf, '\n', hlen); l && l < end;
-             l = memchr(l + 1, '\n', (size_t)(end - l))) {
-            if (strncasecmp(l + 1, "Content-Length:", 15) == 0)
-                clen = strtoul(l + 16, NULL, 10);
-            else if (strncasecmp(l + 1, "Expect:", 7) == 0)
-                expect = 1;
-        }
-        if (c->len < hlen + clen) {
-            if (expect && !c->continued) {
-                c->continued = 1;
-                if (send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
-                    return -1;
-            }
-            if (hlen + clen > BUFSZ)
-                return -1;
-            return 0;
-        }
+        size_t hlen, clen;
+        int ready = http_request_ready(fd, c, &hlen, &clen);
+        if (ready <= 0)
+            return ready;
         if (strncmp(c->buf, "POST ", 5) == 0) {
             static const char ok[] =
                 "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
@@ -425,19 +383,17 @@ static int serve(int fd, struct conn *c)
                 refused++;
             else
                 account(c->buf + hlen, clen);
-            if (down ? send_all(fd, no, sizeof(no) - 1)
-                     : send_all(fd, ok, sizeof(ok) - 1))
+            if (down ? http_send_all(fd, no, sizeof(no) - 1)
+                     : http_send_all(fd, ok, sizeof(ok) - 1))
                 return -1;
         } else {
             static const char r[] =
                 "HTTP/1.1 200 OK\r\nAccept: application/xmpp+xml\r\n"
                 "Content-Length: 0\r\n\r\n";
-            if (send_all(fd, r, sizeof(r) - 1) < 0)
+            if (http_send_all(fd, r, sizeof(r) - 1) < 0)
                 return -1;
         }
-        memmove(c->buf, c->buf + hlen + clen, c->len - hlen - clen);
-        c->len -= hlen + clen;
-        c->continued = 0;
+        http_consume(c, hlen, clen);
     }
 }
 
@@ -502,20 +458,20 @@ static int sink(void)
                         continue;
                     }
                     setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                    conns[c] = calloc(1, sizeof(struct conn));
-                    conns[c]->buf = malloc(BUFSZ);
+                    conns[c] = calloc(1, sizeof(struct http_conn));
+                    conns[c]->buf = malloc(HTTP_RAW_BUFSZ);
                     ev.events = EPOLLIN;
                     ev.data.fd = c;
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
                 }
                 continue;
             }
-            struct conn *c = conns[fd];
+            struct http_conn *c = conns[fd];
             for (;;) {
-                ssize_t r = recv(fd, c->buf + c->len, BUFSZ - c->len, 0);
+                ssize_t r = recv(fd, c->buf + c->len, HTTP_RAW_BUFSZ - c->len, 0);
                 if (r > 0) {
                     c->len += (size_t)r;
-                    if (serve(fd, c) < 0 || c->len == BUFSZ) {
+                    if (serve(fd, c) < 0 || c->len == HTTP_RAW_BUFSZ) {
                         drop(ep, fd);
                         break;
                     }
